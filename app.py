@@ -1,0 +1,47 @@
+"""ModelDesk entry point: page config, navigation, sidebar. Nothing else."""
+
+import streamlit as st
+
+from core.i18n import LANGUAGES
+from core.workflow import workflow_status
+from ui import done_steps, escape_md, lang, tr
+
+st.set_page_config(page_title="ModelDesk", page_icon=":material/neurology:", layout="wide")
+
+PAGES = {
+    "home": ("pages/home.py", ":material/home:"),
+    "data": ("pages/data.py", ":material/table:"),
+    "preprocess": ("pages/preprocess.py", ":material/tune:"),
+    "train": ("pages/train.py", ":material/model_training:"),
+    "evaluate": ("pages/evaluate.py", ":material/monitoring:"),
+    "deploy": ("pages/deploy.py", ":material/rocket_launch:"),
+    "compliance": ("pages/compliance.py", ":material/policy:"),
+}
+STATE_ICONS = {"done": ":material/check_circle:", "current": ":material/arrow_right:", "todo": "·"}
+
+current_lang = lang()
+with st.sidebar:
+    st.selectbox(
+        tr("app.sidebar.language"),
+        options=list(LANGUAGES),
+        format_func=LANGUAGES.__getitem__,
+        key="lang",
+    )
+    dataset = st.session_state.get("dataset")
+    st.caption(tr("app.sidebar.dataset"))
+    if dataset is None:
+        st.write(tr("app.sidebar.no_dataset"))
+    else:
+        rows, cols = dataset.frame.shape
+        st.write(tr("app.sidebar.dataset_line", name=escape_md(dataset.name), rows=rows, cols=cols))
+    st.caption(tr("app.sidebar.workflow"))
+    for step in workflow_status(done_steps()):
+        st.write(f"{STATE_ICONS[step.state]} {tr(f'app.step.{step.step}')}")
+
+navigation = st.navigation(
+    [
+        st.Page(path, title=tr(f"app.nav.{name}"), icon=icon, default=name == "home")
+        for name, (path, icon) in PAGES.items()
+    ]
+)
+navigation.run()

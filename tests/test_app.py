@@ -1,0 +1,174 @@
+"""Every page renders through app.py in both languages; the Data page loads, profiles and recovers."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.i18n import catalog_for
+
+PAGES = ["pages/home.py", "pages/data.py", "pages/preprocess.py", "pages/train.py",
+         "pages/evaluate.py", "pages/deploy.py", "pages/compliance.py"]  # fmt: skip
+RAW_KEY = re.compile(r"^[a-z_]+(\.[a-z0-9_]+)+$")
+CATALOG_KEYS = set(catalog_for("en"))
+
+
+def start(lang: str = "en", page: str | None = None) -> AppTest:
+    at = AppTest.from_file("app.py", default_timeout=60)
+    at.session_state["lang"] = lang
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def visible_text(at: AppTest) -> list[str]:
+    texts: list[str] = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
+                 "error", "success", "text"):  # fmt: skip
+        texts += [str(el.value) for el in getattr(at, kind)]
+    for kind in ("button", "selectbox", "radio", "checkbox", "slider", "text_input", "metric"):
+        texts += [str(el.label) for el in getattr(at, kind)]
+    return texts
+
+
+def assert_no_raw_keys(at: AppTest) -> None:
+    raw = [s for s in visible_text(at) if RAW_KEY.match(s.strip()) or s.strip() in CATALOG_KEYS]
+    assert not raw, raw
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_in_both_languages(page: str, lang: str):
+    at = start(lang, page)
+    assert_no_raw_keys(at)
+    titles = [t.value for t in at.title]
+    assert titles, "every page has a title"
+    if lang == "zh":
+        assert any(re.search(r"[\u4e00-\u9fff]", s) for s in visible_text(at))
+
+
+def test_planned_pages_say_what_they_need_and_show_no_fake_content():
+    at = start("en", "pages/train.py")
+    assert any("not built yet" in i.value for i in at.info)
+    assert any("Preprocess" in w.value for w in at.warning)
+    assert not at.get("plotly_chart") and not at.dataframe
+
+
+def test_language_switch_in_sidebar_changes_the_page():
+    at = start("en", "pages/data.py")
+    assert at.title[0].value == "Data"
+    at.sidebar.selectbox(key="lang").set_value("zh").run()
+    assert at.title[0].value == "数据"
+
+
+def upload(at: AppTest, name: str, data: bytes, mime: str = "text/csv") -> AppTest:
+    at.file_uploader[0].set_value((name, data, mime))
+    return at.run()
+
+
+def csv_bytes(rows: int = 50) -> bytes:
+    frame = pd.DataFrame(
+        {"age": range(rows), "city": ["Paris", "Lyon"] * (rows // 2), "y": [i % 2 for i in range(rows)]}
+    )
+    return frame.to_csv(index=False).encode()
+
+
+def test_upload_produces_the_profile():
+    at = upload(start("en", "pages/data.py"), "people.csv", csv_bytes(50))
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Rows"] == "50"
+    assert metrics["Columns"] == "3"
+    assert at.session_state["dataset"].name == "people.csv"
+    assert at.get("plotly_chart"), "distribution and correlation charts are drawn"
+
+
+def test_upload_in_chinese_with_gbk_file():
+    data = "城市;收入\n北京;1,5\n上海;2,5\n广州;3,0\n".encode("gbk")
+    at = upload(start("zh", "pages/data.py"), "收入.csv", data)
+    assert not at.exception, at.exception
+    frame = at.session_state["dataset"].frame
+    assert list(frame.columns) == ["城市", "收入"]
+    assert frame["收入"].tolist() == [1.5, 2.5, 3.0]
+    assert any("gb18030" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [("empty.csv", b""), ("garbage.csv", bytes(range(256)) * 50), ("fake.xlsx", b"a,b\n1,2\n"),
+     ("notes.docx", b"hello"), ("header.csv", b"a,b,c\n")],  # fmt: skip
+)
+def test_bad_upload_explains_and_keeps_the_loaded_dataset(name: str, data: bytes):
+    at = start("en", "pages/data.py")
+    at.button(key="load_sample").click().run()
+    sample = at.session_state["dataset"]
+    at = upload(at, name, data)
+    assert not at.exception, at.exception
+    assert at.error, "a clear message is shown"
+    assert at.session_state["dataset"] is sample
+    assert any(sample.name in c.value for c in at.caption), "the user is told their data is kept"
+
+
+def test_bad_upload_message_in_chinese():
+    at = upload(start("zh", "pages/data.py"), "empty.csv", b"")
+    assert at.error and re.search(r"[\u4e00-\u9fff]", at.error[0].value)
+
+
+def test_hostile_column_names_are_shown_as_text():
+    names = ["<b>bold</b>", "**stars**", "a" * 300, "dup", "dup"]
+    rows = "\n".join(",".join(str(i * j) for j in range(5)) for i in range(20))
+    at = upload(start("en", "pages/data.py"), "odd.csv", (",".join(names) + "\n" + rows).encode())
+    assert not at.exception, at.exception
+    notices = " ".join(i.value for i in at.info)
+    assert "dup" in notices, "the user is told duplicate names were renamed"
+    markdown = " ".join(m.value for m in at.markdown + at.warning + at.info)
+    assert "<b>bold</b>" not in markdown.replace("\\", ""), "HTML is escaped, never raw"
+    frame = at.session_state["dataset"].frame
+    assert "<b>bold</b>" in frame.columns and "**stars**" in frame.columns
+
+
+def test_mixed_types_and_infinities_are_flagged():
+    frame = pd.DataFrame(
+        {"mixed": ["1", "2", "three", "4", "five", "6"] * 10, "x": [1.0, float("inf")] * 30}
+    )
+    buffer = io.BytesIO()
+    frame.to_csv(buffer, index=False)
+    at = upload(start("en", "pages/data.py"), "odd.csv", buffer.getvalue())
+    kinds = {a.kind for a in at.session_state["profile"].alerts}
+    assert {"mixed_types", "infinities"} <= kinds
+    assert len(at.warning) >= 2
+
+
+def test_parse_options_override_reparses():
+    data = b"a;b\n1;2\n3;4\n"
+    at = upload(start("en", "pages/data.py"), "semi.csv", data)
+    assert list(at.session_state["dataset"].frame.columns) == ["a", "b"]
+    at.selectbox(key="opt_delimiter").set_value(",").run()
+    assert not at.exception, at.exception
+    assert list(at.session_state["dataset"].frame.columns) == ["a;b"]
+
+
+def test_sample_then_sidebar_shows_dataset_and_workflow_moves_on():
+    at = start("en", "pages/data.py")
+    at.selectbox(key="sample_choice").set_value("iris").run()
+    at.button(key="load_sample").click().run()
+    assert at.session_state["dataset"].target_suggestion
+    sidebar_text = " ".join(m.value for m in at.sidebar.markdown)
+    assert "150" in sidebar_text
+    at.switch_page("pages/home.py")
+    at.run()
+    assert any("Preprocess" in s.value for s in at.success)
+
+
+def test_sessions_do_not_share_uploads():
+    first = upload(start("en", "pages/data.py"), "secret.csv", csv_bytes(20))
+    assert first.session_state["dataset"].name == "secret.csv"
+    second = start("en", "pages/data.py")
+    assert "dataset" not in second.session_state or second.session_state["dataset"] is None

@@ -1,0 +1,75 @@
+"""The real app in Chromium: switch language, upload a real file, see its profile, screenshot it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+
+pytestmark = pytest.mark.browser
+
+
+def wait_idle(page: Page) -> None:
+    """Streamlit has finished the current script run."""
+    page.wait_for_selector("[data-test-script-state='notRunning']", state="attached", timeout=60_000)
+    expect(page.locator("[data-testid='stStatusWidget']")).to_have_count(0, timeout=60_000)
+
+
+def switch_language(page: Page, name: str) -> None:
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
+    page.get_by_role("option", name=name).click()
+    wait_idle(page)
+
+
+@pytest.fixture
+def csv_file(tmp_path: Path) -> Path:
+    """A GBK-encoded, semicolon-separated file with decimal commas: what Excel in China saves."""
+    lines = ["城市;年龄;收入;是否购买"]
+    cities = ["北京", "上海", "广州", "深圳"]
+    lines += [f"{cities[i % 4]};{20 + i % 40};{1000 + i * 7},5;{'是' if i % 3 else '否'}" for i in range(240)]
+    path = tmp_path / "客户.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("gbk"))
+    return path
+
+
+def test_switch_language_upload_and_profile(page: Page, app_url: str, csv_file: Path):
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(app_url)
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="ModelDesk")).to_be_visible()
+
+    switch_language(page, "简体中文")
+    nav = page.locator("[data-testid='stSidebarNav']")
+    expect(nav.get_by_text("数据", exact=True)).to_be_visible()
+    nav.get_by_text("数据", exact=True).click()
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="数据", exact=True)).to_be_visible()
+
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(csv_file))
+    wait_idle(page)
+    metrics = page.locator("[data-testid='stMetric']")
+    expect(metrics.filter(has_text="行数")).to_contain_text("240", timeout=30_000)
+    expect(metrics.filter(has_text="列数")).to_contain_text("4")
+    expect(page.get_by_text(re.compile("gb18030"))).to_be_visible()
+    expect(page.locator("[data-testid='stPlotlyChart']").first).to_be_visible(timeout=30_000)
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=False)
+    assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_bad_file_shows_message_and_app_keeps_running(page: Page, app_url: str, tmp_path: Path):
+    page.goto(f"{app_url}/data")
+    wait_idle(page)
+    bad = tmp_path / "broken.xlsx"
+    bad.write_text("this is not a workbook\n")
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(bad))
+    wait_idle(page)
+    expect(page.locator("[data-testid='stAlertContentError']")).to_contain_text("Excel")
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)

@@ -1,0 +1,98 @@
+"""Streamlit glue shared by app.py and the pages: session language, state and safe text.
+
+Kept out of `core` on purpose: core never imports streamlit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, Message, language_from_locale, t
+
+T = TypeVar("T")
+SESSION_CACHE_SIZE = 4  # parsed uploads kept per session: enough to flip options back and forth
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$&:])")
+
+
+def lang() -> str:
+    """The session's language, first taken from the browser's locale."""
+    if "lang" not in st.session_state:
+        locale = getattr(st.context, "locale", None)
+        st.session_state.lang = language_from_locale(locale) or DEFAULT_LANGUAGE
+    return st.session_state.lang if st.session_state.lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def tr(key: str, **params: object) -> str:
+    """Catalog text in the session's language."""
+    return t(key, lang(), **params)
+
+
+def escape_md(text: object) -> str:
+    """Text shown literally inside Streamlit markdown: no HTML, links or emphasis from user data."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+def say(message: Message) -> str:
+    """A core Message in the session's language, with user-supplied values escaped for markdown."""
+    params = {k: escape_md(v) if isinstance(v, str) else v for k, v in message.params.items()}
+    return t(message.key, lang(), **params)
+
+
+def session_cache(key: Hashable, compute: Callable[[], T]) -> T:
+    """Compute once per session and key; a small LRU that lives in this session's state only.
+
+    Not st.cache_data: that cache is shared by every session of the server, and uploads must
+    never outlive or leak beyond the session that sent them.
+    """
+    cache: OrderedDict[Hashable, Any] = st.session_state.setdefault("_session_cache", OrderedDict())
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    value = compute()
+    cache[key] = value
+    while len(cache) > SESSION_CACHE_SIZE:
+        cache.popitem(last=False)
+    return value
+
+
+def done_steps() -> set[str]:
+    """Workflow steps this session has completed."""
+    done: set[str] = set()
+    if st.session_state.get("dataset") is not None:
+        done.add("data")
+    if st.session_state.get("splits") is not None:
+        done.add("preprocess")
+    if st.session_state.get("runs"):
+        done.add("train")
+    return done
+
+
+PREREQUISITE = {"preprocess": "data", "train": "preprocess", "evaluate": "train", "deploy": "train"}
+
+
+def planned_page(step: str) -> None:
+    """A step not built yet: say plainly what it will do and what it needs first; no fake content."""
+    st.title(tr(f"app.nav.{step}"))
+    st.info(tr("app.planned.not_built"), icon=":material/construction:")
+    st.markdown(tr(f"app.planned.{step}.what"))
+    needed = PREREQUISITE.get(step)
+    if needed and needed not in done_steps():
+        st.warning(tr("app.planned.needs", step=tr(f"app.nav.{needed}")))
+        st.page_link(f"pages/{needed}.py", label=tr(f"app.nav.{needed}"), icon=":material/arrow_back:")
+
+
+# Session keys that describe work derived from the current dataset; a new dataset clears them.
+DERIVED_FROM_DATASET = ("preprocess_spec", "preprocessor", "splits")
+
+
+def set_dataset(dataset: Any, profile: Any) -> None:
+    """Make a dataset current for this session and forget work derived from the previous one."""
+    st.session_state.dataset = dataset
+    st.session_state.profile = profile
+    for key in DERIVED_FROM_DATASET:
+        st.session_state.pop(key, None)
