@@ -21,11 +21,15 @@ STATE_ICONS = {"done": ":material/check_circle:", "current": ":material/arrow_ri
 
 current_lang = lang()
 with st.sidebar:
+    # The choice lives in plain session state ("lang"), which no page switch can clean up;
+    # the widget only writes to it.
     st.selectbox(
         tr("app.sidebar.language"),
         options=list(LANGUAGES),
+        index=list(LANGUAGES).index(current_lang),
         format_func=LANGUAGES.__getitem__,
-        key="lang",
+        key="lang_picker",
+        on_change=lambda: st.session_state.update(lang=st.session_state.lang_picker),
     )
     dataset = st.session_state.get("dataset")
     st.caption(tr("app.sidebar.dataset"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -76,14 +76,16 @@ PREREQUISITE = {"preprocess": "data", "train": "preprocess", "evaluate": "train"
 
 
 def planned_page(step: str) -> None:
-    """A step not built yet: say plainly what it will do and what it needs first; no fake content."""
+    """A step not built yet: say what it will do and what it needs first; no fake content."""
     st.title(tr(f"app.nav.{step}"))
     st.info(tr("app.planned.not_built"), icon=":material/construction:")
     st.markdown(tr(f"app.planned.{step}.what"))
     needed = PREREQUISITE.get(step)
     if needed and needed not in done_steps():
         st.warning(tr("app.planned.needs", step=tr(f"app.nav.{needed}")))
-        st.page_link(f"pages/{needed}.py", label=tr(f"app.nav.{needed}"), icon=":material/arrow_back:")
+        st.page_link(
+            f"pages/{needed}.py", label=tr(f"app.nav.{needed}"), icon=":material/arrow_back:"
+        )
 
 
 # Session keys that describe work derived from the current dataset; a new dataset clears them.
@@ -96,3 +98,13 @@ def set_dataset(dataset: Any, profile: Any) -> None:
     st.session_state.profile = profile
     for key in DERIVED_FROM_DATASET:
         st.session_state.pop(key, None)
+
+
+def labeler(codes: Iterable[Hashable], label: Callable[[Any], str]) -> Callable[[Any], str]:
+    """A format_func whose labels are computed now, in this run's language.
+
+    Streamlit may call format_func outside the script run (AppTest does), where session state,
+    and so the language, cannot be read.
+    """
+    labels = {code: label(code) for code in codes}
+    return labels.__getitem__

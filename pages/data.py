@@ -11,7 +11,7 @@ from core.charts import correlation_heatmap, distribution_figure
 from core.data import SAMPLES, Dataset, ParseOptions, load_bytes, load_sample
 from core.i18n import UserError
 from core.profile import Profile, profile_frame
-from ui import escape_md, lang, say, session_cache, set_dataset, tr
+from ui import escape_md, labeler, lang, say, session_cache, set_dataset, tr
 
 ENCODINGS = (None, "utf-8", "utf-8-sig", "gb18030", "latin-1")
 DELIMITERS = (None, ",", ";", "\t", "|")
@@ -81,26 +81,28 @@ def parse_options(dataset: Dataset) -> None:
                 tr("datapage.options.encoding"),
                 ENCODINGS,
                 key="opt_encoding",
-                format_func=lambda v: _auto(v, dataset.encoding),
+                format_func=labeler(ENCODINGS, lambda v: _auto(v, dataset.encoding)),
             )
             st.selectbox(
                 tr("datapage.options.delimiter"),
                 DELIMITERS,
                 key="opt_delimiter",
-                format_func=lambda v: _auto(v, dataset.delimiter, _delimiter_name),
+                format_func=labeler(
+                    DELIMITERS, lambda v: _auto(v, dataset.delimiter, _delimiter_name)
+                ),
             )
             st.selectbox(
                 tr("datapage.options.decimal"),
                 DECIMALS,
                 key="opt_decimal",
-                format_func=lambda v: _auto(v, dataset.decimal),
+                format_func=labeler(DECIMALS, lambda v: _auto(v, dataset.decimal)),
             )
         elif dataset.file_format == "excel" and dataset.sheets:
             st.selectbox(
                 tr("datapage.options.sheet"),
                 (None, *dataset.sheets),
                 key="opt_sheet",
-                format_func=lambda v: _auto(v, dataset.sheet),
+                format_func=labeler((None, *dataset.sheets), lambda v: _auto(v, dataset.sheet)),
             )
         else:
             st.caption(tr("datapage.options.none"))
@@ -111,7 +113,7 @@ def sample_section() -> None:
     name = st.selectbox(
         tr("datapage.sample.label"),
         list(SAMPLES),
-        format_func=lambda n: tr(SAMPLES[n].title_key),
+        format_func=labeler(SAMPLES, lambda n: tr(SAMPLES[n].title_key)),
         key="sample_choice",
     )
     sample = SAMPLES[name]
@@ -179,9 +181,7 @@ def _column_table(profile: Profile) -> pd.DataFrame:
             tr("datapage.col.role"): [tr(f"profile.role.{c.role}") for c in profile.columns],
             tr("datapage.col.dtype"): [c.dtype for c in profile.columns],
             tr("datapage.col.missing"): [c.missing for c in profile.columns],
-            tr("datapage.col.missing_share"): [
-                f"{c.missing_share:.1%}" for c in profile.columns
-            ],
+            tr("datapage.col.missing_share"): [f"{c.missing_share:.1%}" for c in profile.columns],
             tr("datapage.col.unique"): [c.unique for c in profile.columns],
             tr("datapage.col.mean"): [_number(c.stats.get("mean")) for c in profile.columns],
             tr("datapage.col.min"): [_number(c.stats.get("min")) for c in profile.columns],

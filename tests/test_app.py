@@ -1,15 +1,18 @@
-"""Every page renders through app.py in both languages; the Data page loads, profiles and recovers."""
+"""Every page renders through app.py in both languages; the Data page loads and recovers."""
 
 from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.i18n import catalog_for
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
 
 PAGES = ["pages/home.py", "pages/data.py", "pages/preprocess.py", "pages/train.py",
          "pages/evaluate.py", "pages/deploy.py", "pages/compliance.py"]  # fmt: skip
@@ -18,7 +21,7 @@ CATALOG_KEYS = set(catalog_for("en"))
 
 
 def start(lang: str = "en", page: str | None = None) -> AppTest:
-    at = AppTest.from_file("app.py", default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=60)
     at.session_state["lang"] = lang
     at.run()
     if page:
@@ -61,10 +64,14 @@ def test_planned_pages_say_what_they_need_and_show_no_fake_content():
     assert not at.get("plotly_chart") and not at.dataframe
 
 
-def test_language_switch_in_sidebar_changes_the_page():
-    at = start("en", "pages/data.py")
-    assert at.title[0].value == "Data"
-    at.sidebar.selectbox(key="lang").set_value("zh").run()
+def test_language_switch_in_sidebar_changes_every_page():
+    # AppTest drops the entry script's sidebar after switch_page, so switch on the first page.
+    at = start("en")
+    assert at.sidebar.selectbox(key="lang_picker").value == "en"
+    at.sidebar.selectbox(key="lang_picker").set_value("zh").run()
+    assert "在你自己的数据表上" in at.markdown[0].value
+    at.switch_page("pages/data.py")
+    at.run()
     assert at.title[0].value == "数据"
 
 
@@ -75,7 +82,11 @@ def upload(at: AppTest, name: str, data: bytes, mime: str = "text/csv") -> AppTe
 
 def csv_bytes(rows: int = 50) -> bytes:
     frame = pd.DataFrame(
-        {"age": range(rows), "city": ["Paris", "Lyon"] * (rows // 2), "y": [i % 2 for i in range(rows)]}
+        {
+            "age": range(rows),
+            "city": ["Paris", "Lyon"] * (rows // 2),
+            "y": [i % 2 for i in range(rows)],
+        }
     )
     return frame.to_csv(index=False).encode()
 
@@ -102,8 +113,13 @@ def test_upload_in_chinese_with_gbk_file():
 
 @pytest.mark.parametrize(
     ("name", "data"),
-    [("empty.csv", b""), ("garbage.csv", bytes(range(256)) * 50), ("fake.xlsx", b"a,b\n1,2\n"),
-     ("notes.docx", b"hello"), ("header.csv", b"a,b,c\n")],  # fmt: skip
+    [
+        ("empty.csv", b""),
+        ("garbage.csv", bytes(range(256)) * 50),
+        ("fake.xlsx", b"a,b\n1,2\n"),
+        ("notes.docx", b"hello"),
+        ("header.csv", b"a,b,c\n"),
+    ],
 )
 def test_bad_upload_explains_and_keeps_the_loaded_dataset(name: str, data: bytes):
     at = start("en", "pages/data.py")
@@ -128,8 +144,9 @@ def test_hostile_column_names_are_shown_as_text():
     assert not at.exception, at.exception
     notices = " ".join(i.value for i in at.info)
     assert "dup" in notices, "the user is told duplicate names were renamed"
-    markdown = " ".join(m.value for m in at.markdown + at.warning + at.info)
-    assert "<b>bold</b>" not in markdown.replace("\\", ""), "HTML is escaped, never raw"
+    shown = [m.value for kind in ("markdown", "warning", "info", "caption") for m in at.get(kind)]
+    assert any(r"\*\*stars\*\*" in text for text in shown), "names appear, escaped"
+    assert not any("**stars**" in text or "<b>bold</b>" in text for text in shown)
     frame = at.session_state["dataset"].frame
     assert "<b>bold</b>" in frame.columns and "**stars**" in frame.columns
 
@@ -160,10 +177,10 @@ def test_sample_then_sidebar_shows_dataset_and_workflow_moves_on():
     at.selectbox(key="sample_choice").set_value("iris").run()
     at.button(key="load_sample").click().run()
     assert at.session_state["dataset"].target_suggestion
-    sidebar_text = " ".join(m.value for m in at.sidebar.markdown)
-    assert "150" in sidebar_text
     at.switch_page("pages/home.py")
     at.run()
+    sidebar_text = " ".join(m.value for m in at.sidebar.markdown)
+    assert "150" in sidebar_text
     assert any("Preprocess" in s.value for s in at.success)
 
 

@@ -1,0 +1,155 @@
+"""The per-column preprocessing plan as an editable table, and the prepared splits it yields."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from core.i18n import DEFAULT_LANGUAGE
+from core.preprocessing import (
+    USER_CHOICE,
+    ColumnPlan,
+    Preprocessor,
+    PreprocessSpec,
+    Splits,
+    split_frame,
+)
+
+# Columns of the table the page edits; "column" and "reason" are read-only there.
+TABLE_COLUMNS = (
+    "column", "action", "kind", "impute", "add_indicator", "scale", "encoding",
+    "clip_low", "clip_high", "datetime_parts", "reason",
+)  # fmt: skip
+EDITABLE = (
+    "action",
+    "kind",
+    "impute",
+    "add_indicator",
+    "scale",
+    "encoding",
+    "clip",
+    "datetime_parts",
+)
+DEFAULT_DATE_PARTS = ("year", "month", "dayofweek")
+NUMBER_ONLY_IMPUTES = ("mean", "median")
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Splits, the preprocessing fitted on the training rows only, and the model-ready arrays."""
+
+    spec: PreprocessSpec
+    splits: Splits
+    preprocessor: Preprocessor
+    X_train: np.ndarray
+    X_val: np.ndarray
+    X_test: np.ndarray
+    y_train: np.ndarray
+    y_val: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the model's input columns after preprocessing."""
+        return list(self.preprocessor.feature_names_)
+
+
+def prepare(frame: pd.DataFrame, spec: PreprocessSpec) -> Prepared:
+    """Split by the spec, fit the preprocessing on the training split only, transform all three."""
+    splits = split_frame(frame, spec)
+    preprocessor = Preprocessor(spec).fit(splits.X_train, splits.y_train)
+    return Prepared(
+        spec=spec,
+        splits=splits,
+        preprocessor=preprocessor,
+        X_train=preprocessor.transform(splits.X_train),
+        X_val=preprocessor.transform(splits.X_val),
+        X_test=preprocessor.transform(splits.X_test),
+        y_train=preprocessor.encode_target(splits.y_train),
+        y_val=preprocessor.encode_target(splits.y_val),
+        y_test=preprocessor.encode_target(splits.y_test),
+    )
+
+
+def plan_table(spec: PreprocessSpec, lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
+    """One row per input column with the plan's codes, and its reason in `lang`."""
+    rows = [
+        {
+            "column": plan.name,
+            "action": plan.action,
+            "kind": plan.kind,
+            "impute": plan.impute,
+            "add_indicator": plan.add_indicator,
+            "scale": plan.scale,
+            "encoding": plan.encoding,
+            "clip_low": plan.clip[0] if plan.clip else None,
+            "clip_high": plan.clip[1] if plan.clip else None,
+            "datetime_parts": list(plan.datetime_parts),
+            "reason": plan.reason.text(lang),
+        }
+        for plan in spec.columns
+    ]
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def apply_plan_table(spec: PreprocessSpec, table: pd.DataFrame) -> PreprocessSpec:
+    """The spec with the table's edits; an edited row's reason becomes "set by you".
+
+    Edits that only make sense together are completed rather than refused (a column switched
+    to category cannot keep a median fill; a column switched to date needs some parts), so the
+    user is never stuck in the editor. Invalid values still raise the spec's UserError.
+    """
+    edits = {str(row["column"]): row for row in table.to_dict("records")}
+    plans = []
+    for plan in spec.columns:
+        row = edits.get(plan.name)
+        plans.append(plan if row is None else _edited(plan, row))
+    return replace(spec, columns=tuple(plans))
+
+
+def _edited(plan: ColumnPlan, row: dict) -> ColumnPlan:
+    changes = {
+        "action": str(row["action"]),
+        "kind": str(row["kind"]),
+        "impute": str(row["impute"]),
+        "add_indicator": bool(row["add_indicator"]),
+        "scale": str(row["scale"]),
+        "encoding": str(row["encoding"]),
+        "clip": _clip(row.get("clip_low"), row.get("clip_high")),
+        "datetime_parts": tuple(_parts(row.get("datetime_parts"))),
+    }
+    if all(getattr(plan, field) == value for field, value in changes.items()):
+        return plan
+    if changes["kind"] == "categorical" and changes["impute"] in NUMBER_ONLY_IMPUTES:
+        changes["impute"] = "most_frequent"
+    if changes["kind"] == "datetime" and not changes["datetime_parts"]:
+        changes["datetime_parts"] = DEFAULT_DATE_PARTS
+    if changes["kind"] != "datetime":
+        changes["datetime_parts"] = ()
+    if changes["kind"] != "numeric":
+        changes["clip"] = None
+    return replace(plan, **changes, reason=USER_CHOICE)
+
+
+def _clip(low: object, high: object) -> tuple[float, float] | None:
+    low, high = _number(low), _number(high)
+    if low is None and high is None:
+        return None
+    return (0.0 if low is None else low, 1.0 if high is None else high)
+
+
+def _number(value: object) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def _parts(value: object) -> list[str]:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return [str(part) for part in value]
