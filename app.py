@@ -31,6 +31,18 @@ with st.sidebar:
         key="lang_picker",
         on_change=lambda: st.session_state.update(lang=st.session_state.lang_picker),
     )
+    # Filled after the page has run, so it shows what the page just did (a new dataset, ...).
+    status = st.container()
+
+navigation = st.navigation(
+    [
+        st.Page(path, title=tr(f"app.nav.{name}"), icon=icon, default=name == "home")
+        for name, (path, icon) in PAGES.items()
+    ]
+)
+navigation.run()
+
+with status:
     dataset = st.session_state.get("dataset")
     st.caption(tr("app.sidebar.dataset"))
     if dataset is None:
@@ -41,11 +53,3 @@ with st.sidebar:
     st.caption(tr("app.sidebar.workflow"))
     for step in workflow_status(done_steps()):
         st.write(f"{STATE_ICONS[step.state]} {tr(f'app.step.{step.step}')}")
-
-navigation = st.navigation(
-    [
-        st.Page(path, title=tr(f"app.nav.{name}"), icon=icon, default=name == "home")
-        for name, (path, icon) in PAGES.items()
-    ]
-)
-navigation.run()

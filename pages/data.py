@@ -134,7 +134,7 @@ def show_dataset(dataset: Dataset, profile: Profile) -> None:
     rows, memory, dupes, cols = st.columns(4)
     rows.metric(tr("datapage.metric.rows"), f"{profile.rows:,}")
     cols.metric(tr("datapage.metric.columns"), len(profile.columns))
-    memory.metric(tr("datapage.metric.memory"), f"{profile.memory_bytes / 2**20:,.1f} MB")
+    memory.metric(tr("datapage.metric.memory"), _size(profile.memory_bytes))
     dupes.metric(tr("datapage.metric.duplicates"), f"{profile.duplicate_rows:,}")
 
     st.markdown(f"#### {tr('datapage.alerts')}")
@@ -192,7 +192,7 @@ def _column_table(profile: Profile) -> pd.DataFrame:
 
 
 def _source_line(dataset: Dataset) -> str:
-    parts = [tr(f"datapage.format.{dataset.file_format}"), f"{dataset.size_bytes / 1024:,.1f} KB"]
+    parts = [tr(f"datapage.format.{dataset.file_format}"), _size(dataset.size_bytes)]
     if dataset.encoding:
         parts.append(tr("datapage.detected.encoding", value=dataset.encoding))
     if dataset.delimiter:
@@ -213,6 +213,13 @@ def _auto(value: str | None, detected: str | None, show=lambda v: v) -> str:
 def _delimiter_name(delimiter: str) -> str:
     names = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
     return tr(f"datapage.delimiter.{names[delimiter]}") if delimiter in names else delimiter
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:,.1f} {unit}"
+    return f"{count} B"
 
 
 def _number(value: object) -> str:

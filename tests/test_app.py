@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.data import load_sample
 from core.i18n import catalog_for
+from core.preprocessing import default_spec
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
@@ -172,16 +175,25 @@ def test_parse_options_override_reparses():
     assert list(at.session_state["dataset"].frame.columns) == ["a;b"]
 
 
-def test_sample_then_sidebar_shows_dataset_and_workflow_moves_on():
+def test_sample_loads_and_the_workflow_moves_on():
     at = start("en", "pages/data.py")
     at.selectbox(key="sample_choice").set_value("iris").run()
     at.button(key="load_sample").click().run()
-    assert at.session_state["dataset"].target_suggestion
+    assert at.session_state["dataset"].target_suggestion == "species"
     at.switch_page("pages/home.py")
     at.run()
-    sidebar_text = " ".join(m.value for m in at.sidebar.markdown)
-    assert "150" in sidebar_text
     assert any("Preprocess" in s.value for s in at.success)
+
+
+def test_sidebar_shows_the_current_dataset_and_step():
+    # AppTest keeps the entry script's sidebar only on the first page, so seed the state there.
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["lang"] = "en"
+    at.session_state["dataset"] = load_sample("iris")
+    at.run()
+    sidebar_text = " ".join(m.value for m in at.sidebar.markdown)
+    assert "150 rows × 5 columns" in sidebar_text
+    assert ":material/check_circle: 1. Data" in sidebar_text
 
 
 def test_sessions_do_not_share_uploads():
@@ -189,3 +201,52 @@ def test_sessions_do_not_share_uploads():
     assert first.session_state["dataset"].name == "secret.csv"
     second = start("en", "pages/data.py")
     assert "dataset" not in second.session_state or second.session_state["dataset"] is None
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_data_to_preprocess_with_a_sample_gives_splits_and_a_preview(lang: str):
+    at = start(lang, "pages/data.py")
+    at.selectbox(key="sample_choice").set_value("iris").run()
+    at.button(key="load_sample").click().run()
+    at.switch_page("pages/preprocess.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.data_editor, "the per-column plan is editable"
+    at.button(key="pp_prepare").click().run()
+    assert not at.exception, at.exception
+    prepared = at.session_state["prepared"]
+    assert prepared.spec.task == "multiclass"
+    assert len(prepared.y_train) + len(prepared.y_val) + len(prepared.y_test) == 150
+    assert len(at.dataframe) >= 3, "split summary, before and after previews"
+    assert_no_raw_keys(at)
+
+
+def test_preprocess_needs_data_first():
+    at = start("en", "pages/preprocess.py")
+    assert any("Data" in w.value for w in at.warning)
+    assert not at.data_editor
+
+
+def test_uploaded_plan_json_sets_the_page_and_bad_json_is_explained():
+    at = start("en", "pages/data.py")
+    at.selectbox(key="sample_choice").set_value("tips").run()
+    at.button(key="load_sample").click().run()
+    at.switch_page("pages/preprocess.py")
+    at.run()
+    dataset = at.session_state["dataset"]
+    prefix = f"pp_{dataset.sha256[:12]}"
+    spec = replace(default_spec(dataset.frame, "tip"), seed=7, test_share=0.25)
+    uploader = at.file_uploader(key=f"{prefix}_spec_upload")
+    uploader.set_value(("plan.json", spec.to_json().encode(), "application/json")).run()
+    at.run()  # the upload is applied before the widgets are drawn on the next run
+    assert not at.exception, at.exception
+    assert at.number_input(key=f"{prefix}_seed").value == 7
+    assert at.slider(key=f"{prefix}_test").value == 0.25
+    at.button(key="pp_prepare").click().run()
+    assert at.session_state["prepared"].spec.seed == 7
+
+    uploader = at.file_uploader(key=f"{prefix}_spec_upload")
+    uploader.set_value(("plan.json", b"{not json", "application/json")).run()
+    at.run()
+    assert any("valid JSON" in e.value for e in at.error)
+    assert at.session_state["prepared"].spec.seed == 7, "a bad file loses nothing"

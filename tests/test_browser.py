@@ -16,7 +16,9 @@ pytestmark = pytest.mark.browser
 
 def wait_idle(page: Page) -> None:
     """Streamlit has finished the current script run."""
-    page.wait_for_selector("[data-test-script-state='notRunning']", state="attached", timeout=60_000)
+    page.wait_for_selector(
+        "[data-test-script-state='notRunning']", state="attached", timeout=60_000
+    )
     expect(page.locator("[data-testid='stStatusWidget']")).to_have_count(0, timeout=60_000)
 
 
@@ -31,7 +33,10 @@ def csv_file(tmp_path: Path) -> Path:
     """A GBK-encoded, semicolon-separated file with decimal commas: what Excel in China saves."""
     lines = ["城市;年龄;收入;是否购买"]
     cities = ["北京", "上海", "广州", "深圳"]
-    lines += [f"{cities[i % 4]};{20 + i % 40};{1000 + i * 7},5;{'是' if i % 3 else '否'}" for i in range(240)]
+    lines += [
+        f"{cities[i % 4]};{20 + i % 40};{1000 + i * 7},5;{'是' if i % 3 else '否'}"
+        for i in range(240)
+    ]
     path = tmp_path / "客户.csv"
     path.write_bytes(("\n".join(lines) + "\n").encode("gbk"))
     return path
@@ -58,6 +63,8 @@ def test_switch_language_upload_and_profile(page: Page, app_url: str, csv_file: 
     expect(page.get_by_text(re.compile("gb18030"))).to_be_visible()
     expect(page.locator("[data-testid='stPlotlyChart']").first).to_be_visible(timeout=30_000)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    expect(sidebar).to_contain_text("客户.csv：240 行 × 4 列")
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=False)
