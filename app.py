@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.i18n import LANGUAGES
 from core.workflow import workflow_status
-from ui import done_steps, escape_md, lang, tr
+from ui import collect_finished_job, done_steps, escape_md, lang, tr
 
 st.set_page_config(page_title="ModelDesk", page_icon=":material/neurology:", layout="wide")
 
@@ -42,6 +42,7 @@ navigation = st.navigation(
 )
 navigation.run()
 
+collect_finished_job()  # a job may have finished while its page was not shown
 with status:
     dataset = st.session_state.get("dataset")
     st.caption(tr("app.sidebar.dataset"))

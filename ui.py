@@ -67,7 +67,8 @@ def done_steps() -> set[str]:
         done.add("data")
     if st.session_state.get("splits") is not None:
         done.add("preprocess")
-    if st.session_state.get("runs"):
+    runs = st.session_state.get("runs") or {}
+    if any(run.status in ("finished", "stopped") for run in runs.values()):
         done.add("train")
     return done
 
@@ -108,3 +109,15 @@ def labeler(codes: Iterable[Hashable], label: Callable[[Any], str]) -> Callable[
     """
     labels = {code: label(code) for code in codes}
     return labels.__getitem__
+
+
+def collect_finished_job() -> bool:
+    """Move a finished job's run into this session's history, once; True when it did now."""
+    job = st.session_state.get("job")
+    if job is None or not job.done or st.session_state.get("_collected_job") == job.run_id:
+        return False
+    run = job.result()
+    st.session_state.setdefault("runs", {})[run.run_id] = run
+    st.session_state.setdefault("run_data", {})[run.run_id] = st.session_state.get("job_prepared")
+    st.session_state._collected_job = job.run_id
+    return True

@@ -24,7 +24,9 @@ os.environ["MODELDESK_STRICT_I18N"] = "1"
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     """Debian's Chromium, never a downloaded browser; a missing one fails loudly."""
     if not CHROMIUM.exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install it with 'apt-get install -y chromium'")
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: install it with 'apt-get install -y chromium'"
+        )
     return {
         **browser_type_launch_args,
         "executable_path": str(CHROMIUM),

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from core.i18n import LANGUAGES, LOCALES_DIR, Message, UserError, catalog_for, language_from_locale, t
+from core.i18n import (
+    LANGUAGES,
+    LOCALES_DIR,
+    Message,
+    UserError,
+    catalog_for,
+    language_from_locale,
+    t,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / "app.py", ROOT / "ui.py", *ROOT.glob("pages/*.py"), *ROOT.glob("core/**/*.py")]
@@ -16,7 +24,9 @@ KEY_USE = re.compile(r"""\b(?:tr|t|UserError|Message)\(\s*["']([a-z_]+(?:\.[a-z0
 
 
 def test_every_namespace_has_the_same_keys_in_both_languages():
-    namespaces = {lang: sorted(p.name for p in (LOCALES_DIR / lang).glob("*.json")) for lang in LANGUAGES}
+    namespaces = {
+        lang: sorted(p.name for p in (LOCALES_DIR / lang).glob("*.json")) for lang in LANGUAGES
+    }
     assert namespaces["en"] == namespaces["zh"]
     for name in namespaces["en"]:
         english = json.loads((LOCALES_DIR / "en" / name).read_text(encoding="utf-8"))
@@ -63,7 +73,14 @@ def test_user_error_speaks_both_languages():
 
 @pytest.mark.parametrize(
     ("locale", "lang"),
-    [("zh-CN", "zh"), ("zh_TW.UTF-8", "zh"), ("en-US", "en"), ("de-DE", "en"), (None, "en"), ("", "en")],
+    [
+        ("zh-CN", "zh"),
+        ("zh_TW.UTF-8", "zh"),
+        ("en-US", "en"),
+        ("de-DE", "en"),
+        (None, "en"),
+        ("", "en"),
+    ],
 )
 def test_language_from_browser_locale(locale, lang):
     assert language_from_locale(locale) == lang

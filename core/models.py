@@ -1,0 +1,309 @@
+"""Model specs and the Keras models built from them: linear / logistic and MLPs for tabular data.
+
+TensorFlow is imported inside the functions that need it, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+from core.i18n import Message, UserError
+
+if TYPE_CHECKING:
+    import keras
+
+TASKS: tuple[str, ...] = ("regression", "binary", "multiclass")
+KINDS: tuple[str, ...] = ("linear", "mlp")
+ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "sigmoid", "gelu", "selu")
+MAX_HIDDEN_LAYERS = 6
+MAX_UNITS = 1024
+MAX_DROPOUT = 0.9
+MAX_L2 = 1.0
+
+# The losses that fit each task; the first one is the task's default.
+LOSSES: dict[str, tuple[str, ...]] = {
+    "regression": ("mse", "mae", "huber"),
+    "binary": ("binary_crossentropy", "binary_focal_crossentropy"),
+    "multiclass": ("categorical_crossentropy", "categorical_focal_crossentropy"),
+}
+ALL_LOSSES: tuple[str, ...] = tuple(loss for losses in LOSSES.values() for loss in losses)
+# The curve drawn next to the loss: what a person judges the model by.
+MAIN_METRICS: dict[str, str] = {"regression": "mae", "binary": "accuracy", "multiclass": "accuracy"}
+LAYER_TABLE_COLUMNS: tuple[str, ...] = ("layer", "type", "output_shape", "params")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to build: linear / logistic (no hidden layer) or an MLP, and the loss to train on."""
+
+    kind: str = "mlp"
+    hidden_layers: tuple[int, ...] = (32, 16)
+    activation: str = "relu"
+    dropout: float = 0.0
+    l2: float = 0.0
+    batch_norm: bool = False
+    loss: str | None = None
+
+    def __post_init__(self) -> None:
+        # JSON gives lists; a spec is hashable and comparable only with a tuple.
+        if not isinstance(self.hidden_layers, list | tuple):
+            raise UserError("train.error.hidden_layers_list", value=self.hidden_layers)
+        object.__setattr__(self, "hidden_layers", tuple(self.hidden_layers))
+        _validate_model_spec(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as JSON-ready data."""
+        data = asdict(self)
+        data["hidden_layers"] = list(self.hidden_layers)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        """A spec from `to_dict` output (or a config file); unknown fields are an error."""
+        return cls(**known_fields(cls, data, "model"))
+
+
+def default_loss(task: str) -> str:
+    """The loss a task trains on unless the person picks another."""
+    _check_task(task)
+    return LOSSES[task][0]
+
+
+def allowed_losses(task: str) -> tuple[str, ...]:
+    """Losses that can train a model for `task`: its own, plus regression losses on classifiers."""
+    _check_task(task)
+    if task == "regression":
+        return LOSSES["regression"]
+    # Allowed so people can see for themselves why it trains badly (loss_warnings says why).
+    return LOSSES[task] + LOSSES["regression"]
+
+
+def resolved_loss(spec: ModelSpec, task: str) -> str:
+    """The loss the model trains on: the spec's choice, or the task's default."""
+    loss = spec.loss or default_loss(task)
+    if loss not in allowed_losses(task):
+        raise UserError(
+            "train.error.loss_for_task", loss=loss, allowed=", ".join(allowed_losses(task))
+        )
+    return loss
+
+
+def loss_warnings(spec: ModelSpec, task: str) -> list[Message]:
+    """Warnings for a loss that trains but fits the task badly (e.g. MSE on a classifier)."""
+    loss = resolved_loss(spec, task)
+    if task != "regression" and loss in LOSSES["regression"]:
+        return [Message(f"train.warning.{loss}_classifier")]
+    return []
+
+
+def main_metric(task: str) -> str:
+    """The Keras metric name drawn next to the loss: accuracy for classifiers, MAE otherwise."""
+    _check_task(task)
+    return MAIN_METRICS[task]
+
+
+def first_model_spec() -> ModelSpec:
+    """The classic first model: one Dense unit, no hidden layer, trained on MSE."""
+    return ModelSpec(kind="linear", hidden_layers=(), loss="mse")
+
+
+def derive_seed(seed: int, purpose: str) -> int:
+    """A stable 31-bit seed for one random thing (an initializer, a Dropout, the shuffle)."""
+    digest = hashlib.blake2b(f"{seed}:{purpose}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % (2**31 - 1)
+
+
+def build_model(
+    spec: ModelSpec, n_features: int, task: str, n_classes: int, seed: int
+) -> keras.Model:
+    """An uncompiled Keras model for the spec; every random part is seeded from `seed`."""
+    import keras
+
+    _check_task(task)
+    _check_classes(task, n_classes)
+    if n_features < 1:
+        raise UserError("train.error.no_features")
+    resolved_loss(spec, task)  # a loss that cannot fit the task fails before any building
+
+    # Seeds go to each initializer and Dropout: process-wide seeding is not safe with
+    # concurrent jobs (DESIGN.md, "Reproducibility").
+    regularizer = keras.regularizers.L2(spec.l2) if spec.l2 > 0 else None
+    layers: list[Any] = [keras.Input(shape=(n_features,), name="features")]
+    hidden = spec.hidden_layers if spec.kind == "mlp" else ()
+    for index, units in enumerate(hidden, start=1):
+        layers.append(
+            keras.layers.Dense(
+                units,
+                activation=spec.activation,
+                kernel_initializer=_initializer(
+                    spec.activation, derive_seed(seed, f"dense_{index}")
+                ),
+                kernel_regularizer=regularizer,
+                name=f"hidden_{index}",
+            )
+        )
+        if spec.batch_norm:
+            layers.append(keras.layers.BatchNormalization(name=f"batch_norm_{index}"))
+        if spec.dropout > 0:
+            layers.append(
+                keras.layers.Dropout(
+                    spec.dropout,
+                    seed=derive_seed(seed, f"dropout_{index}"),
+                    name=f"dropout_{index}",
+                )
+            )
+    units, activation = _output_layer(task, n_classes)
+    layers.append(
+        keras.layers.Dense(
+            units,
+            activation=activation,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=derive_seed(seed, "output")),
+            kernel_regularizer=regularizer,
+            name="output",
+        )
+    )
+    return keras.Sequential(layers, name=spec.kind)
+
+
+def layer_table(model: keras.Model) -> list[dict[str, Any]]:
+    """One row per layer (input first): name, type, output shape and parameter count."""
+    rows = [
+        {
+            "layer": "input",
+            "type": "Input",
+            "output_shape": _shape_text(model.inputs[0].shape),
+            "params": 0,
+        }
+    ]
+    for layer in model.layers:
+        rows.append(
+            {
+                "layer": layer.name,
+                "type": type(layer).__name__,
+                "output_shape": _shape_text(layer.output.shape),
+                "params": int(layer.count_params()),
+            }
+        )
+    return rows
+
+
+def parameter_count(model: keras.Model) -> dict[str, int]:
+    """Parameters in total, trainable and not (BatchNormalization's moving statistics)."""
+    trainable = sum(math.prod(weight.shape) for weight in model.trainable_weights)
+    frozen = sum(math.prod(weight.shape) for weight in model.non_trainable_weights)
+    return {
+        "total": int(trainable + frozen),
+        "trainable": int(trainable),
+        "non_trainable": int(frozen),
+    }
+
+
+def work_per_epoch(
+    model: keras.Model, n_rows: int, batch_size: int | None = None
+) -> dict[str, int]:
+    """Approximate multiply-adds per epoch (forward + backward) and batches per epoch."""
+    import keras
+
+    forward = sum(
+        math.prod(layer.kernel.shape)
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Dense)
+    )
+    # Backward costs about twice the forward pass: one product for the gradient of the
+    # weights, one for the gradient flowing to the layer below.
+    per_row = 3 * forward
+    batches = 1 if not batch_size else math.ceil(n_rows / batch_size)
+    return {
+        "forward_per_row": int(forward),
+        "multiply_adds_per_epoch": int(per_row * n_rows),
+        "batches_per_epoch": int(max(batches, 1)),
+    }
+
+
+def known_fields(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
+    """The fields of a spec dataclass from JSON data; not an object or unknown names are errors."""
+    if not isinstance(data, dict):
+        raise UserError(f"train.error.{what}_spec_not_object")
+    names = {field.name for field in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise UserError(f"train.error.{what}_unknown_fields", fields=", ".join(unknown))
+    return dict(data)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _validate_model_spec(spec: ModelSpec) -> None:
+    if spec.kind not in KINDS:
+        raise UserError("train.error.kind", value=spec.kind, allowed=", ".join(KINDS))
+    if spec.kind == "linear" and spec.hidden_layers:
+        raise UserError("train.error.linear_hidden")
+    if len(spec.hidden_layers) > MAX_HIDDEN_LAYERS:
+        raise UserError(
+            "train.error.hidden_layers", count=len(spec.hidden_layers), max=MAX_HIDDEN_LAYERS
+        )
+    for units in spec.hidden_layers:
+        if not _is_int(units) or not 1 <= units <= MAX_UNITS:
+            raise UserError("train.error.units", value=units, max=MAX_UNITS)
+    if spec.activation not in ACTIVATIONS:
+        raise UserError(
+            "train.error.activation", value=spec.activation, allowed=", ".join(ACTIVATIONS)
+        )
+    if not _is_number(spec.dropout) or not 0 <= spec.dropout <= MAX_DROPOUT:
+        raise UserError("train.error.dropout", value=spec.dropout, max=MAX_DROPOUT)
+    if not _is_number(spec.l2) or not 0 <= spec.l2 <= MAX_L2:
+        raise UserError("train.error.l2", value=spec.l2, max=MAX_L2)
+    if not isinstance(spec.batch_norm, bool):
+        raise UserError("train.error.not_boolean", field="batch_norm", value=spec.batch_norm)
+    if spec.loss is not None and spec.loss not in ALL_LOSSES:
+        raise UserError("train.error.loss", value=spec.loss, allowed=", ".join(ALL_LOSSES))
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise UserError("train.error.task", value=task, allowed=", ".join(TASKS))
+
+
+def _check_classes(task: str, n_classes: int) -> None:
+    if task == "binary" and n_classes != 2:
+        raise UserError("train.error.binary_classes", count=n_classes)
+    if task == "multiclass" and n_classes < 2:
+        raise UserError("train.error.multiclass_classes", count=n_classes)
+
+
+def _output_layer(task: str, n_classes: int) -> tuple[int, str]:
+    # The output follows the task even under a regression loss, so MSE on a classifier still
+    # compares probabilities with the 0/1 targets instead of unbounded scores.
+    if task == "regression":
+        return 1, "linear"
+    if task == "binary":
+        return 1, "sigmoid"
+    return n_classes, "softmax"
+
+
+def _initializer(activation: str, seed: int) -> Any:
+    import keras
+
+    # He for the ReLU family keeps activations' variance through depth; SELU needs LeCun normal
+    # to self-normalize; Glorot suits the saturating tanh and sigmoid.
+    if activation in ("relu", "gelu"):
+        return keras.initializers.HeUniform(seed=seed)
+    if activation == "selu":
+        return keras.initializers.LecunNormal(seed=seed)
+    return keras.initializers.GlorotUniform(seed=seed)
+
+
+def _shape_text(shape: Any) -> str:
+    return "(" + ", ".join("None" if size is None else str(size) for size in shape) + ")"
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,75 @@
+"""The Train page through app.py: preset, a real background run polled to the end, Stop, history."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+def train_page(lang: str = "en") -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def poll_until_done(at: AppTest, timeout: float = 120) -> None:
+    """run_every does not fire by itself in AppTest: rerun until the job has ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = at.session_state["job"]
+        if job.done:
+            at.run()
+            return
+        time.sleep(0.3)
+        at.run()
+        assert not at.exception, at.exception
+    pytest.fail("training did not end in time")
+
+
+def test_train_needs_prepared_data_but_offers_the_preset():
+    at = train_page()
+    assert any("Preprocess" in w.value for w in at.warning)
+    assert at.button(key="tr_preset")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_first_model_preset_trains_and_learns_the_line(lang: str):
+    at = train_page(lang)
+    at.button(key="tr_preset").click().run()
+    assert not at.exception, at.exception
+    assert at.radio(key="tr_kind").value == "linear"
+    at.slider(key="tr_epochs").set_value(30).run()
+    at.button(key="tr_train").click().run()
+    poll_until_done(at)
+    runs = at.session_state["runs"]
+    assert len(runs) == 1
+    run = next(iter(runs.values()))
+    assert run.status == "finished"
+    assert abs(run.parameters["w"][-1] - 2) < 0.3
+    assert at.get("plotly_chart"), "curves and parameters are drawn"
+    assert at.dataframe, "run history table"
+
+
+def test_stop_keeps_the_model_and_marks_the_run_stopped():
+    at = train_page()
+    at.button(key="tr_preset").click().run()
+    at.slider(key="tr_epochs").set_value(500).run()
+    at.select_slider(key="tr_batch").set_value(1).run()
+    at.button(key="tr_train").click().run()
+    time.sleep(1.0)
+    at.run()
+    at.button(key="tr_stop").click().run()
+    poll_until_done(at)
+    run = next(iter(at.session_state["runs"].values()))
+    assert run.status == "stopped"
+    assert run.weights is not None or run.model is not None
+    assert run.epochs_trained < 500
