@@ -80,3 +80,32 @@ def test_bad_file_shows_message_and_app_keeps_running(page: Page, app_url: str, 
     wait_idle(page)
     expect(page.locator("[data-testid='stAlertContentError']")).to_contain_text("Excel")
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
+
+
+def epoch_shown(page: Page) -> int:
+    text = page.locator("[data-testid='stProgress']").first.inner_text()
+    match = re.search(r"(\d+)/(\d+)", text)
+    return int(match.group(1)) if match else -1
+
+
+def test_first_model_preset_trains_live_and_stops(page: Page, app_url: str):
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{app_url}/train")
+    wait_idle(page)
+    page.get_by_role("button", name="Classic first model").click()
+    wait_idle(page)
+    epochs = page.get_by_role("slider", name=re.compile("Epochs"))
+    epochs.focus()
+    page.keyboard.press("End")  # 500 epochs: long enough to watch and to stop
+    wait_idle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    chart = page.locator("[data-testid='stPlotlyChart']").first
+    expect(chart).to_be_visible(timeout=60_000)
+    first = epoch_shown(page)
+    page.wait_for_timeout(2_000)
+    assert epoch_shown(page) > first, "the progress and curves move while training"
+    page.get_by_role("button", name="Stop", exact=True).click()
+    expect(page.get_by_text(re.compile(r"Stopped after \d+ complete epochs"))).to_be_visible(
+        timeout=30_000
+    )
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
