@@ -9,13 +9,13 @@ from ui import collect_finished_job, done_steps, escape_md, lang, tr
 st.set_page_config(page_title="ModelDesk", page_icon=":material/neurology:", layout="wide")
 
 PAGES = {
-    "home": ("pages/home.py", ":material/home:"),
-    "data": ("pages/data.py", ":material/table:"),
-    "preprocess": ("pages/preprocess.py", ":material/tune:"),
-    "train": ("pages/train.py", ":material/model_training:"),
-    "evaluate": ("pages/evaluate.py", ":material/monitoring:"),
-    "deploy": ("pages/deploy.py", ":material/rocket_launch:"),
-    "compliance": ("pages/compliance.py", ":material/policy:"),
+    "home": ("views/home.py", ":material/home:"),
+    "data": ("views/data.py", ":material/table:"),
+    "preprocess": ("views/preprocess.py", ":material/tune:"),
+    "train": ("views/train.py", ":material/model_training:"),
+    "evaluate": ("views/evaluate.py", ":material/monitoring:"),
+    "deploy": ("views/deploy.py", ":material/rocket_launch:"),
+    "compliance": ("views/compliance.py", ":material/policy:"),
 }
 STATE_ICONS = {"done": ":material/check_circle:", "current": ":material/arrow_right:", "todo": "·"}
 

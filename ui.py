@@ -85,7 +85,7 @@ def planned_page(step: str) -> None:
     if needed and needed not in done_steps():
         st.warning(tr("app.planned.needs", step=tr(f"app.nav.{needed}")))
         st.page_link(
-            f"pages/{needed}.py", label=tr(f"app.nav.{needed}"), icon=":material/arrow_back:"
+            f"views/{needed}.py", label=tr(f"app.nav.{needed}"), icon=":material/arrow_back:"
         )
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,20 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 @pytest.fixture(scope="session")
 def app_url() -> Iterator[str]:
-    """A real `streamlit run app.py` on a free port, healthy before the first test uses it."""
+    """A real `streamlit run app.py` shared by the browser tests."""
+    with app_server() as url:
+        yield url
+
+
+@pytest.fixture
+def start_server():
+    """Start a server of one's own (a fresh process), as a context manager."""
+    return app_server
+
+
+@contextmanager
+def app_server() -> Iterator[str]:
+    """A real `streamlit run app.py` on a free port, healthy before it is handed out."""
     port = _free_port()
     env = {**os.environ, "MODELDESK_STRICT_I18N": "1"}
     server = subprocess.Popen(

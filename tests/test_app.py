@@ -17,8 +17,8 @@ from core.preprocessing import default_spec
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
-PAGES = ["pages/home.py", "pages/data.py", "pages/preprocess.py", "pages/train.py",
-         "pages/evaluate.py", "pages/deploy.py", "pages/compliance.py"]  # fmt: skip
+PAGES = ["views/home.py", "views/data.py", "views/preprocess.py", "views/train.py",
+         "views/evaluate.py", "views/deploy.py", "views/compliance.py"]  # fmt: skip
 RAW_KEY = re.compile(r"^[a-z_]+(\.[a-z0-9_]+)+$")
 CATALOG_KEYS = set(catalog_for("en"))
 
@@ -61,7 +61,7 @@ def test_every_page_renders_in_both_languages(page: str, lang: str):
 
 
 def test_planned_pages_say_what_they_need_and_show_no_fake_content():
-    at = start("en", "pages/evaluate.py")
+    at = start("en", "views/evaluate.py")
     assert any("not built yet" in i.value for i in at.info)
     assert any("Train" in w.value for w in at.warning)
     assert not at.get("plotly_chart") and not at.dataframe
@@ -73,7 +73,7 @@ def test_language_switch_in_sidebar_changes_every_page():
     assert at.sidebar.selectbox(key="lang_picker").value == "en"
     at.sidebar.selectbox(key="lang_picker").set_value("zh").run()
     assert "在你自己的数据表上" in at.markdown[0].value
-    at.switch_page("pages/data.py")
+    at.switch_page("views/data.py")
     at.run()
     assert at.title[0].value == "数据"
 
@@ -95,7 +95,7 @@ def csv_bytes(rows: int = 50) -> bytes:
 
 
 def test_upload_produces_the_profile():
-    at = upload(start("en", "pages/data.py"), "people.csv", csv_bytes(50))
+    at = upload(start("en", "views/data.py"), "people.csv", csv_bytes(50))
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Rows"] == "50"
@@ -106,7 +106,7 @@ def test_upload_produces_the_profile():
 
 def test_upload_in_chinese_with_gbk_file():
     data = "城市;收入\n北京;1,5\n上海;2,5\n广州;3,0\n".encode("gbk")
-    at = upload(start("zh", "pages/data.py"), "收入.csv", data)
+    at = upload(start("zh", "views/data.py"), "收入.csv", data)
     assert not at.exception, at.exception
     frame = at.session_state["dataset"].frame
     assert list(frame.columns) == ["城市", "收入"]
@@ -125,7 +125,7 @@ def test_upload_in_chinese_with_gbk_file():
     ],
 )
 def test_bad_upload_explains_and_keeps_the_loaded_dataset(name: str, data: bytes):
-    at = start("en", "pages/data.py")
+    at = start("en", "views/data.py")
     at.button(key="load_sample").click().run()
     sample = at.session_state["dataset"]
     at = upload(at, name, data)
@@ -136,14 +136,14 @@ def test_bad_upload_explains_and_keeps_the_loaded_dataset(name: str, data: bytes
 
 
 def test_bad_upload_message_in_chinese():
-    at = upload(start("zh", "pages/data.py"), "empty.csv", b"")
+    at = upload(start("zh", "views/data.py"), "empty.csv", b"")
     assert at.error and re.search(r"[\u4e00-\u9fff]", at.error[0].value)
 
 
 def test_hostile_column_names_are_shown_as_text():
     names = ["<b>bold</b>", "**stars**", "a" * 300, "dup", "dup"]
     rows = "\n".join(",".join(str(i * j) for j in range(5)) for i in range(20))
-    at = upload(start("en", "pages/data.py"), "odd.csv", (",".join(names) + "\n" + rows).encode())
+    at = upload(start("en", "views/data.py"), "odd.csv", (",".join(names) + "\n" + rows).encode())
     assert not at.exception, at.exception
     notices = " ".join(i.value for i in at.info)
     assert "dup" in notices, "the user is told duplicate names were renamed"
@@ -160,7 +160,7 @@ def test_mixed_types_and_infinities_are_flagged():
     )
     buffer = io.BytesIO()
     frame.to_csv(buffer, index=False)
-    at = upload(start("en", "pages/data.py"), "odd.csv", buffer.getvalue())
+    at = upload(start("en", "views/data.py"), "odd.csv", buffer.getvalue())
     kinds = {a.kind for a in at.session_state["profile"].alerts}
     assert {"mixed_types", "infinities"} <= kinds
     assert len(at.warning) >= 2
@@ -168,7 +168,7 @@ def test_mixed_types_and_infinities_are_flagged():
 
 def test_parse_options_override_reparses():
     data = b"a;b\n1;2\n3;4\n"
-    at = upload(start("en", "pages/data.py"), "semi.csv", data)
+    at = upload(start("en", "views/data.py"), "semi.csv", data)
     assert list(at.session_state["dataset"].frame.columns) == ["a", "b"]
     at.selectbox(key="opt_delimiter").set_value(",").run()
     assert not at.exception, at.exception
@@ -176,11 +176,11 @@ def test_parse_options_override_reparses():
 
 
 def test_sample_loads_and_the_workflow_moves_on():
-    at = start("en", "pages/data.py")
+    at = start("en", "views/data.py")
     at.selectbox(key="sample_choice").set_value("iris").run()
     at.button(key="load_sample").click().run()
     assert at.session_state["dataset"].target_suggestion == "species"
-    at.switch_page("pages/home.py")
+    at.switch_page("views/home.py")
     at.run()
     assert any("Preprocess" in s.value for s in at.success)
 
@@ -197,18 +197,18 @@ def test_sidebar_shows_the_current_dataset_and_step():
 
 
 def test_sessions_do_not_share_uploads():
-    first = upload(start("en", "pages/data.py"), "secret.csv", csv_bytes(20))
+    first = upload(start("en", "views/data.py"), "secret.csv", csv_bytes(20))
     assert first.session_state["dataset"].name == "secret.csv"
-    second = start("en", "pages/data.py")
+    second = start("en", "views/data.py")
     assert "dataset" not in second.session_state or second.session_state["dataset"] is None
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_data_to_preprocess_with_a_sample_gives_splits_and_a_preview(lang: str):
-    at = start(lang, "pages/data.py")
+    at = start(lang, "views/data.py")
     at.selectbox(key="sample_choice").set_value("iris").run()
     at.button(key="load_sample").click().run()
-    at.switch_page("pages/preprocess.py")
+    at.switch_page("views/preprocess.py")
     at.run()
     assert not at.exception, at.exception
     assert at.data_editor, "the per-column plan is editable"
@@ -222,16 +222,16 @@ def test_data_to_preprocess_with_a_sample_gives_splits_and_a_preview(lang: str):
 
 
 def test_preprocess_needs_data_first():
-    at = start("en", "pages/preprocess.py")
+    at = start("en", "views/preprocess.py")
     assert any("Data" in w.value for w in at.warning)
     assert not at.data_editor
 
 
 def test_uploaded_plan_json_sets_the_page_and_bad_json_is_explained():
-    at = start("en", "pages/data.py")
+    at = start("en", "views/data.py")
     at.selectbox(key="sample_choice").set_value("tips").run()
     at.button(key="load_sample").click().run()
-    at.switch_page("pages/preprocess.py")
+    at.switch_page("views/preprocess.py")
     at.run()
     dataset = at.session_state["dataset"]
     prefix = f"pp_{dataset.sha256[:12]}"

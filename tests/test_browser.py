@@ -109,3 +109,16 @@ def test_first_model_preset_trains_live_and_stops(page: Page, app_url: str):
         timeout=30_000
     )
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
+
+
+def test_a_deep_link_as_the_first_request_still_runs_the_app_shell(page: Page, start_server):
+    # Streamlit decides once per process whether a pages/ folder means old-style multipage
+    # mode; a first visit to /data must still get app.py's navigation, sidebar and layout.
+    with start_server() as url:
+        page.goto(f"{url}/data")
+        wait_idle(page)
+        sidebar = page.locator("[data-testid='stSidebar']")
+        expect(sidebar.get_by_text("Language")).to_be_visible()
+        expect(sidebar.get_by_text("Overview")).to_be_visible()
+        expect(sidebar.get_by_text("app", exact=True)).to_have_count(0)
+        expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()

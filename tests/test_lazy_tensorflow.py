@@ -11,11 +11,11 @@ from streamlit.testing.v1 import AppTest
 at = AppTest.from_file("app.py", default_timeout=60)
 at.run()
 assert not at.exception, at.exception
-for page in ("pages/data.py", "pages/compliance.py"):
+for page in ("views/data.py", "views/compliance.py"):
     at.switch_page(page)
     at.run()
     assert not at.exception, at.exception
-    if page == "pages/data.py":
+    if page == "views/data.py":
         at.button(key="load_sample").click().run()
         assert not at.exception, at.exception
         assert at.session_state["dataset"] is not None

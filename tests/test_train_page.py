@@ -15,7 +15,7 @@ def train_page(lang: str = "en") -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.session_state["lang"] = lang
     at.run()
-    at.switch_page("pages/train.py")
+    at.switch_page("views/train.py")
     at.run()
     assert not at.exception, at.exception
     return at

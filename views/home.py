@@ -16,14 +16,14 @@ def home() -> None:
     current = next((s.step for s in states if s.state == "current"), None)
     if current:
         st.success(tr("app.home.next", step=tr(f"app.nav.{current}")), icon=":material/flag:")
-        st.page_link(f"pages/{current}.py", label=tr("app.home.go", step=tr(f"app.nav.{current}")))
+        st.page_link(f"views/{current}.py", label=tr("app.home.go", step=tr(f"app.nav.{current}")))
     columns = st.columns(len(states))
     for column, state in zip(columns, states, strict=True):
         with column.container(border=True):
             st.markdown(f"**{tr(f'app.step.{state.step}')}**")
             st.markdown(STATE_BADGE[state.state].format(tr(f"app.state.{state.state}")))
             st.caption(tr(f"app.home.step.{state.step}"))
-            st.page_link(f"pages/{state.step}.py", label=tr("app.home.open"))
+            st.page_link(f"views/{state.step}.py", label=tr("app.home.open"))
 
 
 home()

@@ -36,7 +36,7 @@ def preprocess_page() -> None:
     dataset = st.session_state.get("dataset")
     if dataset is None:
         st.warning(tr("app.planned.needs", step=tr("app.nav.data")))
-        st.page_link("pages/data.py", label=tr("app.nav.data"), icon=":material/arrow_back:")
+        st.page_link("views/data.py", label=tr("app.nav.data"), icon=":material/arrow_back:")
         return
     frame, profile = dataset.frame, st.session_state.profile
     # Widget keys carry the dataset's hash: a new table starts from its own defaults.
@@ -214,7 +214,7 @@ def _show_prepared(frame, prepared: Prepared) -> None:
     st.dataframe(before, width="stretch")
     st.markdown(f"**{tr('preppage.after')}**")
     st.dataframe(after, width="stretch")
-    st.page_link("pages/train.py", label=tr("preppage.next"), icon=":material/arrow_forward:")
+    st.page_link("views/train.py", label=tr("preppage.next"), icon=":material/arrow_forward:")
 
 
 def _plan_columns() -> dict:

@@ -50,7 +50,7 @@ def train_page() -> None:
     if prepared is None:
         st.warning(tr("app.planned.needs", step=tr("app.nav.preprocess")))
         st.page_link(
-            "pages/preprocess.py", label=tr("app.nav.preprocess"), icon=":material/arrow_back:"
+            "views/preprocess.py", label=tr("app.nav.preprocess"), icon=":material/arrow_back:"
         )
         return
     task = prepared.spec.task
