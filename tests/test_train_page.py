@@ -73,3 +73,25 @@ def test_stop_keeps_the_model_and_marks_the_run_stopped():
     assert run.status == "stopped"
     assert run.weights is not None or run.model is not None
     assert run.epochs_trained < 500
+
+
+def test_untouched_controls_give_the_same_config_as_the_cli_default():
+    from core.runner import default_model_spec, default_train_spec
+
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state["lang"] = "en"
+    at.run()
+    at.switch_page("views/data.py")
+    at.run()
+    at.selectbox(key="sample_choice").set_value("iris").run()
+    at.button(key="load_sample").click().run()
+    at.switch_page("views/preprocess.py")
+    at.run()
+    at.button(key="pp_prepare").click().run()
+    at.switch_page("views/train.py")
+    at.run()
+    assert not at.exception, at.exception
+    config = at.session_state["train_config"]
+    assert config.model == default_model_spec()
+    assert config.train == default_train_spec(0)
+    assert config.preprocess == at.session_state["prepared"].spec

@@ -78,6 +78,7 @@ def train_page() -> None:
         model_spec, train_spec, prepared.X_train.shape[1], task, n_classes, len(prepared.y_train)
     )
     config = RunConfig(prepared.spec, model_spec, train_spec)
+    st.session_state.train_config = config
     st.download_button(
         tr("trainpage.download_config"),
         config.to_json(),
@@ -96,6 +97,7 @@ def _model_controls(task: str) -> ModelSpec | None:
     kind = st.radio(
         tr("train.label.kind"),
         KINDS,
+        index=KINDS.index("mlp"),
         format_func=labeler(KINDS, lambda k: tr(f"train.kind.{k}")),
         help=tr("train.explain.kind"),
         horizontal=True,
@@ -177,7 +179,8 @@ def _model_controls(task: str) -> ModelSpec | None:
             dropout=dropout,
             l2=l2,
             batch_norm=batch_norm,
-            loss=loss,
+            # The task's own loss is stored as "default", exactly as the CLI's default config.
+            loss=None if loss == default_loss(task) else loss,
         )
     except UserError as error:
         st.error(say(error.message), icon=":material/error:")
