@@ -121,3 +121,17 @@ def collect_finished_job() -> bool:
     st.session_state.setdefault("run_data", {})[run.run_id] = st.session_state.get("job_prepared")
     st.session_state._collected_job = job.run_id
     return True
+
+
+def audit_trail() -> Any:
+    """This session's hash-chained audit trail (created on first use)."""
+    from core.audit import AuditTrail
+
+    if "audit" not in st.session_state:
+        st.session_state.audit = AuditTrail()
+    return st.session_state.audit
+
+
+def record_event(kind: str, details: dict) -> None:
+    """Add one event (upload, preprocess, train, export, ...) to the session's audit trail."""
+    audit_trail().record(kind, details)

@@ -219,6 +219,9 @@ def test_data_to_preprocess_with_a_sample_gives_splits_and_a_preview(lang: str):
     assert len(prepared.y_train) + len(prepared.y_val) + len(prepared.y_test) == 150
     assert len(at.dataframe) >= 3, "split summary, before and after previews"
     assert_no_raw_keys(at)
+    trail = at.session_state["audit"]
+    assert [event.kind for event in trail.events] == ["upload", "preprocess"]
+    assert trail.verify().ok
 
 
 def test_preprocess_needs_data_first():

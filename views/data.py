@@ -11,7 +11,7 @@ from core.charts import correlation_heatmap, distribution_figure
 from core.data import SAMPLES, Dataset, ParseOptions, load_bytes, load_sample
 from core.i18n import UserError
 from core.profile import Profile, profile_frame
-from ui import escape_md, labeler, lang, say, session_cache, set_dataset, tr
+from ui import escape_md, labeler, lang, record_event, say, session_cache, set_dataset, tr
 
 ENCODINGS = (None, "utf-8", "utf-8-sig", "gb18030", "latin-1")
 DELIMITERS = (None, ",", ";", "\t", "|")
@@ -61,6 +61,7 @@ def upload_section() -> None:
         else:
             st.session_state._upload_error = None
             set_dataset(dataset, profile)
+            record_event("upload", _event(dataset))
     error = st.session_state.get("_upload_error")
     if error is not None:
         st.error(say(error), icon=":material/error:")
@@ -123,6 +124,7 @@ def sample_section() -> None:
         dataset, profile = session_cache(("sample", name), lambda: _sample_and_profile(name))
         set_dataset(dataset, profile)
         st.session_state._upload_error = None
+        record_event("upload", _event(dataset))
 
 
 def show_dataset(dataset: Dataset, profile: Profile) -> None:
@@ -162,6 +164,16 @@ def show_dataset(dataset: Dataset, profile: Profile) -> None:
 
     st.markdown(f"#### {tr('datapage.preview', n=min(PREVIEW_ROWS, profile.rows))}")
     st.dataframe(dataset.frame.head(PREVIEW_ROWS), width="stretch")
+
+
+def _event(dataset: Dataset) -> dict:
+    return {
+        "name": dataset.name,
+        "sha256": dataset.sha256,
+        "format": dataset.file_format,
+        "rows": int(dataset.frame.shape[0]),
+        "columns": int(dataset.frame.shape[1]),
+    }
 
 
 def _load_and_profile(data: bytes, name: str, options: ParseOptions) -> tuple[Dataset, Profile]:

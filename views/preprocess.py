@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import streamlit as st
@@ -24,7 +25,7 @@ from core.preprocessing import (
     split_summary,
 )
 from core.profile import suggest_target
-from ui import labeler, lang, say, session_cache, tr
+from ui import labeler, lang, record_event, say, session_cache, tr
 
 PREVIEW_ROWS = 5
 
@@ -133,6 +134,7 @@ def preprocess_page() -> None:
             st.session_state.splits = prepared.splits
             st.session_state.preprocess_spec = spec
             st.session_state.preprocessor = prepared.preprocessor
+            record_event("preprocess", _audit_details(spec))
     prepared = st.session_state.get("prepared")
     if prepared is None:
         st.info(tr("preppage.not_prepared"), icon=":material/info:")
@@ -140,6 +142,14 @@ def preprocess_page() -> None:
     if prepared.spec != spec:
         st.warning(tr("preppage.stale"), icon=":material/update:")
     _show_prepared(frame, prepared)
+
+
+def _audit_details(spec: PreprocessSpec) -> dict:
+    """The spec for the audit trail, without the translated reasons."""
+    data = json.loads(spec.to_json())
+    for column in data["columns"]:
+        column.pop("reason", None)
+    return data
 
 
 def _split_controls(prefix: str, spec: PreprocessSpec, task: str) -> PreprocessSpec | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pandas as pd
@@ -24,7 +25,7 @@ from core.models import (
 )
 from core.runner import RunConfig, first_model_setup, start_training
 from core.training import BATCH_SIZES, OPTIMIZERS, SCHEDULES, JobLimiter, TrainSpec, formulas_for
-from ui import collect_finished_job, labeler, lang, say, session_cache, tr
+from ui import collect_finished_job, labeler, lang, record_event, say, session_cache, tr
 
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0)
 L2_VALUES = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
@@ -357,6 +358,9 @@ def _job_controls(prepared, model_spec: ModelSpec, train_spec: TrainSpec) -> Non
                 name=tr("trainpage.run_name", number=len(st.session_state.get("runs", {})) + 1),
             )
             st.session_state.job_prepared = prepared
+            record_event(
+                "train", json.loads(RunConfig(prepared.spec, model_spec, train_spec).to_json())
+            )
         except UserError as error:
             st.error(say(error.message), icon=":material/error:")
     job = st.session_state.get("job")
