@@ -93,3 +93,30 @@ def test_messages_follow_lang(tmp_path: Path):
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_a_closed_pipe_is_not_a_crash(table: Path):
+    env = {"PATH": "/usr/bin:/bin", "LANG": "en_US.UTF-8", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "core", "profile", str(table), "--json"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    process.stdout.read(10)
+    process.stdout.close()  # like `| head -c 10`
+    stderr = process.stderr.read().decode()
+    process.wait(timeout=60)
+    assert "Traceback" not in stderr
+    assert process.returncode == 0
+
+
+def test_scan_is_wired_into_the_command_line(tmp_path: Path):
+    path = tmp_path / "contacts.csv"
+    rows = [f"user{i}@example.com,1{3 + i % 7}{i:09d}" for i in range(30)]
+    path.write_text("email,mobile\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    result = run_cli("scan", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    email = next(c for c in report["columns"] if c["name"] == "email")
+    assert [e["type"] for e in email["entities"]] == ["EMAIL"]
+    bad = run_cli("scan", str(path), "--sensitive", "nope")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

@@ -49,11 +49,13 @@ def test_first_model_preset_trains_and_learns_the_line(lang: str):
     assert at.radio(key="tr_kind").value == "linear"
     at.slider(key="tr_epochs").set_value(30).run()
     at.button(key="tr_train").click().run()
+    assert not at.exception, at.exception
     poll_until_done(at)
     runs = at.session_state["runs"]
     assert len(runs) == 1
     run = next(iter(runs.values()))
     assert run.status == "finished"
+    assert [event.kind for event in at.session_state["audit"].events][-1] == "train"
     assert abs(run.parameters["w"][-1] - 2) < 0.3
     assert at.get("plotly_chart"), "curves and parameters are drawn"
     assert at.dataframe, "run history table"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import streamlit as st
@@ -25,6 +24,7 @@ from core.preprocessing import (
     split_summary,
 )
 from core.profile import suggest_target
+from core.runner import audit_details
 from ui import labeler, lang, record_event, say, session_cache, tr
 
 PREVIEW_ROWS = 5
@@ -134,7 +134,7 @@ def preprocess_page() -> None:
             st.session_state.splits = prepared.splits
             st.session_state.preprocess_spec = spec
             st.session_state.preprocessor = prepared.preprocessor
-            record_event("preprocess", _audit_details(spec))
+            record_event("preprocess", audit_details(spec))
     prepared = st.session_state.get("prepared")
     if prepared is None:
         st.info(tr("preppage.not_prepared"), icon=":material/info:")
@@ -142,14 +142,6 @@ def preprocess_page() -> None:
     if prepared.spec != spec:
         st.warning(tr("preppage.stale"), icon=":material/update:")
     _show_prepared(frame, prepared)
-
-
-def _audit_details(spec: PreprocessSpec) -> dict:
-    """The spec for the audit trail, without the translated reasons."""
-    data = json.loads(spec.to_json())
-    for column in data["columns"]:
-        column.pop("reason", None)
-    return data
 
 
 def _split_controls(prefix: str, spec: PreprocessSpec, task: str) -> PreprocessSpec | None:

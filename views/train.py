@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import pandas as pd
@@ -23,7 +22,14 @@ from core.models import (
     parameter_count,
     work_per_epoch,
 )
-from core.runner import RunConfig, first_model_setup, start_training
+from core.runner import (
+    RunConfig,
+    audit_details,
+    default_model_spec,
+    default_train_spec,
+    first_model_setup,
+    start_training,
+)
 from core.training import BATCH_SIZES, OPTIMIZERS, SCHEDULES, JobLimiter, TrainSpec, formulas_for
 from ui import collect_finished_job, labeler, lang, record_event, say, session_cache, tr
 
@@ -32,6 +38,9 @@ L2_VALUES = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 UNIT_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 FIRST_MODEL_TARGETS = {"w": 2.0, "b": 1.0}
 PERSIST = {"persist_state": "session"}  # settings survive a visit to another page
+# Untouched controls give exactly the CLI's default config.
+MODEL_DEFAULTS = default_model_spec()
+TRAIN_DEFAULTS = default_train_spec()
 
 
 @st.cache_resource
@@ -98,7 +107,7 @@ def _model_controls(task: str) -> ModelSpec | None:
     kind = st.radio(
         tr("train.label.kind"),
         KINDS,
-        index=KINDS.index("mlp"),
+        index=KINDS.index(MODEL_DEFAULTS.kind),
         format_func=labeler(KINDS, lambda k: tr(f"train.kind.{k}")),
         help=tr("train.explain.kind"),
         horizontal=True,
@@ -112,7 +121,7 @@ def _model_controls(task: str) -> ModelSpec | None:
             tr("train.label.hidden_layers"),
             0,
             MAX_HIDDEN_LAYERS,
-            value=2,
+            value=len(MODEL_DEFAULTS.hidden_layers),
             help=tr("train.explain.hidden_layers"),
             key="tr_layers",
             **PERSIST,
@@ -122,7 +131,7 @@ def _model_controls(task: str) -> ModelSpec | None:
             unit_columns[i].select_slider(
                 tr("train.label.units", index=i + 1),
                 UNIT_CHOICES,
-                value=32 if i == 0 else 16,
+                value=_default_units(i),
                 help=tr("train.explain.units"),
                 key=f"tr_units_{i}",
                 **PERSIST,
@@ -141,7 +150,7 @@ def _model_controls(task: str) -> ModelSpec | None:
             tr("train.label.dropout"),
             0.0,
             0.9,
-            value=0.0,
+            value=MODEL_DEFAULTS.dropout,
             step=0.05,
             help=tr("train.explain.dropout"),
             key="tr_dropout",
@@ -156,7 +165,7 @@ def _model_controls(task: str) -> ModelSpec | None:
     l2 = st.select_slider(
         tr("train.label.l2"),
         L2_VALUES,
-        value=0.0,
+        value=MODEL_DEFAULTS.l2,
         format_func=_short_number,
         help=tr("train.explain.l2"),
         key="tr_l2",
@@ -192,7 +201,7 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
     optimizer = st.selectbox(
         tr("train.label.optimizer"),
         OPTIMIZERS,
-        index=OPTIMIZERS.index("adam"),
+        index=OPTIMIZERS.index(TRAIN_DEFAULTS.optimizer),
         format_func=labeler(OPTIMIZERS, lambda o: tr(f"train.optimizer.{o}")),
         help=tr("train.explain.optimizer"),
         key="tr_optimizer",
@@ -201,7 +210,7 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
     learning_rate = st.select_slider(
         tr("train.label.learning_rate"),
         LEARNING_RATES,
-        value=1e-3,
+        value=TRAIN_DEFAULTS.learning_rate,
         format_func=_short_number,
         help=tr("train.explain.learning_rate"),
         key="tr_lr",
@@ -210,7 +219,7 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
     batch_size = st.select_slider(
         tr("train.label.batch_size"),
         BATCH_SIZES,
-        value=32,
+        value=TRAIN_DEFAULTS.batch_size,
         format_func=labeler(BATCH_SIZES, lambda b: tr("train.batch.full") if b is None else str(b)),
         help=tr("train.explain.batch_size"),
         key="tr_batch",
@@ -222,14 +231,14 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         tr("train.label.epochs"),
         1,
         500,
-        value=100,
+        value=TRAIN_DEFAULTS.epochs,
         help=tr("train.explain.epochs"),
         key="tr_epochs",
         **PERSIST,
     )
     early_stopping = st.checkbox(
         tr("train.label.early_stopping"),
-        value=True,
+        value=TRAIN_DEFAULTS.early_stopping,
         help=tr("train.explain.early_stopping"),
         key="tr_early",
         **PERSIST,
@@ -238,14 +247,14 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         tr("train.label.patience"),
         1,
         50,
-        value=10,
+        value=TRAIN_DEFAULTS.patience,
         help=tr("train.explain.patience"),
         key="tr_patience",
         **PERSIST,
     )
     restore_best = st.checkbox(
         tr("train.label.restore_best"),
-        value=True,
+        value=TRAIN_DEFAULTS.restore_best,
         help=tr("train.explain.restore_best"),
         key="tr_restore",
         **PERSIST,
@@ -268,7 +277,7 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
     seed = st.number_input(
         tr("train.label.seed"),
         min_value=0,
-        value=0,
+        value=TRAIN_DEFAULTS.seed,
         step=1,
         help=tr("train.explain.seed"),
         key="tr_seed",
@@ -358,9 +367,7 @@ def _job_controls(prepared, model_spec: ModelSpec, train_spec: TrainSpec) -> Non
                 name=tr("trainpage.run_name", number=len(st.session_state.get("runs", {})) + 1),
             )
             st.session_state.job_prepared = prepared
-            record_event(
-                "train", json.loads(RunConfig(prepared.spec, model_spec, train_spec).to_json())
-            )
+            record_event("train", audit_details(RunConfig(prepared.spec, model_spec, train_spec)))
         except UserError as error:
             st.error(say(error.message), icon=":material/error:")
     job = st.session_state.get("job")
@@ -496,6 +503,11 @@ def _apply_first_model_preset() -> None:
         tr_seed=train_spec.seed,
         tr_loss_regression=model_spec.loss or "mse",
     )
+
+
+def _default_units(index: int) -> int:
+    layers = MODEL_DEFAULTS.hidden_layers
+    return layers[index] if index < len(layers) else (layers[-1] if layers else 16)
 
 
 def _short_number(value: float) -> str:
