@@ -55,6 +55,13 @@ def test_first_model_preset_trains_and_learns_the_line(lang: str):
     assert len(runs) == 1
     run = next(iter(runs.values()))
     assert run.status == "finished"
+    assert {"r2", "rmse", "mae", "baselines"} <= run.metrics.keys(), "test metrics come with a run"
+    history = (
+        next(df.value for df in at.dataframe if "Test metric" in df.value.columns)
+        if lang == "en"
+        else None
+    )
+    assert history is None or history["Test metric"].iloc[0].startswith("R²")
     assert [event.kind for event in at.session_state["audit"].events][-1] == "train"
     assert abs(run.parameters["w"][-1] - 2) < 0.3
     assert at.get("plotly_chart"), "curves and parameters are drawn"

@@ -433,6 +433,7 @@ def run_history() -> None:
                 tr("trainpage.col.epochs"): run.epochs_trained,
                 tr("trainpage.col.duration"): round(run.duration_s, 1),
                 tr("trainpage.col.val_loss"): _last(run.history.get("val_loss")),
+                tr("trainpage.col.test_metric"): _test_metric(run),
                 tr("trainpage.col.model"): tr(f"train.kind.{run.model_spec.kind}"),
                 tr("trainpage.col.optimizer"): tr(f"train.optimizer.{run.train_spec.optimizer}"),
                 tr("trainpage.col.learning_rate"): run.train_spec.learning_rate,
@@ -516,6 +517,15 @@ def _short_number(value: float) -> str:
 
 def _parameter_text(values: dict[str, float]) -> str:
     return ", ".join(f"{name} = {value:.3f}" for name, value in values.items())
+
+
+def _test_metric(run) -> str:
+    """The run's held-out headline metric, e.g. "accuracy 0.967", or empty before it has one."""
+    from core.evaluation import headline_metric
+
+    name = headline_metric(run.task)
+    value = run.metrics.get(name)
+    return "" if value is None else f"{tr(f'evaluation.metric.{name}')} {value:.3f}"
 
 
 def _last(values: list[float] | None) -> float | None:
