@@ -15,12 +15,15 @@ import sys
 import zipfile
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from core.i18n import Message, UserError
 
@@ -227,8 +230,14 @@ def _dataset(name: str, sha256: str, size: int, parse: Callable[[], _Parsed]) ->
 def _load_utf8_text_file(path: Path, options: ParseOptions) -> Dataset | None:
     """Load a UTF-8 CSV straight from disk, or None when it needs the in-memory path."""
     # Parsing from the path instead of from bytes keeps a big file's raw bytes out of memory while
-    # pandas builds the frame: peak memory is then about that of a bare pd.read_csv.
-    scan = _scan_file(path)
+    # Arrow builds the frame. Hashing and checking the whole file costs about a third of parsing
+    # it, so a thread scans while this one parses on the guess, from the first bytes, that the
+    # file is UTF-8. The scan's findings then decide exactly as if it had run first; a wrong guess
+    # only wastes the parse.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scanning = pool.submit(_scan_file, path)
+        guess = _parse_on_guess(path, options)
+        scan = scanning.result()
     if scan.encoding is None or scan.head.startswith(b"PK\x03\x04"):
         return None  # other encodings are detected on the whole content; workbooks are refused
     encoding = scan.encoding
@@ -242,12 +251,61 @@ def _load_utf8_text_file(path: Path, options: ParseOptions) -> Dataset | None:
     _check_options(options)
 
     def parse() -> _Parsed:
-        _reject_binary(scan.head, name)
-        return _read_text_table(
-            scan.head, scan.size, encoding, (), str(path), name, _extension(name), options
-        )
+        if guess is not None and (guess.encoding, guess.head, guess.size) == (
+            encoding,
+            scan.head,
+            scan.size,
+        ):
+            if guess.error is not None:
+                raise guess.error
+            return guess.parsed
+        return _parse_text_file(path, scan.head, scan.size, encoding, options)
 
     return _dataset(name, scan.sha256, scan.size, parse)
+
+
+def _parse_text_file(
+    path: Path, head: bytes, size: int, encoding: str, options: ParseOptions
+) -> _Parsed:
+    name = path.name
+    _reject_binary(head, name)
+    return _read_text_table(head, size, encoding, (), str(path), name, _extension(name), options)
+
+
+@dataclass(frozen=True)
+class _Guess:
+    """A parse made before the scan finished: what it assumed, and its result or error."""
+
+    encoding: str
+    head: bytes
+    size: int
+    parsed: _Parsed | None = None
+    error: Exception | None = None
+
+
+def _parse_on_guess(path: Path, options: ParseOptions) -> _Guess | None:
+    """Parse the file as UTF-8 when its first bytes and the options allow; else None."""
+    with path.open("rb") as stream:
+        head = stream.read(_SNIFF_BYTES)
+        size = os.fstat(stream.fileno()).st_size
+    start = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+    if _NON_SPACE.search(head, start) is None or head.startswith(b"PK\x03\x04"):
+        return None
+    try:
+        codecs.getincrementaldecoder("utf-8")(errors="strict").decode(head, final=len(head) == size)
+        encoding = "utf-8-sig" if start else "utf-8"
+        if options.encoding is not None:
+            encoding = _canonical_encoding(options.encoding)
+        _check_options(options)
+    except (UnicodeDecodeError, UserError):
+        return None  # left to the checks after the scan, in their order
+    if encoding not in ("utf-8", "utf-8-sig"):
+        return None
+    try:
+        parsed = _parse_text_file(path, head, size, encoding, options)
+    except Exception as exc:  # raised later, only if the scan confirms the guess
+        return _Guess(encoding, head, size, error=exc)
+    return _Guess(encoding, head, size, parsed=parsed)
 
 
 @dataclass(frozen=True)
@@ -263,19 +321,21 @@ def _scan_file(path: Path) -> _FileScan:
     """Hash, size, first bytes and UTF-8 validity of a file, read in chunks."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    buffer = bytearray(_DECODE_CHUNK)  # reused: no fresh memory to fault in for every chunk
     head = b""
     size = 0
     blank = True
     utf8 = True
-    with path.open("rb") as stream:
-        while chunk := stream.read(_DECODE_CHUNK):
-            digest.update(chunk)
+    with path.open("rb", buffering=0) as stream:
+        while count := stream.readinto(buffer):
+            chunk = buffer if count == len(buffer) else buffer[:count]
+            digest.update(chunk)  # releases the GIL: the parsing thread keeps going
             if size == 0:
-                head = chunk[:_SNIFF_BYTES]
+                head = bytes(chunk[:_SNIFF_BYTES])
                 start = len(codecs.BOM_UTF8) if chunk.startswith(codecs.BOM_UTF8) else 0
             else:
                 start = 0
-            size += len(chunk)
+            size += count
             blank = blank and _NON_SPACE.search(chunk, start) is None
             if utf8 and not (chunk.isascii() and not decoder.getstate()[0]):
                 try:
@@ -592,6 +652,9 @@ def _parse_csv(
         # pyarrow skips a UTF-8 BOM by itself, and "utf-8" lets it skip transcoding entirely.
         arrow_encoding = "utf-8" if encoding == "utf-8-sig" else encoding
         try:
+            if isinstance(source, str):
+                # A local file, of any size: read by Arrow straight from disk, in less memory.
+                return _read_csv_arrow(source, arrow_encoding, delimiter, decimal)
             frame = pd.read_csv(
                 stream(),
                 engine="pyarrow",
@@ -629,6 +692,76 @@ def _parse_csv(
             expected=expected,
             delimiter=_delimiter_label(delimiter),
         ) from None
+
+
+# What pd.read_csv reads as missing by default (its documented na_values list).
+_NA_STRINGS = (
+    *("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"),
+    *("<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"),
+)
+
+
+# As pandas does: an all-missing column is float64. Dates as datetime64, cast here in Arrow
+# instead of the Python date objects to_pandas would make of them.
+_ARROW_CASTS = {
+    pa.null().id: pa.float64(),
+    pa.date32().id: pa.timestamp("s"),
+    pa.date64().id: pa.timestamp("s"),
+}
+
+
+def _read_csv_arrow(path: str, encoding: str, delimiter: str, decimal: str) -> pd.DataFrame:
+    """What pd.read_csv(engine="pyarrow") returns, in less memory; with dates as datetime64.
+
+    pyarrow's read_csv keeps every parsed block until the end, in case a late block widens a
+    column's inferred type (about the file's size again in memory). With the column types given
+    it converts each block as it goes: so the types are inferred from the first block, and only
+    when a later block does not fit them is the file read again with whole-file inference. The
+    result is the same either way: inference picks the first type, in a fixed order, that reads
+    every value, and a type that reads the whole column and no narrower one that reads the first
+    block is that type.
+    """
+    read_options = pa_csv.ReadOptions(encoding=encoding)
+    parse_options = pa_csv.ParseOptions(delimiter=delimiter)
+    convert = {"null_values": _NA_STRINGS, "strings_can_be_null": True, "decimal_point": decimal}
+    table = None
+    with pa_csv.open_csv(
+        path,
+        read_options=pa_csv.ReadOptions(encoding=encoding, use_threads=False),
+        parse_options=parse_options,
+        convert_options=pa_csv.ConvertOptions(**convert),
+    ) as first_block:
+        schema = first_block.schema
+    if len(set(schema.names)) == len(schema.names):  # column_types go by name
+        types = dict(zip(schema.names, schema.types, strict=True))
+        try:
+            table = pa_csv.read_csv(
+                path,
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=pa_csv.ConvertOptions(column_types=types, **convert),
+            )
+        except pa.ArrowInvalid as exc:
+            if "conversion error" not in str(exc):
+                raise  # a malformed file, not a narrow type: reading it again would not help
+            table = None  # a later block needs a wider type than the first one
+    if table is None:
+        table = pa_csv.read_csv(
+            path,
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=pa_csv.ConvertOptions(**convert),
+        )
+    for position, column_type in enumerate(table.schema.types):
+        wanted = _ARROW_CASTS.get(column_type.id)
+        if wanted is not None:
+            column = table.column(position).cast(wanted)
+            table = table.set_column(position, table.field(position).with_type(wanted), column)
+    # self_destruct frees each Arrow column once converted, split_blocks skips consolidating
+    # same-typed columns into one 2-D block: so the table and the frame barely overlap in memory.
+    frame = table.to_pandas(self_destruct=True, split_blocks=True)
+    del table
+    return frame
 
 
 def _dates_as_datetimes(frame: pd.DataFrame) -> pd.DataFrame:

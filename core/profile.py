@@ -606,6 +606,8 @@ def _numeric_summary(finite: np.ndarray, owned: bool = False) -> tuple[int, dict
         return 0, dict.fromkeys(_NUMERIC_STATS[:-2], None) | {"zeros": 0}
     if count > 1 and bool(np.all(finite[1:] >= finite[:-1])):
         ordered = finite  # row numbers, timestamps in order: nothing to sort
+    elif (counted := _counted_summary(finite)) is not None:
+        return counted
     elif _few_distinct(finite):
         return _tabulated_summary(finite)
     else:
@@ -639,13 +641,31 @@ def _few_distinct(finite: np.ndarray) -> bool:
     return len(np.unique(sample)) * 2 <= len(sample)
 
 
+def _counted_summary(finite: np.ndarray) -> tuple[int, dict] | None:
+    """For integers spanning at most twice their count: one bincount over the range, no sort.
+
+    None for floats and for integers spread wider (then sorting or hashing is cheaper).
+    """
+    if finite.dtype.kind not in "iu" or len(finite) == 0:
+        return None
+    low, high = int(finite.min()), int(finite.max())
+    if high - low + 1 > 2 * len(finite):
+        return None
+    counts = np.bincount((finite - finite.dtype.type(low)).astype(np.intp, copy=False))
+    present = np.flatnonzero(counts)
+    return _table_summary(present.astype("float64") + low, counts[present])
+
+
 def _tabulated_summary(finite: np.ndarray) -> tuple[int, dict]:
     """Distinct count and statistics from a value -> count table (hash once, sort only uniques)."""
     codes, uniques = pd.factorize(finite)
     counts = np.bincount(codes, minlength=len(uniques))
     order = np.argsort(uniques)
-    values = uniques[order].astype("float64")
-    counts = counts[order]
+    return _table_summary(uniques[order].astype("float64"), counts[order])
+
+
+def _table_summary(values: np.ndarray, counts: np.ndarray) -> tuple[int, dict]:
+    """Distinct count and statistics from distinct values in ascending order and their counts."""
     ends = np.cumsum(counts)  # values[i] holds ranks ends[i - 1] .. ends[i] - 1
     count = int(ends[-1])
 
@@ -664,7 +684,7 @@ def _tabulated_summary(finite: np.ndarray) -> tuple[int, dict]:
     squares = float(((values - mean) ** 2) @ counts)
     stats["std"] = math.sqrt(squares / (count - 1)) if count > 1 else None
     stats["zeros"] = int(counts[values == 0].sum())
-    return len(uniques), stats
+    return len(values), stats
 
 
 def _sorted_quantile(ordered: np.ndarray, q: float) -> float:
