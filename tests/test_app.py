@@ -61,7 +61,7 @@ def test_every_page_renders_in_both_languages(page: str, lang: str):
 
 
 def test_planned_pages_say_what_they_need_and_show_no_fake_content():
-    at = start("en", "views/evaluate.py")
+    at = start("en", "views/deploy.py")
     assert any("not built yet" in i.value for i in at.info)
     assert any("Train" in w.value for w in at.warning)
     assert not at.get("plotly_chart") and not at.dataframe
