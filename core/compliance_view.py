@@ -148,8 +148,14 @@ def weight_facts(run: Any) -> tuple[int | None, int | None]:
     return int(sum(array.size for array in arrays)), int(sum(array.nbytes for array in arrays))
 
 
-def run_evidence(run: Any, prepared: Prepared) -> RunEvidence:
-    """Test metrics beside the baselines, compute cost and test-row predictions of one run."""
+def run_evidence(
+    run: Any, prepared: Prepared, importance: dict[str, float] | None = None
+) -> RunEvidence:
+    """Test metrics beside the baselines, compute cost and test-row predictions of one run.
+
+    `importance` is the permutation importance per input column, when the Evaluate page has
+    computed it.
+    """
     from core.evaluation import (
         LOWER_IS_BETTER,
         baseline_metrics,
@@ -182,6 +188,7 @@ def run_evidence(run: Any, prepared: Prepared) -> RunEvidence:
         size_bytes=size,
         features=tuple(plan.name for plan in prepared.spec.kept),
         metrics=metrics,
+        importance=importance,
     )
     if task == "regression":
         return RunEvidence(facts)

@@ -247,3 +247,24 @@ def test_a_backup_with_an_edited_audit_trail_is_refused():
         read_backup(json.dumps(document))
     assert caught.value.message.key == "compage.backup.error.tampered"
     assert caught.value.message.params["index"] == 1
+
+
+def test_importance_from_the_evaluate_page_answers_the_explainability_check():
+    from core.checklist import ChecklistContext, evaluate_checklist
+
+    frame = people(200)
+    prepared = prepare(frame, default_spec(frame, "approved"))
+    without = run_evidence(fake_run(prepared), prepared).facts
+    with_importance = run_evidence(fake_run(prepared), prepared, {"age": 0.2, "gender": 0.0}).facts
+    assert without.importance is None
+    assert with_importance.importance == {"age": 0.2, "gender": 0.0}
+    keys = {
+        facts_name: {
+            m.key
+            for result in evaluate_checklist(ChecklistContext(model=facts))
+            for m in result.evidence
+        }
+        for facts_name, facts in (("without", without), ("with", with_importance))
+    }
+    assert "compliance.evidence.no_importance" in keys["without"]
+    assert "compliance.evidence.importance" in keys["with"]

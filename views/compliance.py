@@ -718,9 +718,10 @@ def model_section(evidence: dict | None):
 def _run_evidence(run_id: str, run, prepared):
     """Predictions and baselines cost seconds: kept per run for the session, not in the LRU."""
     kept = st.session_state.setdefault("_cp_run_evidence", {})
-    if run_id not in kept or kept[run_id][0] is not prepared:
-        kept[run_id] = (prepared, run_evidence(run, prepared))
-    return kept[run_id][1]
+    importance = st.session_state.get("importance", {}).get(run_id)
+    if run_id not in kept or kept[run_id][0] is not prepared or kept[run_id][1] != importance:
+        kept[run_id] = (prepared, importance, run_evidence(run, prepared, importance))
+    return kept[run_id][2]
 
 
 def _fairness(report) -> None:

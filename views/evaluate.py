@@ -380,6 +380,10 @@ def _explain(run, report, prepared, classes: list, threshold: float) -> None:
                 run_predictor(run, prepared.preprocessor), splits.X_test, prepared.y_test, task
             ),
         )
+        # The Compliance page's explainability item uses these as its evidence.
+        st.session_state.setdefault("importance", {})[run.run_id] = {
+            item.column: item.mean for item in importances
+        }
         st.plotly_chart(
             eval_charts.importance_figure(importances, headline, lang=lang()),
             width="stretch",
