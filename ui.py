@@ -73,22 +73,6 @@ def done_steps() -> set[str]:
     return done
 
 
-PREREQUISITE = {"preprocess": "data", "train": "preprocess", "evaluate": "train", "deploy": "train"}
-
-
-def planned_page(step: str) -> None:
-    """A step not built yet: say what it will do and what it needs first; no fake content."""
-    st.title(tr(f"app.nav.{step}"))
-    st.info(tr("app.planned.not_built"), icon=":material/construction:")
-    st.markdown(tr(f"app.planned.{step}.what"))
-    needed = PREREQUISITE.get(step)
-    if needed and needed not in done_steps():
-        st.warning(tr("app.planned.needs", step=tr(f"app.nav.{needed}")))
-        st.page_link(
-            f"views/{needed}.py", label=tr(f"app.nav.{needed}"), icon=":material/arrow_back:"
-        )
-
-
 # Session keys that describe work derived from the current dataset; a new dataset clears them.
 DERIVED_FROM_DATASET = ("preprocess_spec", "preprocessor", "splits")
 

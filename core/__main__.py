@@ -2,6 +2,7 @@
 
     python -m core profile FILE [--json]
     python -m core train FILE --target COL --out DIR [--config CONFIG.json] [--seed N]
+    python -m core predict BUNDLE FILE --out PREDICTIONS.csv
     python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,COL,...] [--k K]
 
 Exit 0 on success; exit 2 on bad input with one line on stderr saying what is wrong and what to
@@ -52,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--out", required=True, metavar="DIR", help=t("cli.out.help", lang))
     train.add_argument("--config", metavar="CONFIG.json", help=t("cli.config.help", lang))
     train.add_argument("--seed", type=int, metavar="N", help=t("cli.seed.help", lang))
+    predict = commands.add_parser("predict", help=t("cli.predict.help", lang))
+    predict.add_argument("bundle", metavar="BUNDLE", help=t("cli.bundle.help", lang))
+    predict.add_argument("file", metavar="FILE", help=t("cli.file.help", lang))
+    predict.add_argument(
+        "--out", required=True, metavar="PREDICTIONS.csv", help=t("cli.predict.out.help", lang)
+    )
     add_scan_command(commands, lang)
     args = parser.parse_args(argv)
     try:
@@ -59,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             return _profile(Path(args.file), as_json=args.json, lang=lang)
         if args.command == "train":
             return _train(args, lang=lang)
+        if args.command == "predict":
+            return _predict(Path(args.bundle), Path(args.file), Path(args.out), lang=lang)
         if args.command == "scan":
             return run_scan(args, lang)
     except UserError as error:
@@ -161,6 +170,7 @@ def _write_run(
 ) -> int:
     from core.bundle import history_csv, write_bundle
     from core.evaluation import evaluate_run, headline_metric, metrics_document
+    from core.predict_script import deployment_files
 
     metrics = metrics_document(evaluate_run(prepared, run))
     out.mkdir(parents=True, exist_ok=True)
@@ -169,7 +179,8 @@ def _write_run(
     (out / "metrics.json").write_text(
         json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    write_bundle(out / "bundle.zip", prepared, run, config, metrics)
+    extras = deployment_files(prepared, run, config, metrics, dataset_name=data_name, lang=lang)
+    write_bundle(out / "bundle.zip", prepared, run, config, metrics, extras)
 
     splits = prepared.splits
     print(
@@ -202,6 +213,37 @@ def _write_run(
         )
     )
     print(t("cli.train.wrote", lang, folder=str(out)))
+    return 0
+
+
+def _predict(bundle_path: Path, data_path: Path, out: Path, *, lang: str) -> int:
+    from core.bundle import ERROR_COLUMN, predict_frame, predictions_csv, read_bundle
+    from core.data import load_path
+
+    if not bundle_path.exists():
+        raise UserError("evaluation.bundle.error.not_found", path=str(bundle_path))
+    _check_readable(bundle_path)
+    _check_readable(data_path)
+    if out.is_dir():
+        raise UserError("cli.error.out_is_directory", path=str(out))
+    dataset = load_path(data_path)
+    _quiet_tensorflow()
+    bundle = read_bundle(bundle_path)
+    table = predict_frame(bundle, dataset.frame, lang)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(predictions_csv(table))
+    except OSError as error:
+        raise UserError(
+            "cli.error.cannot_write", path=str(out), reason=error.strerror or str(error)
+        ) from None
+    check = bundle.preprocessor.check_input(dataset.frame)
+    for notice in check.notices:
+        print(f"  ! {notice.text(lang)}")
+    bad = int((table[ERROR_COLUMN] != "").sum())
+    print(t("cli.predict.summary", lang, rows=len(table), bad=bad, path=str(out)))
+    for text in table.loc[table[ERROR_COLUMN] != "", ERROR_COLUMN].head(5):
+        print(f"  * {text}")
     return 0
 
 

@@ -122,6 +122,36 @@ def bundle_bytes(
         return path.read_bytes()
 
 
+def bundle_from_run(
+    prepared: Prepared, run: Run, config: RunConfig, metrics: Mapping[str, Any]
+) -> LoadedBundle:
+    """A run as the bundle it would export, without the zip: what the Deploy page predicts with."""
+    return LoadedBundle(
+        model=run.build_model(),
+        preprocessor=prepared.preprocessor,
+        config=config,
+        schema=input_schema(prepared),
+        metrics=dict(metrics),
+        history=history_frame(run.history),
+    )
+
+
+def export_bundle_bytes(
+    prepared: Prepared,
+    run: Run,
+    config: RunConfig,
+    metrics: Mapping[str, Any],
+    *,
+    dataset_name: str = "",
+    lang: str = DEFAULT_LANGUAGE,
+) -> bytes:
+    """The bundle people download: the zip plus predict.py, the model card and requirements.txt."""
+    from core.predict_script import deployment_files
+
+    extras = deployment_files(prepared, run, config, metrics, dataset_name=dataset_name, lang=lang)
+    return bundle_bytes(prepared, run, config, metrics, extras)
+
+
 def read_bundle(path_zip: str | Path) -> LoadedBundle:
     """The bundle at `path_zip`; a missing, foreign or damaged file is a UserError."""
     path = Path(path_zip)
@@ -186,6 +216,14 @@ def predict_frame(
         errors[error.position] = f"{errors[error.position]} {text}".strip()
     columns[ERROR_COLUMN] = errors
     return pd.DataFrame(columns, index=frame.index)
+
+
+def predictions_csv(table: pd.DataFrame) -> bytes:
+    """A predictions table as the CSV the app, the CLI and predict.py write: formulas
+    neutralised, UTF-8 with a BOM."""
+    from core.export_safety import safe_csv
+
+    return safe_csv(table)
 
 
 def probability_column(label: object) -> str:

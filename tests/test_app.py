@@ -60,11 +60,20 @@ def test_every_page_renders_in_both_languages(page: str, lang: str):
         assert any(re.search(r"[\u4e00-\u9fff]", s) for s in visible_text(at))
 
 
-def test_planned_pages_say_what_they_need_and_show_no_fake_content():
-    at = start("en", "views/deploy.py")
-    assert any("not built yet" in i.value for i in at.info)
-    assert any("Train" in w.value for w in at.warning)
-    assert not at.get("plotly_chart") and not at.dataframe
+@pytest.mark.parametrize(
+    ("page", "needs"),
+    [
+        ("views/preprocess.py", "Data"),
+        ("views/train.py", "Preprocess"),
+        ("views/evaluate.py", "Train"),
+        ("views/deploy.py", "Train"),
+    ],
+)
+def test_each_step_says_what_it_needs_first_and_shows_no_fake_content(page: str, needs: str):
+    at = start("en", page)
+    shown = " ".join(el.value for kind in ("warning", "info") for el in at.get(kind))
+    assert needs in shown
+    assert not at.get("plotly_chart")
 
 
 def test_language_switch_in_sidebar_changes_every_page():

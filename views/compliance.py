@@ -931,7 +931,7 @@ def _export_bytes(what: str, inputs, card: ModelCardText, runs: dict) -> tuple[s
 
 
 def _bundle(runs: dict) -> bytes:
-    from core.bundle import bundle_bytes
+    from core.bundle import export_bundle_bytes
     from core.evaluation import evaluate_run, metrics_document
     from core.runner import RunConfig
 
@@ -944,7 +944,10 @@ def _bundle(runs: dict) -> bytes:
         raise UserError("compage.model.error.no_model")
     config = RunConfig(prepared.spec, run.model_spec, run.train_spec)
     metrics = metrics_document(evaluate_run(prepared, run))
-    return bundle_bytes(prepared, run, config, metrics)
+    dataset = st.session_state.get("dataset")
+    return export_bundle_bytes(
+        prepared, run, config, metrics, dataset_name=dataset.name if dataset else "", lang=lang()
+    )
 
 
 def _decrypt_tool() -> None:

@@ -1,0 +1,62 @@
+"""Spreadsheet-safe exports: no cell of a CSV or Excel file the app writes runs as a formula.
+
+Excel, LibreOffice and Google Sheets treat a cell starting with =, +, - or @ (and, after a tab
+or carriage return, the same) as a formula, so a value such as `=HYPERLINK(...)` in an uploaded
+table could run when someone opens the download (OWASP "CSV injection"). Such text gets a
+leading apostrophe, which spreadsheets show as plain text. Numbers stay numbers: a numeric
+column is never touched, and text that is just a number ("-3.5", "+7") is left as it is.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pandas as pd
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+QUOTE = "'"
+CSV_MIME = "text/csv"
+EXCEL_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def neutralise_cell(value: object) -> object:
+    """The value as a spreadsheet should store it: risky text quoted, everything else as is."""
+    return _neutralise(value)
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` whose text cells and column names cannot run as formulas."""
+    safe = frame.copy()
+    for position in range(safe.shape[1]):
+        column = safe.iloc[:, position]
+        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
+            continue
+        safe.isetitem(position, column.map(_neutralise).astype(object))
+    safe.columns = [_neutralise(name) for name in safe.columns]
+    return safe
+
+
+def safe_csv(frame: pd.DataFrame, *, index: bool = False) -> bytes:
+    """The frame as UTF-8 CSV bytes (with a BOM, so Excel reads Chinese right), neutralised."""
+    return neutralise_frame(frame).to_csv(index=index, lineterminator="\n").encode("utf-8-sig")
+
+
+def safe_excel(frame: pd.DataFrame, *, sheet: str = "predictions") -> bytes:
+    """The frame as .xlsx bytes, neutralised."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        neutralise_frame(frame).to_excel(writer, sheet_name=sheet[:31], index=False)
+    return buffer.getvalue()
+
+
+# A plain number a spreadsheet reads as a number, never as a formula.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _neutralise(value: object) -> object:
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    if _PLAIN_NUMBER.fullmatch(value):
+        return value
+    return QUOTE + value
