@@ -262,3 +262,12 @@ def test_uploaded_plan_json_sets_the_page_and_bad_json_is_explained():
     at.run()
     assert any("valid JSON" in e.value for e in at.error)
     assert at.session_state["prepared"].spec.seed == 7, "a bad file loses nothing"
+
+
+def test_a_file_above_the_size_limit_is_refused_with_the_limit_named(monkeypatch):
+    monkeypatch.setenv("MODELDESK_MAX_UPLOAD_MB", "1")
+    at = upload(start("zh", "views/data.py"), "big.csv", b"a,b\n" + b"1,2\n" * 300_000)
+    assert not at.exception, at.exception
+    assert at.error and "1" in at.error[0].value
+    assert re.search(r"[\u4e00-\u9fff]", at.error[0].value)
+    assert "dataset" not in at.session_state
