@@ -68,7 +68,8 @@ def test_first_model_preset_trains_and_learns_the_line(lang: str):
     assert at.dataframe, "run history table"
 
 
-def test_stop_keeps_the_model_and_marks_the_run_stopped():
+def test_stop_keeps_the_model_and_marks_the_run_stopped(monkeypatch):
+    monkeypatch.setenv("MODELDESK_SHARED", "1")  # a workshop server: runs never touch its disk
     at = train_page()
     at.button(key="tr_preset").click().run()
     at.slider(key="tr_epochs").set_value(500).run()
@@ -82,6 +83,8 @@ def test_stop_keeps_the_model_and_marks_the_run_stopped():
     assert run.status == "stopped"
     assert run.weights is not None or run.model is not None
     assert run.epochs_trained < 500
+    assert not [b for b in at.button if b.key == "tr_save"], "no saving on a shared server"
+    assert any("shared" in c.value for c in at.caption)
 
 
 def test_untouched_controls_give_the_same_config_as_the_cli_default():
