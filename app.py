@@ -40,9 +40,11 @@ navigation = st.navigation(
         for name, (path, icon) in PAGES.items()
     ]
 )
+# A job may have finished while its page was not shown: its run joins the history before any
+# page (Evaluate, Deploy, ...) looks for runs.
+collect_finished_job()
 navigation.run()
 
-collect_finished_job()  # a job may have finished while its page was not shown
 with status:
     dataset = st.session_state.get("dataset")
     st.caption(tr("app.sidebar.dataset"))

@@ -107,3 +107,16 @@ def test_untouched_controls_give_the_same_config_as_the_cli_default():
     assert config.model == default_model_spec()
     assert config.train == default_train_spec(0)
     assert config.preprocess == at.session_state["prepared"].spec
+
+
+def test_a_run_that_finished_while_away_is_ready_on_the_next_page():
+    at = train_page()
+    at.button(key="tr_preset").click().run()
+    at.slider(key="tr_epochs").set_value(5).run()
+    at.button(key="tr_train").click().run()
+    at.session_state["job"].join(timeout=120)  # it ends while no page is polling it
+    at.switch_page("views/evaluate.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert len(at.session_state["runs"]) == 1
+    assert not any("Train a model first" in i.value for i in at.info)
