@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.i18n import t as tr_en
+
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
 
@@ -115,8 +117,9 @@ def test_a_run_that_finished_while_away_is_ready_on_the_next_page():
     at.slider(key="tr_epochs").set_value(5).run()
     at.button(key="tr_train").click().run()
     at.session_state["job"].join(timeout=120)  # it ends while no page is polling it
-    at.switch_page("views/evaluate.py")
+    at.switch_page("views/deploy.py")
     at.run()
     assert not at.exception, at.exception
     assert len(at.session_state["runs"]) == 1
-    assert not any("Train a model first" in i.value for i in at.info)
+    needs_run = tr_en("deploy.needs_run")
+    assert not any(needs_run in w.value for w in at.warning)

@@ -31,7 +31,7 @@ from core.evaluation import (
 )
 from core.i18n import UserError
 from core.models import resolved_loss
-from ui import collect_finished_job, escape_md, labeler, lang, say, session_cache, tr
+from ui import escape_md, labeler, lang, say, session_cache, tr
 
 USABLE_STATUSES = ("finished", "stopped")
 COMPARE_DEFAULT = 4  # runs pre-selected for comparison: the latest few
@@ -42,7 +42,6 @@ def evaluate_page() -> None:
     """Pick a run, then its numbers, charts, curves, comparison and explanations in tabs."""
     st.title(tr("app.nav.evaluate"))
     st.caption(tr("evalpage.intro"))
-    collect_finished_job()
     runs = usable_runs()
     if not runs:
         st.info(tr("evalpage.no_run"), icon=":material/info:")
