@@ -4,8 +4,9 @@ import streamlit as st
 
 from core.i18n import LANGUAGES
 from core.workflow import workflow_status
-from ui import collect_finished_job, done_steps, escape_md, lang, tr
+from ui import collect_finished_job, done_steps, escape_md, keep_keras_state_between_runs, lang, tr
 
+keep_keras_state_between_runs()  # see its docstring: training was ~50x slower without it
 st.set_page_config(page_title="ModelDesk", page_icon=":material/neurology:", layout="wide")
 
 PAGES = {

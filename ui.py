@@ -125,3 +125,23 @@ def audit_trail() -> Any:
 def record_event(kind: str, details: dict) -> None:
     """Add one event (upload, preprocess, train, export, ...) to the session's audit trail."""
     audit_trail().record(kind, details)
+
+
+def keep_keras_state_between_runs() -> None:
+    """Stop Streamlit from clearing Keras after every script run.
+
+    Streamlit 1.67 calls keras.backend.clear_session() (and with it a full gc.collect()) after
+    each run, fragment reruns included. With the live curves redrawn twice a second that took
+    about half of the GIL and slowed a training job some fifty times (py-spy, breast_cancer:
+    10 s an epoch instead of 0.1 s), and it resets Keras' global state under jobs training in
+    other threads. ModelDesk never relies on Keras' global session: every model is built
+    explicitly and kept in session state.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    if hasattr(script_runner, "_clean_problem_modules"):
+        script_runner._clean_problem_modules = _no_module_cleanup
+
+
+def _no_module_cleanup() -> None:
+    """Streamlit's per-run module cleanup, minus Keras (and matplotlib, which is not used)."""
