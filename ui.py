@@ -15,7 +15,12 @@ import streamlit as st
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, Message, language_from_locale, t
 
 T = TypeVar("T")
-SESSION_CACHE_SIZE = 4  # parsed uploads kept per session: enough to flip options back and forth
+SESSION_CACHE_SIZE = 4
+# Downloads from the Deploy page that mean a model has left the app (audit "export" events).
+DEPLOY_EXPORTS = frozenset(
+    {"bundle", "predictions_csv", "predictions_excel", "training_script", "tflite_float",
+     "tflite_dynamic", "keras"}
+)  # fmt: skip  # parsed uploads kept per session: enough to flip options back and forth
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$&:])")
 
 
@@ -70,6 +75,14 @@ def done_steps() -> set[str]:
     runs = st.session_state.get("runs") or {}
     if any(run.status in ("finished", "stopped") for run in runs.values()):
         done.add("train")
+    if st.session_state.get("evaluated_runs"):
+        done.add("evaluate")
+    trail = st.session_state.get("audit")
+    events = trail.events if trail is not None else ()
+    if any(e.kind == "export" and e.details.get("what") in DEPLOY_EXPORTS for e in events):
+        done.add("deploy")
+    if any(e.kind == "checklist" for e in events):
+        done.add("compliance")
     return done
 
 

@@ -78,6 +78,7 @@ def show_run(runs: dict, run_id: str) -> None:
     """Every view of one run, in tabs."""
     run = runs[run_id]
     prepared = st.session_state.run_data[run_id]
+    st.session_state.setdefault("evaluated_runs", set()).add(run_id)  # the workflow's step 4
     report = session_cache(("ev_report", run_id), lambda: evaluate_with_intervals(prepared, run))
     task = report.task
     classes = list(prepared.preprocessor.classes_)
