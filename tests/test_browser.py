@@ -122,3 +122,15 @@ def test_a_deep_link_as_the_first_request_still_runs_the_app_shell(page: Page, s
         expect(sidebar.get_by_text("Overview")).to_be_visible()
         expect(sidebar.get_by_text("app", exact=True)).to_have_count(0)
         expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()
+
+
+def test_a_chinese_browser_gets_the_chinese_interface(browser, app_url: str):
+    context = browser.new_context(locale="zh-CN")
+    try:
+        page = context.new_page()
+        page.goto(app_url)
+        wait_idle(page)
+        expect(page.get_by_text("在你自己的数据表上训练")).to_be_visible()
+        expect(page.locator("[data-testid='stSidebarNav']").get_by_text("数据")).to_be_visible()
+    finally:
+        context.close()
