@@ -116,10 +116,10 @@ def collect_finished_job() -> bool:
     run = job.result()
     prepared = st.session_state.get("job_prepared")
     if prepared is not None and run.status in ("finished", "stopped"):
-        from core.evaluation import evaluate_run, metrics_document
+        from core.evaluation import run_metrics
 
         # Held-out test metrics (and the baselines') travel with the run, as in metrics.json.
-        run.metrics = metrics_document(evaluate_run(prepared, run))
+        run_metrics(prepared, run)
     st.session_state.setdefault("runs", {})[run.run_id] = run
     st.session_state.setdefault("run_data", {})[run.run_id] = prepared
     st.session_state._collected_job = job.run_id

@@ -169,10 +169,10 @@ def _write_run(
     out: Path, prepared: Prepared, run: Run, config: RunConfig, *, data_name: str, lang: str
 ) -> int:
     from core.bundle import history_csv, write_bundle
-    from core.evaluation import evaluate_run, headline_metric, metrics_document
+    from core.evaluation import headline_metric, run_metrics
     from core.predict_script import deployment_files
 
-    metrics = metrics_document(evaluate_run(prepared, run))
+    metrics = run_metrics(prepared, run)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(config.to_json() + "\n", encoding="utf-8")
     (out / "history.csv").write_text(history_csv(run.history), encoding="utf-8")

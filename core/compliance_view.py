@@ -158,11 +158,10 @@ def run_evidence(
     """
     from core.evaluation import (
         LOWER_IS_BETTER,
-        baseline_metrics,
         headline_metric,
         predict_scores,
         predicted_codes,
-        test_metrics,
+        run_metrics,
     )
 
     if run.weights is None and run.model is None:
@@ -172,10 +171,10 @@ def run_evidence(
             "compage.model.error.mismatch", run=run.n_features, data=prepared.X_test.shape[1]
         )
     task = prepared.spec.task
-    scores = predict_scores(run, prepared.X_test)
-    metrics = test_metrics(task, prepared.y_test, scores)
+    document = run_metrics(prepared, run)
+    metrics = {k: v for k, v in document.items() if k not in ("validation", "baselines")}
     metric = headline_metric(task)
-    baselines = {name: values.get(metric) for name, values in baseline_metrics(prepared).items()}
+    baselines = {name: values.get(metric) for name, values in document["baselines"].items()}
     parameters, size = weight_facts(run)
     facts = ModelFacts(
         task=task,
@@ -193,7 +192,7 @@ def run_evidence(
     if task == "regression":
         return RunEvidence(facts)
     classes = np.asarray(prepared.preprocessor.classes_, dtype=object)
-    codes = predicted_codes(task, scores)
+    codes = predicted_codes(task, predict_scores(run, prepared.X_test))
     return RunEvidence(facts, classes[np.asarray(prepared.y_test, dtype=int)], classes[codes])
 
 

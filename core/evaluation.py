@@ -142,6 +142,13 @@ def evaluate_run(prepared: Prepared, run: Run | Any) -> dict[str, Any]:
     }
 
 
+def run_metrics(prepared: Prepared, run: Run | Any) -> dict[str, Any]:
+    """The run's metrics.json document, computed once on the data it trained on, kept on the run."""
+    if not getattr(run, "metrics", None):
+        run.metrics = metrics_document(evaluate_run(prepared, run))
+    return run.metrics
+
+
 def metrics_document(evaluation: Mapping[str, Any]) -> dict[str, Any]:
     """metrics.json as DESIGN.md has it: test metrics at the top, then validation and baselines."""
     return {
@@ -341,7 +348,7 @@ def evaluate_with_intervals(
         per_class=[]
         if task == "regression"
         else per_class_metrics(task, prepared.y_test, test_scores, **options),
-        baselines=baseline_metrics(prepared),
+        baselines=run_metrics(prepared, run)["baselines"],
     )
 
 

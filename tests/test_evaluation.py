@@ -1,6 +1,7 @@
 """Held-out metrics equal scikit-learn's, baselines sit on the run's split; no TensorFlow here."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -184,3 +185,16 @@ def as_run(model):
 def test_headline_metric_per_task():
     assert evaluation.headline_metric("binary") == "accuracy"
     assert evaluation.headline_metric("regression") == "r2"
+
+
+def test_run_metrics_is_computed_once_and_kept_on_the_run(monkeypatch):
+    import core.evaluation as evaluation
+
+    calls = []
+    document = {"accuracy": 1.0, "validation": {}, "baselines": {}}
+    monkeypatch.setattr(evaluation, "evaluate_run", lambda p, r: calls.append(r) or {})
+    monkeypatch.setattr(evaluation, "metrics_document", lambda e: document)
+    run = SimpleNamespace(metrics={})
+    assert evaluation.run_metrics(None, run) is document
+    assert evaluation.run_metrics(None, run) is document
+    assert len(calls) == 1

@@ -932,7 +932,7 @@ def _export_bytes(what: str, inputs, card: ModelCardText, runs: dict) -> tuple[s
 
 def _bundle(runs: dict) -> bytes:
     from core.bundle import export_bundle_bytes
-    from core.evaluation import evaluate_run, metrics_document
+    from core.evaluation import run_metrics
     from core.runner import RunConfig
 
     run_id = st.session_state.get("cp_run")
@@ -943,7 +943,7 @@ def _bundle(runs: dict) -> bytes:
     if run is None or prepared is None:
         raise UserError("compage.model.error.no_model")
     config = RunConfig(prepared.spec, run.model_spec, run.train_spec)
-    metrics = metrics_document(evaluate_run(prepared, run))
+    metrics = run_metrics(prepared, run)
     dataset = st.session_state.get("dataset")
     return export_bundle_bytes(
         prepared, run, config, metrics, dataset_name=dataset.name if dataset else "", lang=lang()

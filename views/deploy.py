@@ -20,7 +20,7 @@ from core.bundle import (
 )
 from core.codegen import SCRIPT_FILE, training_script
 from core.data import load_bytes
-from core.evaluation import evaluate_run, metrics_document
+from core.evaluation import run_metrics
 from core.export_safety import CSV_MIME, EXCEL_MIME, safe_excel
 from core.i18n import UserError
 from core.predict_form import (
@@ -62,8 +62,7 @@ def deploy_page() -> None:
         key="dp_run",
     )
     run, prepared = runs[run_id], run_data[run_id]
-    if not run.metrics:
-        run.metrics = metrics_document(evaluate_run(prepared, run))
+    run_metrics(prepared, run)
     config = RunConfig(prepared.spec, run.model_spec, run.train_spec)
     bundle = session_cache(
         ("deploy_bundle", run_id), lambda: bundle_from_run(prepared, run, config, run.metrics)
