@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from apptest_helpers import open_app
 from streamlit.testing.v1 import AppTest
 
 from core.data import load_sample
@@ -24,14 +25,7 @@ CATALOG_KEYS = set(catalog_for("en"))
 
 
 def start(lang: str = "en", page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state["lang"] = lang
-    at.run()
-    if page:
-        at.switch_page(page)
-        at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_app(lang, page)
 
 
 def visible_text(at: AppTest) -> list[str]:

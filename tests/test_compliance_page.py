@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from apptest_helpers import open_app, train_first_model
 from stdnum.cn import ric
 from streamlit.testing.v1 import AppTest
 
@@ -19,7 +18,6 @@ from core.data import load_bytes
 from core.i18n import t
 from core.secure import decrypt
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
 PAGE = "views/compliance.py"
 ROWS = 60
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -48,15 +46,8 @@ def people_csv() -> bytes:
 
 
 def page(lang: str = "en", *, with_data: bool = False) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state["lang"] = lang
-    at.run()
-    if with_data:
-        at.session_state["dataset"] = load_bytes(people_csv(), "people.csv")
-    at.switch_page(PAGE)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    state = {"dataset": load_bytes(people_csv(), "people.csv")} if with_data else {}
+    return open_app(lang, PAGE, state=state)
 
 
 def texts(at: AppTest) -> list[str]:
@@ -303,19 +294,7 @@ def test_decrypting_with_the_wrong_passphrase_is_a_translated_error():
 
 
 def test_with_a_trained_run_the_model_tab_shows_its_compute_cost():
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.session_state["lang"] = "en"
-    at.run()
-    at.switch_page("views/train.py")
-    at.run()
-    at.button(key="tr_preset").click().run()
-    at.slider(key="tr_epochs").set_value(5).run()
-    at.button(key="tr_train").click().run()
-    deadline = time.monotonic() + 120
-    while not at.session_state["job"].done and time.monotonic() < deadline:
-        time.sleep(0.3)
-        at.run()
-    at.run()
+    at = train_first_model(open_app("en", "views/train.py", timeout=120), epochs=5)
     at.switch_page(PAGE)
     at.run()
     assert not at.exception, at.exception

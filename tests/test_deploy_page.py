@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import io
-import time
 import zipfile
 from dataclasses import replace
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from apptest_helpers import open_app, train_first_model
 from streamlit.testing.v1 import AppTest
 
 from core.data import load_sample
 from core.evaluation import evaluate_run, metrics_document
 from core.plan_table import prepare
 from core.runner import default_config, start_training
-
-APP = Path(__file__).resolve().parent.parent / "app.py"
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +31,11 @@ def iris_run():
 
 
 def deploy_page(lang: str = "en", run_and_data=None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.session_state["lang"] = lang
+    state = {}
     if run_and_data is not None:
         prepared, run = run_and_data
-        at.session_state["runs"] = {run.run_id: run}
-        at.session_state["run_data"] = {run.run_id: prepared}
-    at.run()
-    at.switch_page("views/deploy.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
+        state = {"runs": {run.run_id: run}, "run_data": {run.run_id: prepared}}
+    return open_app(lang, "views/deploy.py", state=state, timeout=120)
 
 
 def upload(at: AppTest, name: str, data: bytes) -> None:
@@ -130,19 +121,7 @@ def test_compress_shows_three_formats(iris_run):
 
 
 def test_the_first_model_preset_run_predicts_a_value_on_deploy():
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.session_state["lang"] = "en"
-    at.run()
-    at.switch_page("views/train.py")
-    at.run()
-    at.button(key="tr_preset").click().run()
-    at.slider(key="tr_epochs").set_value(20).run()
-    at.button(key="tr_train").click().run()
-    deadline = time.monotonic() + 120
-    while not at.session_state["job"].done and time.monotonic() < deadline:
-        time.sleep(0.3)
-        at.run()
-    at.run()
+    at = train_first_model(open_app("en", "views/train.py", timeout=120), epochs=20)
     at.switch_page("views/deploy.py")
     at.run()
     assert not at.exception, at.exception

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+from apptest_helpers import open_app, train_first_model
 from streamlit.testing.v1 import AppTest
 
 from core.data import load_sample
 from core.plan_table import prepare
 from core.runner import default_config, first_model_setup, start_training
-
-APP = Path(__file__).resolve().parent.parent / "app.py"
 
 
 def trained(sample: str, target: str, epochs: int = 6, seed: int = 0, name: str = "Run 1"):
@@ -50,16 +47,11 @@ def line_run():
 
 
 def evaluate_page(runs=(), lang: str = "en") -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.session_state["lang"] = lang
+    state = {}
     if runs:
-        at.session_state["runs"] = {run.run_id: run for run, _ in runs}
-        at.session_state["run_data"] = {run.run_id: prepared for run, prepared in runs}
-    at.run()
-    at.switch_page("views/evaluate.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
+        state["runs"] = {run.run_id: run for run, _ in runs}
+        state["run_data"] = {run.run_id: prepared for run, prepared in runs}
+    return open_app(lang, "views/evaluate.py", state=state, timeout=120)
 
 
 def charts(at: AppTest) -> list[dict]:
@@ -179,27 +171,8 @@ def test_regression_run_shows_its_own_charts(line_run):
         at.selectbox(key="ev_cell_true")
 
 
-def poll_until_done(at: AppTest, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if at.session_state["job"].done:
-            at.run()
-            return
-        time.sleep(0.3)
-        at.run()
-    pytest.fail("training did not end in time")
-
-
 def test_a_run_trained_on_the_train_page_is_evaluated(monkeypatch):
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.session_state["lang"] = "en"
-    at.run()
-    at.switch_page("views/train.py")
-    at.run()
-    at.button(key="tr_preset").click().run()
-    at.slider(key="tr_epochs").set_value(10).run()
-    at.button(key="tr_train").click().run()
-    poll_until_done(at)
+    at = train_first_model(open_app("en", "views/train.py", timeout=120), epochs=10)
     at.switch_page("views/evaluate.py")
     at.run()
     assert not at.exception, at.exception

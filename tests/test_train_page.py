@@ -3,38 +3,16 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
+from apptest_helpers import open_app, poll_until_done, train_first_model
 from streamlit.testing.v1 import AppTest
 
 from core.i18n import t as tr_en
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
-
 
 def train_page(lang: str = "en") -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.session_state["lang"] = lang
-    at.run()
-    at.switch_page("views/train.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def poll_until_done(at: AppTest, timeout: float = 120) -> None:
-    """run_every does not fire by itself in AppTest: rerun until the job has ended."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = at.session_state["job"]
-        if job.done:
-            at.run()
-            return
-        time.sleep(0.3)
-        at.run()
-        assert not at.exception, at.exception
-    pytest.fail("training did not end in time")
+    return open_app(lang, "views/train.py", timeout=120)
 
 
 def test_train_needs_prepared_data_but_offers_the_preset():
@@ -49,10 +27,7 @@ def test_first_model_preset_trains_and_learns_the_line(lang: str):
     at.button(key="tr_preset").click().run()
     assert not at.exception, at.exception
     assert at.radio(key="tr_kind").value == "linear"
-    at.slider(key="tr_epochs").set_value(30).run()
-    at.button(key="tr_train").click().run()
-    assert not at.exception, at.exception
-    poll_until_done(at)
+    train_first_model(at, epochs=30)
     runs = at.session_state["runs"]
     assert len(runs) == 1
     run = next(iter(runs.values()))
@@ -92,11 +67,7 @@ def test_stop_keeps_the_model_and_marks_the_run_stopped(monkeypatch):
 def test_untouched_controls_give_the_same_config_as_the_cli_default():
     from core.runner import default_model_spec, default_train_spec
 
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.session_state["lang"] = "en"
-    at.run()
-    at.switch_page("views/data.py")
-    at.run()
+    at = open_app("en", "views/data.py", timeout=120)
     at.selectbox(key="sample_choice").set_value("iris").run()
     at.button(key="load_sample").click().run()
     at.switch_page("views/preprocess.py")
