@@ -70,7 +70,7 @@ def done_steps() -> set[str]:
     done: set[str] = set()
     if st.session_state.get("dataset") is not None:
         done.add("data")
-    if st.session_state.get("splits") is not None:
+    if st.session_state.get("prepared") is not None:
         done.add("preprocess")
     runs = st.session_state.get("runs") or {}
     if any(run.status in ("finished", "stopped") for run in runs.values()):
@@ -87,7 +87,8 @@ def done_steps() -> set[str]:
 
 
 # Session keys that describe work derived from the current dataset; a new dataset clears them.
-DERIVED_FROM_DATASET = ("preprocess_spec", "preprocessor", "splits")
+# (Runs keep the prepared data they trained on, in run_data.)
+DERIVED_FROM_DATASET = ("prepared",)
 
 
 def set_dataset(dataset: Any, profile: Any) -> None:

@@ -265,3 +265,20 @@ def test_a_file_above_the_size_limit_is_refused_with_the_limit_named(monkeypatch
     assert at.error and "1" in at.error[0].value
     assert re.search(r"[\u4e00-\u9fff]", at.error[0].value)
     assert "dataset" not in at.session_state
+
+
+def test_a_new_dataset_forgets_the_splits_prepared_from_the_old_one():
+    at = start("en", "views/data.py")
+    at.button(key="load_sample").click().run()
+    at.switch_page("views/preprocess.py")
+    at.run()
+    at.button(key="pp_prepare").click().run()
+    assert at.session_state["prepared"] is not None
+    at.switch_page("views/data.py")
+    at.run()
+    at.selectbox(key="sample_choice").set_value("iris").run()
+    at.button(key="load_sample").click().run()
+    assert "prepared" not in at.session_state
+    at.switch_page("views/train.py")
+    at.run()
+    assert any("Preprocess" in w.value for w in at.warning), "train asks for new splits"

@@ -50,7 +50,7 @@ def test_the_sidebar_steps_follow_what_the_session_did():
     at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"))
     at.session_state["lang"] = "en"
     at.session_state["dataset"] = load_sample("iris")
-    at.session_state["splits"] = object()
+    at.session_state["prepared"] = object()
     at.session_state["runs"] = {"r1": SimpleNamespace(status="finished")}
     at.session_state["evaluated_runs"] = {"r1"}
     at.session_state["audit"] = trail

@@ -131,9 +131,6 @@ def preprocess_page() -> None:
             st.error(say(error.message), icon=":material/error:")
         else:
             st.session_state.prepared = prepared
-            st.session_state.splits = prepared.splits
-            st.session_state.preprocess_spec = spec
-            st.session_state.preprocessor = prepared.preprocessor
             record_event("preprocess", audit_details(spec))
     prepared = st.session_state.get("prepared")
     if prepared is None:

@@ -488,9 +488,6 @@ def _apply_first_model_preset() -> None:
     set_dataset(dataset, profile_frame(dataset.frame))
     prepared = prepare(dataset.frame, spec)
     st.session_state.prepared = prepared
-    st.session_state.splits = prepared.splits
-    st.session_state.preprocess_spec = spec
-    st.session_state.preprocessor = prepared.preprocessor
     st.session_state.first_model = True
     st.session_state.update(
         tr_kind=model_spec.kind,
