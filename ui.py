@@ -88,7 +88,7 @@ def done_steps() -> set[str]:
 
 # Session keys that describe work derived from the current dataset; a new dataset clears them.
 # (Runs keep the prepared data they trained on, in run_data.)
-DERIVED_FROM_DATASET = ("prepared",)
+DERIVED_FROM_DATASET = ("prepared", "first_model")
 
 
 def set_dataset(dataset: Any, profile: Any) -> None:

@@ -23,16 +23,6 @@ TABLE_COLUMNS = (
     "column", "action", "kind", "impute", "add_indicator", "scale", "encoding",
     "clip_low", "clip_high", "datetime_parts", "reason",
 )  # fmt: skip
-EDITABLE = (
-    "action",
-    "kind",
-    "impute",
-    "add_indicator",
-    "scale",
-    "encoding",
-    "clip",
-    "datetime_parts",
-)
 DEFAULT_DATE_PARTS = ("year", "month", "dayofweek")
 NUMBER_ONLY_IMPUTES = ("mean", "median")
 

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 
 # Steps in order; Compliance runs alongside all of them rather than after Deploy.
 STEPS: tuple[str, ...] = ("data", "preprocess", "train", "evaluate", "deploy", "compliance")
-STATES = ("done", "current", "todo")
 
 
 @dataclass(frozen=True)
 class StepState:
-    """One workflow step and whether it is done, the next to do, or still ahead."""
+    """One workflow step and its state: "done", "current" (the next to do) or "todo"."""
 
     step: str
     state: str

@@ -94,3 +94,14 @@ def test_a_run_that_finished_while_away_is_ready_on_the_next_page():
     assert len(at.session_state["runs"]) == 1
     needs_run = tr_en("deploy.needs_run")
     assert not any(needs_run in w.value for w in at.warning)
+
+
+def test_the_first_model_targets_are_forgotten_with_its_dataset():
+    at = train_page()
+    at.button(key="tr_preset").click().run()
+    assert at.session_state["first_model"] is True
+    at.switch_page("views/data.py")
+    at.run()
+    at.selectbox(key="sample_choice").set_value("iris").run()
+    at.button(key="load_sample").click().run()
+    assert "first_model" not in at.session_state, "w = 2, b = 1 belong to the line sample only"
