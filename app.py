@@ -4,20 +4,19 @@ import streamlit as st
 
 from core.i18n import LANGUAGES
 from core.workflow import workflow_status
-from ui import collect_finished_job, done_steps, escape_md, keep_keras_state_between_runs, lang, tr
+from ui import (
+    PAGES,
+    collect_finished_job,
+    done_steps,
+    escape_md,
+    keep_keras_state_between_runs,
+    lang,
+    tr,
+)
 
 keep_keras_state_between_runs()  # see its docstring: training was ~50x slower without it
 st.set_page_config(page_title="ModelDesk", page_icon=":material/neurology:", layout="wide")
 
-PAGES = {
-    "home": ("views/home.py", ":material/home:"),
-    "data": ("views/data.py", ":material/table:"),
-    "preprocess": ("views/preprocess.py", ":material/tune:"),
-    "train": ("views/train.py", ":material/model_training:"),
-    "evaluate": ("views/evaluate.py", ":material/monitoring:"),
-    "deploy": ("views/deploy.py", ":material/rocket_launch:"),
-    "compliance": ("views/compliance.py", ":material/policy:"),
-}
 STATE_ICONS = {"done": ":material/check_circle:", "current": ":material/arrow_right:", "todo": "·"}
 
 current_lang = lang()

@@ -6,8 +6,10 @@ Kept out of `core` on purpose: core never imports streamlit.
 from __future__ import annotations
 
 import re
+import runpy
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -15,6 +17,17 @@ import streamlit as st
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, Message, language_from_locale, t
 
 T = TypeVar("T")
+APP = Path(__file__).resolve().parent / "app.py"
+# The page table app.py's navigation is built from: step -> (page file, icon).
+PAGES = {
+    "home": ("pages/home.py", ":material/home:"),
+    "data": ("pages/data.py", ":material/table:"),
+    "preprocess": ("pages/preprocess.py", ":material/tune:"),
+    "train": ("pages/train.py", ":material/model_training:"),
+    "evaluate": ("pages/evaluate.py", ":material/monitoring:"),
+    "deploy": ("pages/deploy.py", ":material/rocket_launch:"),
+    "compliance": ("pages/compliance.py", ":material/policy:"),
+}
 SESSION_CACHE_SIZE = 4
 # Downloads from the Deploy page that mean a model has left the app (audit "export" events).
 DEPLOY_EXPORTS = frozenset(
@@ -117,7 +130,7 @@ def collect_finished_job() -> bool:
     run = job.result()
     prepared = st.session_state.get("job_prepared")
     if prepared is not None and run.status in ("finished", "stopped"):
-        from core.evaluation import run_metrics
+        from core.evaluate.metrics import run_metrics
 
         # Held-out test metrics (and the baselines') travel with the run, as in metrics.json.
         run_metrics(prepared, run)
@@ -129,7 +142,7 @@ def collect_finished_job() -> bool:
 
 def audit_trail() -> Any:
     """This session's hash-chained audit trail (created on first use)."""
-    from core.audit import AuditTrail
+    from core.compliance.audit import AuditTrail
 
     if "audit" not in st.session_state:
         st.session_state.audit = AuditTrail()
@@ -159,3 +172,25 @@ def keep_keras_state_between_runs() -> None:
 
 def _no_module_cleanup() -> None:
     """Streamlit's per-run module cleanup, minus Keras (and matplotlib, which is not used)."""
+
+
+def run_app_first() -> None:
+    """Run app.py in place when Streamlit started this page file without it (the pages guard).
+
+    Streamlit 1.67 sets `PagesManager.uses_pages_directory` from `pages/` existing, so until a
+    run reaches `st.navigation` a deep link such as `/data` runs `pages/data.py` alone: no
+    sidebar, no language. app.py's `st.navigation` switches that mode off and runs the
+    requested page in the same run, so the URL and the click survive. See
+    docs/ARCHITECTURE.md, "Streamlit behaviours we work around"; the deep-link browser test
+    guards this private attribute.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        runpy.run_path(str(APP), run_name="__main__")
+        st.stop()
+
+
+def page_link(step: str, label: str | None = None, icon: str | None = None) -> None:
+    """A link to a workflow step's page, by step name (from PAGES, never a hard-coded path)."""
+    st.page_link(PAGES[step][0], label=label or tr(f"app.nav.{step}"), icon=icon)

@@ -3,8 +3,8 @@
 Run: .venv/bin/python bench/default_model.py [--seed N] [SAMPLE ...]
 
 For each built-in classification sample, the config a user gets without touching a control
-(core.runner.default_config) is trained through the page's own path (start_training), and its
-held-out test accuracy is printed beside the baselines of core.evaluation.baseline_metrics,
+(core.train.runner.default_config) is trained through the page's own path (start_training), and its
+held-out test accuracy is printed beside the baselines of core.evaluate.metrics.baseline_metrics,
 fitted on the same training split and scored on the same test rows.
 Target (issue 4): the default model reaches at least LogisticRegression's test accuracy.
 """
@@ -27,11 +27,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from core.data import SAMPLES as BUILT_IN
-    from core.data import load_sample
-    from core.evaluation import evaluate_run
-    from core.plan_table import prepare
-    from core.runner import default_config, start_training
+    from core.data.loading import SAMPLES as BUILT_IN
+    from core.data.loading import load_sample
+    from core.evaluate.metrics import evaluate_run
+    from core.prep.pipeline import prepare
+    from core.train.runner import default_config, start_training
 
     header = (
         f"{'sample':<14} {'rows':>5} {'test':>5} {'epochs':>6} {'seconds':>7} "

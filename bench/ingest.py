@@ -35,8 +35,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=REPEATS, help="timed runs of each reader")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from core.data import load_path
-    from core.profile import profile_frame
+    from core.data.loading import load_path
+    from core.data.profile import profile_frame
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.csv"
@@ -164,8 +164,8 @@ def measure_peak(path: Path, bare: bool = False) -> dict:
     script = f"""
 import json, resource, sys
 sys.path.insert(0, {str(ROOT)!r})
-from core.data import load_path
-from core.profile import profile_frame
+from core.data.loading import load_path
+from core.data.profile import profile_frame
 
 def peak():
     try:

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/train_overhead.py [--rows N] [--epochs E]
 
-All sides train the same model (core.models.build_model, same seed) on the same synthetic data
+All sides train the same model (core.train.models.build_model, same seed) on the same synthetic data
 (100,000 x 20 by default) for the same epochs with the same validation split, alternating,
 3 times each: a bare model.fit on numpy arrays (what one would write by hand), a bare model.fit
 on the job's own tf.data pipeline (isolates the cost of the thread, live history and Stop
@@ -34,8 +34,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from core.models import ModelSpec
-    from core.training import TrainSpec, enable_determinism
+    from core.train.engine import TrainSpec, enable_determinism
+    from core.train.models import ModelSpec
 
     X, y = make_data(args.rows, args.features)
     split = int(0.9 * len(X))
@@ -85,8 +85,8 @@ def make_data(rows: int, features: int) -> tuple[np.ndarray, np.ndarray]:
 
 def plain_fit(model_spec: object, train_spec: object, data: tuple, epochs: int) -> float:
     """Seconds to build, compile and fit with a bare model.fit on numpy arrays."""
-    from core.models import build_model
-    from core.training import make_optimizer
+    from core.train.engine import make_optimizer
+    from core.train.models import build_model
 
     X_train, y_train, X_val, y_val = data
     started = time.perf_counter()
@@ -108,8 +108,8 @@ def plain_fit(model_spec: object, train_spec: object, data: tuple, epochs: int) 
 
 def pipeline_fit(model_spec: object, train_spec: object, data: tuple) -> float:
     """Seconds to build, compile and fit bare on the same tf.data pipeline a job uses."""
-    from core.models import build_model
-    from core.training import make_optimizer, training_dataset
+    from core.train.engine import make_optimizer, training_dataset
+    from core.train.models import build_model
 
     X_train, y_train, X_val, y_val = data
     started = time.perf_counter()
@@ -130,7 +130,7 @@ def pipeline_fit(model_spec: object, train_spec: object, data: tuple) -> float:
 
 def job_fit(model_spec: object, train_spec: object, data: tuple) -> float:
     """Seconds from TrainingJob.start() to the end of join(), with live history and Stop checks."""
-    from core.training import TrainingJob
+    from core.train.engine import TrainingJob
 
     job = TrainingJob(model_spec, train_spec, "binary", 2, *data)
     started = time.perf_counter()

@@ -99,3 +99,13 @@ def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 60) -> No
         except OSError:
             time.sleep(0.3)
     raise RuntimeError(f"streamlit at {url} not healthy after {timeout} s")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by its folder: tests/browser -> browser, tests/pages -> pages."""
+    for item in items:
+        folder = Path(str(item.fspath)).parent.name
+        if folder == "browser":
+            item.add_marker(pytest.mark.browser)
+        elif folder == "pages":
+            item.add_marker(pytest.mark.pages)

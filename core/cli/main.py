@@ -1,0 +1,306 @@
+"""The command-line twin of the app (DESIGN.md, "Command-line twin").
+
+    python -m core profile FILE [--json]
+    python -m core train FILE --target COL --out DIR [--config CONFIG.json] [--seed N]
+    python -m core predict BUNDLE FILE --out PREDICTIONS.csv
+    python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,COL,...] [--k K]
+
+Exit 0 on success; exit 2 on bad input with one line on stderr saying what is wrong and what to
+do. Messages follow the LANG environment variable (zh_* gives Chinese).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from core.cli.scan import add_scan_command, run_scan
+from core.i18n import UserError, language_from_locale, t
+
+if TYPE_CHECKING:
+    from core.prep.pipeline import Prepared
+    from core.train.engine import Run
+    from core.train.runner import RunConfig
+
+EXIT_BAD_INPUT = 2
+EXIT_BUG = 1
+EXIT_INTERRUPTED = 130
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line instead of usage text plus a message."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = t("cli.usage_hint", _cli_lang(), prog=self.prog)
+        self.exit(EXIT_BAD_INPUT, f"error: {message}. {hint}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return the process exit code."""
+    lang = _cli_lang()
+    parser = _OneLineParser(prog="python -m core", description=t("cli.description", lang))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    profile = commands.add_parser("profile", help=t("cli.profile.help", lang))
+    profile.add_argument("file", help=t("cli.file.help", lang))
+    profile.add_argument("--json", action="store_true", help=t("cli.json.help", lang))
+    train = commands.add_parser("train", help=t("cli.train.help", lang))
+    train.add_argument("file", help=t("cli.file.help", lang))
+    train.add_argument("--target", required=True, metavar="COL", help=t("cli.target.help", lang))
+    train.add_argument("--out", required=True, metavar="DIR", help=t("cli.out.help", lang))
+    train.add_argument("--config", metavar="CONFIG.json", help=t("cli.config.help", lang))
+    train.add_argument("--seed", type=int, metavar="N", help=t("cli.seed.help", lang))
+    predict = commands.add_parser("predict", help=t("cli.predict.help", lang))
+    predict.add_argument("bundle", metavar="BUNDLE", help=t("cli.bundle.help", lang))
+    predict.add_argument("file", metavar="FILE", help=t("cli.file.help", lang))
+    predict.add_argument(
+        "--out", required=True, metavar="PREDICTIONS.csv", help=t("cli.predict.out.help", lang)
+    )
+    add_scan_command(commands, lang)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "profile":
+            return _profile(Path(args.file), as_json=args.json, lang=lang)
+        if args.command == "train":
+            return _train(args, lang=lang)
+        if args.command == "predict":
+            return _predict(Path(args.bundle), Path(args.file), Path(args.out), lang=lang)
+        if args.command == "scan":
+            return run_scan(args, lang)
+    except UserError as error:
+        print(f"error: {error.text(lang)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    raise AssertionError(f"unhandled command {args.command}")  # argparse only allows known ones
+
+
+def _profile(path: Path, *, as_json: bool, lang: str) -> int:
+    from core.data.loading import load_path
+    from core.data.profile import profile_frame
+
+    _check_readable(path)
+    dataset = load_path(path)
+    profile = profile_frame(dataset.frame)
+    if as_json:
+        print(json.dumps(profile.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(
+        t(
+            "cli.profile.summary",
+            lang,
+            name=dataset.name,
+            rows=profile.rows,
+            cols=len(profile.columns),
+        )
+    )
+    for notice in dataset.notices:
+        print(f"  ! {notice.text(lang)}")
+    width = min(40, max((len(c.name) for c in profile.columns), default=4))
+    for column in profile.columns:
+        role = t(f"profile.role.{column.role}", lang)
+        print(
+            f"  {column.name[:width]:<{width}}  {role:<12} {column.dtype:<10} "
+            f"{t('cli.profile.missing', lang)}={column.missing:<8} "
+            f"{t('cli.profile.unique', lang)}={column.unique}"
+        )
+    for alert in profile.alerts:
+        print(f"  * {alert.message.text(lang)}")
+    return 0
+
+
+def _train(args: argparse.Namespace, *, lang: str) -> int:
+    from core.data.loading import load_path
+    from core.prep.pipeline import prepare
+    from core.train.runner import RunConfig, default_config
+
+    data_path, out = Path(args.file), Path(args.out)
+    _check_readable(data_path)
+    if out.exists() and not out.is_dir():
+        raise UserError("cli.error.out_not_directory", path=str(out))
+    config = None
+    if args.config is not None:
+        config_path = Path(args.config)
+        _check_readable(config_path)
+        config = RunConfig.from_json(config_path.read_bytes())
+        if config.preprocess.target != args.target:
+            raise UserError(
+                "cli.error.config_target",
+                config_target=config.preprocess.target,
+                target=args.target,
+            )
+    frame = load_path(data_path).frame
+    if config is None:
+        config = default_config(frame, args.target)
+    if args.seed is not None:
+        config = config.with_seed(args.seed)
+    prepared = prepare(frame, config.preprocess)
+    run = _train_quietly(prepared, config, name=data_path.stem)
+    if run is None:
+        print(f"error: {t('cli.train.interrupted', lang)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if run.status != "finished":
+        # A blown-up loss is bad settings (exit 2); anything else unexpected is a bug (exit 1).
+        text = run.message.text(lang) if run.message else t(f"train.status.{run.status}", lang)
+        print(f"error: {' '.join(text.split())}", file=sys.stderr)
+        unexpected = run.message is not None and run.message.key == "train.message.error"
+        return EXIT_BUG if unexpected else EXIT_BAD_INPUT
+    return _write_run(out, prepared, run, config, data_name=data_path.name, lang=lang)
+
+
+def _train_quietly(prepared: Prepared, config: RunConfig, *, name: str) -> Run | None:
+    """Train through the page's own path (start_training), keeping TensorFlow's logs off stderr;
+    None if interrupted with Ctrl+C."""
+    from core.train.runner import start_training
+
+    _quiet_tensorflow()
+    job = start_training(prepared, config.model, config.train, name=name)
+    try:
+        job.join()
+    except KeyboardInterrupt:
+        job.stop()
+        job.join()
+        return None
+    return job.result()
+
+
+def _write_run(
+    out: Path, prepared: Prepared, run: Run, config: RunConfig, *, data_name: str, lang: str
+) -> int:
+    from core.deploy.bundle import history_csv, write_bundle
+    from core.deploy.predict_script import deployment_files
+    from core.evaluate.metrics import headline_metric, run_metrics
+
+    metrics = run_metrics(prepared, run)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(config.to_json() + "\n", encoding="utf-8")
+    (out / "history.csv").write_text(history_csv(run.history), encoding="utf-8")
+    (out / "metrics.json").write_text(
+        json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    extras = deployment_files(prepared, run, config, metrics, dataset_name=data_name, lang=lang)
+    write_bundle(out / "bundle.zip", prepared, run, config, metrics, extras)
+
+    splits = prepared.splits
+    print(
+        t(
+            "cli.train.summary",
+            lang,
+            name=data_name,
+            status=t(f"train.status.{run.status}", lang),
+            epochs=run.epochs_trained,
+            seconds=run.duration_s,
+            train=len(splits.y_train),
+            val=len(splits.y_val),
+            test=len(splits.y_test),
+        )
+    )
+    for notice in (*splits.notices, *([run.message] if run.message else [])):
+        print(f"  ! {notice.text(lang)}")
+    metric = headline_metric(prepared.spec.task)
+    baselines = ", ".join(
+        f"{t(f'evaluation.baseline.{name}', lang)} {_number(values[metric], lang)}"
+        for name, values in metrics["baselines"].items()
+    )
+    print(
+        t(
+            "cli.train.versus",
+            lang,
+            metric=t(f"evaluation.metric.{metric}", lang),
+            value=_number(metrics[metric], lang),
+            baselines=baselines,
+        )
+    )
+    print(t("cli.train.wrote", lang, folder=str(out)))
+    return 0
+
+
+def _predict(bundle_path: Path, data_path: Path, out: Path, *, lang: str) -> int:
+    from core.data.loading import load_path
+    from core.deploy.bundle import ERROR_COLUMN, predict_frame, predictions_csv, read_bundle
+
+    if not bundle_path.exists():
+        raise UserError("evaluation.bundle.error.not_found", path=str(bundle_path))
+    _check_readable(bundle_path)
+    _check_readable(data_path)
+    if out.is_dir():
+        raise UserError("cli.error.out_is_directory", path=str(out))
+    dataset = load_path(data_path)
+    _quiet_tensorflow()
+    bundle = read_bundle(bundle_path)
+    table = predict_frame(bundle, dataset.frame, lang)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(predictions_csv(table))
+    except OSError as error:
+        raise UserError(
+            "cli.error.cannot_write", path=str(out), reason=error.strerror or str(error)
+        ) from None
+    check = bundle.preprocessor.check_input(dataset.frame)
+    for notice in check.notices:
+        print(f"  ! {notice.text(lang)}")
+    bad = int((table[ERROR_COLUMN] != "").sum())
+    print(t("cli.predict.summary", lang, rows=len(table), bad=bad, path=str(out)))
+    for text in table.loc[table[ERROR_COLUMN] != "", ERROR_COLUMN].head(5):
+        print(f"  * {text}")
+    return 0
+
+
+def _quiet_tensorflow() -> None:
+    """Import TensorFlow and Keras with their logs kept off the CLI's stderr."""
+    import logging
+    import warnings
+
+    # Read by TensorFlow's C++ side when it loads, so it must be set before the first import.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    for module in ("tensorflow", "keras", "absl"):
+        warnings.filterwarnings("ignore", module=rf"{module}(\..*)?$")
+        logging.getLogger(module).setLevel(logging.ERROR)
+    # TF 2.21 writes its oneDNN notice before absl logging starts, ignoring the variable above,
+    # so the import runs with file descriptor 2 pointed at /dev/null. A failing import still
+    # raises, and its traceback prints after stderr is back.
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.ERROR)
+
+
+def _number(value: float | None, lang: str) -> str:
+    return t("cli.train.not_available", lang) if value is None else f"{value:.4f}"
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise UserError("cli.error.not_found", path=str(path))
+    if path.is_dir():
+        raise UserError("cli.error.is_directory", path=str(path))
+
+
+def _cli_lang() -> str:
+    return language_from_locale(os.environ.get("LC_ALL") or os.environ.get("LANG"))
+
+
+def _run() -> int:
+    try:
+        return main()
+    except BrokenPipeError:
+        # The reader went away (`... | head`): not an error of ours. Point stdout at devnull so
+        # Python's exit-time flush does not raise again (the recipe in Python's signal docs).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_run())

@@ -1,0 +1,911 @@
+"""Training settings and the background training job: live history, Stop, queueing, runs.
+
+A `TrainingJob` trains in its own thread and never touches streamlit: the page polls
+`snapshot()`. Same specs and the same seed give the same history, also when several jobs train
+at once, because every random part takes an explicit seed (DESIGN.md, "Reproducibility").
+TensorFlow is imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.i18n import Message, UserError
+from core.train.models import (
+    TASKS,
+    ModelSpec,
+    build_model,
+    derive_seed,
+    known_fields,
+    main_metric,
+    resolved_loss,
+)
+
+if TYPE_CHECKING:
+    import keras
+
+OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
+SCHEDULES: tuple[str, ...] = ("constant", "plateau", "cosine")
+STATUSES: tuple[str, ...] = ("queued", "running", "stopped", "finished", "failed")
+DONE_STATUSES: frozenset[str] = frozenset({"stopped", "finished", "failed"})
+LEARNING_RATE_RANGE: tuple[float, float] = (1e-5, 1.0)
+EPOCHS_RANGE: tuple[int, int] = (1, 500)
+# Powers of two for the batch-size slider; None ("full batch") is plain gradient descent.
+BATCH_SIZES: tuple[int | None, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, None)
+MOMENTUM = 0.9
+PLATEAU_FACTOR = 0.5
+MIN_LEARNING_RATE = 1e-7
+MAX_SEED = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """How to train: optimizer, learning rate, batches, epochs, stopping rules, schedule, seed."""
+
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    batch_size: int | None = 32
+    epochs: int = 50
+    early_stopping: bool = False
+    patience: int = 10
+    restore_best: bool = True
+    schedule: str = "constant"
+    class_weights: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _validate_train_spec(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as JSON-ready data."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainSpec:
+        """A spec from `to_dict` output (or a config file); unknown fields are an error."""
+        return cls(**known_fields(cls, data, "training"))
+
+
+def first_train_spec() -> TrainSpec:
+    """Training for the classic first model: plain SGD on MSE, slow enough to watch w and b."""
+    # Safe for the y = 2x + 1 sample (x in -5..5, unscaled): the largest stable step is about
+    # 2 / (2·E[x²]) ≈ 0.12, so 0.01 converges smoothly without overshooting.
+    return TrainSpec(optimizer="sgd", learning_rate=0.01, batch_size=32, epochs=100, seed=0)
+
+
+def make_optimizer(spec: TrainSpec, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
+    """The Keras optimizer for the spec; a cosine schedule decays over all of its steps."""
+    import keras
+
+    learning_rate: Any = spec.learning_rate
+    if spec.schedule == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            spec.learning_rate, decay_steps=max(1, spec.epochs * steps_per_epoch)
+        )
+    if spec.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate)
+    if spec.optimizer == "momentum":
+        return keras.optimizers.SGD(learning_rate, momentum=MOMENTUM)
+    if spec.optimizer == "nesterov":
+        return keras.optimizers.SGD(learning_rate, momentum=MOMENTUM, nesterov=True)
+    if spec.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    if spec.optimizer == "adamw":
+        return keras.optimizers.AdamW(learning_rate)
+    if spec.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate)
+    return keras.optimizers.Adagrad(learning_rate)
+
+
+def enable_determinism() -> None:
+    """Ask TensorFlow for deterministic kernels (process-wide, idempotent)."""
+    import tensorflow as tf
+
+    # Also turns off XLA auto-compilation in Keras, for every model in the process.
+    tf.config.experimental.enable_op_determinism()
+
+
+def class_weights_for(y: np.ndarray, n_classes: int) -> dict[int, float]:
+    """Balanced class weights (n / (k · count)); a class missing from y keeps weight 1."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(y)
+    weights = compute_class_weight("balanced", classes=present, y=y)
+    result = {code: 1.0 for code in range(n_classes)}
+    result.update({int(code): float(weight) for code, weight in zip(present, weights, strict=True)})
+    return result
+
+
+def training_dataset(
+    X: np.ndarray,
+    y: np.ndarray,
+    task: str,
+    n_classes: int,
+    spec: TrainSpec,
+    shuffle: bool = True,
+) -> Any:
+    """The tf.data pipeline a job trains on: seeded per-epoch shuffles, batches, class weights."""
+    import tensorflow as tf
+
+    targets = _fit_targets(y, task, n_classes)
+    batch = spec.batch_size or len(X)
+    tensors: tuple[np.ndarray, ...] = (X, targets)
+    if shuffle and spec.class_weights and task != "regression":
+        weights = class_weights_for(y, n_classes)
+        tensors = (X, targets, np.asarray([weights[int(c)] for c in y], dtype=np.float32))
+    if not shuffle:
+        return tf.data.Dataset.from_tensor_slices(tensors).batch(batch)
+    # One dataset for all epochs (fit needs steps_per_epoch), each epoch a stateless permutation
+    # seeded by (run seed, epoch). Dataset.shuffle(seed=...) would also mix in TensorFlow's
+    # global seed, so a tf.random.set_seed anywhere in the process would change the batches.
+    seed = derive_seed(spec.seed, "shuffle")
+    rows = len(X)
+    constants = tuple(tf.constant(array) for array in tensors)
+
+    def epoch_batches(epoch: Any) -> Any:
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(rows, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch])
+        )
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch)
+
+    def gather(indices: Any) -> Any:
+        return tuple(tf.gather(array, indices) for array in constants)
+
+    return (
+        tf.data.Dataset.range(spec.epochs)
+        .flat_map(epoch_batches)
+        .map(gather)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+@dataclass(frozen=True)
+class Formula:
+    """One update rule or loss in use: a title, LaTeX, and what its slider changes."""
+
+    name: str
+    latex: str
+    title: Message
+    explanation: Message
+
+
+def formulas_for(model_spec: ModelSpec, train_spec: TrainSpec, task: str) -> list[Formula]:
+    """The loss, gradient and update rules a run uses, for the page's 'how it learns' expander."""
+    names = [resolved_loss(model_spec, task)]
+    if model_spec.l2 > 0:
+        names.append("l2")
+    names.append("gradient_full" if train_spec.batch_size is None else "gradient_batch")
+    names.append(train_spec.optimizer)
+    if train_spec.schedule != "constant":
+        names.append(f"schedule_{train_spec.schedule}")
+    return [
+        Formula(
+            name,
+            FORMULAS[name],
+            Message(f"train.formula.{name}.title"),
+            Message(f"train.formula.{name}.explain"),
+        )
+        for name in names
+    ]
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """What a page draws: status, progress, history (copied), time left, queue place, message."""
+
+    status: str
+    epoch: int
+    epochs: int
+    batch: int
+    batches_per_epoch: int
+    history: dict[str, list[float]]
+    elapsed: float
+    eta_seconds: float | None
+    queue_position: int | None
+    message: Message | None
+    # The linear model's weight(s) and bias after each epoch ("w", "b"; "w1", "w2", ... when
+    # there are several); empty for other models.
+    parameters: dict[str, list[float]]
+
+    @property
+    def done(self) -> bool:
+        """Whether the job has ended (stopped, finished or failed)."""
+        return self.status in DONE_STATUSES
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the planned batches done, 0..1."""
+        if self.status == "finished":
+            return 1.0
+        steps = self.epoch + (self.batch / self.batches_per_epoch if self.batches_per_epoch else 0)
+        return min(1.0, steps / self.epochs)
+
+
+@dataclass
+class Run:
+    """A finished, stopped or failed training run: specs, history, weights, status, duration."""
+
+    run_id: str
+    name: str
+    model_spec: ModelSpec
+    train_spec: TrainSpec
+    task: str
+    n_features: int
+    n_classes: int
+    history: dict[str, list[float]]
+    status: str
+    duration_s: float
+    created_at: str
+    weights: list[np.ndarray] | None = field(default=None, repr=False, compare=False)
+    model: Any = field(default=None, repr=False, compare=False)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    message: Message | None = None
+    # The epoch whose weights the run keeps (the best one when restored, else the last).
+    best_epoch: int | None = None
+    parameters: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def epochs_trained(self) -> int:
+        """Completed epochs recorded in the history."""
+        return len(self.history.get("loss", []))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data: everything but the weights and the Keras model."""
+        return {
+            "run_id": self.run_id,
+            "name": self.name,
+            "model_spec": self.model_spec.to_dict(),
+            "train_spec": self.train_spec.to_dict(),
+            "task": self.task,
+            "n_features": self.n_features,
+            "n_classes": self.n_classes,
+            "history": {key: list(values) for key, values in self.history.items()},
+            "status": self.status,
+            "duration_s": self.duration_s,
+            "created_at": self.created_at,
+            "metrics": dict(self.metrics),
+            "message": None
+            if self.message is None
+            else {"key": self.message.key, "params": dict(self.message.params)},
+            "best_epoch": self.best_epoch,
+            "parameters": {key: list(values) for key, values in self.parameters.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], weights: list[np.ndarray] | None = None) -> Run:
+        """A run from `to_dict` output, with weights if they were saved separately."""
+        message = data.get("message")
+        return cls(
+            run_id=data["run_id"],
+            name=data["name"],
+            model_spec=ModelSpec.from_dict(data["model_spec"]),
+            train_spec=TrainSpec.from_dict(data["train_spec"]),
+            task=data["task"],
+            n_features=int(data["n_features"]),
+            n_classes=int(data["n_classes"]),
+            history={key: list(values) for key, values in data["history"].items()},
+            status=data["status"],
+            duration_s=float(data["duration_s"]),
+            created_at=data["created_at"],
+            weights=weights,
+            metrics=dict(data.get("metrics", {})),
+            message=None if message is None else Message(message["key"], dict(message["params"])),
+            best_epoch=data.get("best_epoch"),
+            parameters={key: list(v) for key, v in data.get("parameters", {}).items()},
+        )
+
+    def build_model(self) -> keras.Model:
+        """The trained Keras model (rebuilt from the specs and weights if needed)."""
+        if self.model is None:
+            self.model = build_model(
+                self.model_spec, self.n_features, self.task, self.n_classes, self.train_spec.seed
+            )
+            if self.weights is not None:
+                self.model.set_weights(self.weights)
+        return self.model
+
+
+class JobLimiter:
+    """A process-wide cap on jobs training at once; the rest wait first come, first served."""
+
+    def __init__(self, max_jobs: int | None = None) -> None:
+        self.max_jobs = max(1, max_jobs or os.cpu_count() or 1)
+        self._condition = threading.Condition()
+        self._running: set[int] = set()
+        self._waiting: deque[int] = deque()
+
+    def acquire(self, job: object, cancel: threading.Event) -> bool:
+        """Wait for a slot; False if `cancel` is set first (the job then leaves the queue)."""
+        token = id(job)
+        with self._condition:
+            self._waiting.append(token)
+            while self._waiting[0] != token or len(self._running) >= self.max_jobs:
+                if cancel.is_set():
+                    self._waiting.remove(token)
+                    self._condition.notify_all()
+                    return False
+                self._condition.wait()
+            self._waiting.popleft()
+            self._running.add(token)
+            # The next in line may fit too when the cap is above one.
+            self._condition.notify_all()
+            return True
+
+    def release(self, job: object) -> None:
+        """Give a job's slot to the next in line."""
+        with self._condition:
+            self._running.discard(id(job))
+            self._condition.notify_all()
+
+    def wake(self) -> None:
+        """Let waiting jobs re-check their stop events."""
+        with self._condition:
+            self._condition.notify_all()
+
+    def position(self, job: object) -> int | None:
+        """A waiting job's place in the queue (1 = next), or None if it is not waiting."""
+        with self._condition:
+            try:
+                return self._waiting.index(id(job)) + 1
+            except ValueError:
+                return None
+
+    @property
+    def running(self) -> int:
+        """How many jobs hold a slot now."""
+        with self._condition:
+            return len(self._running)
+
+    @property
+    def queued(self) -> int:
+        """How many jobs wait for a slot."""
+        with self._condition:
+            return len(self._waiting)
+
+
+class TrainingJob:
+    """One training run in a background thread, with Stop, a live history and a snapshot."""
+
+    def __init__(
+        self,
+        model_spec: ModelSpec,
+        train_spec: TrainSpec,
+        task: str,
+        n_classes: int,
+        X_train: np.ndarray,
+        y_train: np.ndarray,
+        X_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+        limiter: JobLimiter | None = None,
+        name: str = "",
+        callbacks: Sequence[Any] = (),
+    ) -> None:
+        self.model_spec = model_spec
+        self.train_spec = train_spec
+        self.task = task
+        self.n_classes = n_classes
+        self.X_train, self.y_train = _checked_arrays(X_train, y_train, task, n_classes)
+        self.X_val, self.y_val = (None, None)
+        if X_val is not None and y_val is not None and len(X_val):
+            self.X_val, self.y_val = _checked_arrays(X_val, y_val, task, n_classes)
+            if self.X_val.shape[1] != self.X_train.shape[1]:
+                raise UserError(
+                    "train.error.feature_mismatch",
+                    train=self.X_train.shape[1],
+                    val=self.X_val.shape[1],
+                )
+        resolved_loss(model_spec, task)
+        self.limiter = limiter
+        # Extra Keras callbacks run before the job's own, so one that calls stop() in a batch
+        # is answered at the end of that same batch.
+        self.callbacks = tuple(callbacks)
+        self.run_id = uuid.uuid4().hex
+        self.name = name or f"{model_spec.kind}-{self.run_id[:6]}"
+        self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
+        n_rows = len(self.X_train)
+        self.batches_per_epoch = math.ceil(n_rows / (train_spec.batch_size or n_rows))
+
+        self._lock = threading.Lock()
+        self._stop_event = threading.Event()
+        self._done_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._status = "queued"
+        self._message: Message | None = None
+        self._history: dict[str, list[float]] = {}
+        self._parameters: dict[str, list[float]] = {}
+        self._batch = 0
+        self._batches_seen = 0
+        self._started: float | None = None
+        self._training_started: float | None = None
+        self._ended: float | None = None
+        self._run: Run | None = None
+
+    # --- control ---------------------------------------------------------------------------
+
+    def start(self) -> TrainingJob:
+        """Start training in a background thread (after waiting for a slot if limited)."""
+        with self._lock:
+            if self._thread is not None or self._status in DONE_STATUSES:
+                raise RuntimeError("a TrainingJob can be started once")
+            self._started = time.monotonic()
+            self._thread = threading.Thread(
+                target=self._work, name=f"training-{self.run_id[:8]}", daemon=True
+            )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask training to stop within one batch; the best weights seen so far are kept."""
+        self._stop_event.set()
+        if self.limiter is not None:
+            self.limiter.wake()
+        with self._lock:
+            never_started = self._thread is None and self._status not in DONE_STATUSES
+        if never_started:
+            self._finish("stopped", Message("train.message.stopped_before_start"), None)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the job to end; True if it has."""
+        return self._done_event.wait(timeout)
+
+    @property
+    def status(self) -> str:
+        """queued, running, stopped, finished or failed."""
+        with self._lock:
+            return self._status
+
+    @property
+    def running(self) -> bool:
+        """Whether the job is queued or training (the page keeps polling while it is)."""
+        return self.status in ("queued", "running")
+
+    @property
+    def done(self) -> bool:
+        """Whether the job has ended."""
+        return self._done_event.is_set()
+
+    @property
+    def batches_seen(self) -> int:
+        """Training batches run so far, over all epochs."""
+        return self._batches_seen
+
+    def snapshot(self) -> JobSnapshot:
+        """A consistent copy of the job's state, safe to read from any thread."""
+        with self._lock:
+            status = self._status
+            history = {key: list(values) for key, values in self._history.items()}
+            parameters = {key: list(values) for key, values in self._parameters.items()}
+            message = self._message
+            started, training_started, ended = self._started, self._training_started, self._ended
+            batch = self._batch if status == "running" else 0
+        epoch = len(history.get("loss", []))
+        now = ended if ended is not None else time.monotonic()
+        elapsed = 0.0 if started is None else now - started
+        return JobSnapshot(
+            status=status,
+            epoch=epoch,
+            epochs=self.train_spec.epochs,
+            batch=batch,
+            batches_per_epoch=self.batches_per_epoch,
+            history=history,
+            elapsed=elapsed,
+            eta_seconds=self._eta(status, epoch, batch, training_started, now),
+            queue_position=self.limiter.position(self)
+            if status == "queued" and self.limiter
+            else None,
+            message=message,
+            parameters=parameters,
+        )
+
+    def result(self) -> Run:
+        """The run, once the job has ended (RuntimeError before)."""
+        if not self._done_event.is_set() or self._run is None:
+            raise RuntimeError("the training job has not ended yet")
+        return self._run
+
+    # --- the worker thread -----------------------------------------------------------------
+
+    def _work(self) -> None:
+        try:
+            if self.limiter is not None:
+                if not self.limiter.acquire(self, self._stop_event):
+                    self._finish("stopped", Message("train.message.stopped_in_queue"), None)
+                    return
+                try:
+                    self._train()
+                finally:
+                    self.limiter.release(self)
+            else:
+                self._train()
+        except UserError as error:
+            self._finish("failed", error.message, None)
+        except Exception as error:  # a worker thread must always end the job, never hang it
+            self._finish("failed", Message("train.message.error", {"error": str(error)}), None)
+
+    def _train(self) -> None:
+        import keras
+
+        if self._stop_event.is_set():
+            self._finish("stopped", Message("train.message.stopped_before_start"), None)
+            return
+        with self._lock:
+            self._status = "running"
+            self._training_started = time.monotonic()
+        enable_determinism()
+        spec, task = self.train_spec, self.task
+        model = build_model(self.model_spec, self.X_train.shape[1], task, self.n_classes, spec.seed)
+        model.compile(
+            optimizer=make_optimizer(spec, self.batches_per_epoch),
+            loss=resolved_loss(self.model_spec, task),
+            metrics=[main_metric(task)],
+        )
+        monitor_name = "val_loss" if self.X_val is not None else "loss"
+        monitor = _monitor_class()(self, monitor_name)
+        callbacks: list[Any] = [*self.callbacks, monitor]
+        early = None
+        if spec.early_stopping:
+            # Restoring is ours (the monitor keeps the best weights for Stop as well).
+            early = keras.callbacks.EarlyStopping(monitor=monitor_name, patience=spec.patience)
+            callbacks.append(early)
+        if spec.schedule == "plateau":
+            callbacks.append(
+                keras.callbacks.ReduceLROnPlateau(
+                    monitor=monitor_name,
+                    factor=PLATEAU_FACTOR,
+                    patience=max(1, spec.patience // 2),
+                    min_lr=MIN_LEARNING_RATE,
+                )
+            )
+        model.fit(
+            training_dataset(self.X_train, self.y_train, task, self.n_classes, spec),
+            epochs=spec.epochs,
+            steps_per_epoch=self.batches_per_epoch,  # the dataset runs through all epochs
+            validation_data=None
+            if self.X_val is None
+            else training_dataset(
+                self.X_val, self.y_val, task, self.n_classes, spec, shuffle=False
+            ),
+            callbacks=callbacks,
+            shuffle=False,  # the dataset shuffles itself, with its own seed
+            verbose=0,
+        )
+
+        if monitor.bad_loss is not None:
+            epoch, value = monitor.bad_loss
+            status = "failed"
+            message = Message(
+                "train.message.nan_loss",
+                {
+                    "value": str(value),
+                    "epoch": epoch,
+                    "lr": f"{spec.learning_rate:g}",
+                    "suggested": f"{max(spec.learning_rate / 10, LEARNING_RATE_RANGE[0]):g}",
+                },
+            )
+        elif self._stop_event.is_set():
+            status = "stopped"
+            message = (
+                Message("train.message.stopped_no_epoch")
+                if monitor.best_epoch is None
+                else Message(
+                    "train.message.stopped",
+                    {"epoch": monitor.epochs_done, "best": monitor.best_epoch},
+                )
+            )
+        elif early is not None and early.stopped_epoch > 0:
+            status, message = (
+                "finished",
+                Message(
+                    "train.message.early_stopped",
+                    {"epoch": early.stopped_epoch + 1, "patience": spec.patience},
+                ),
+            )
+        else:
+            status, message = "finished", None
+        # Stop keeps the best weights seen; so does a blown-up run, so its model is usable.
+        keep_best = status in ("stopped", "failed") or spec.restore_best
+        best_epoch = monitor.epochs_done or None
+        if keep_best and monitor.best_weights is not None:
+            model.set_weights(monitor.best_weights)
+            best_epoch = monitor.best_epoch
+        self._finish(status, message, model, best_epoch)
+
+    def _record_epoch(self, logs: dict[str, float], parameters: dict[str, float]) -> None:
+        with self._lock:
+            for key, value in logs.items():
+                self._history.setdefault(key, []).append(value)
+            for key, value in parameters.items():
+                self._parameters.setdefault(key, []).append(value)
+            self._batch = 0
+
+    def _finish(
+        self, status: str, message: Message | None, model: Any, best_epoch: int | None = None
+    ) -> None:
+        with self._lock:
+            if self._done_event.is_set():
+                return
+            self._status = status
+            self._message = message
+            self._ended = time.monotonic()
+            started = self._started if self._started is not None else self._ended
+            self._run = Run(
+                run_id=self.run_id,
+                name=self.name,
+                model_spec=self.model_spec,
+                train_spec=self.train_spec,
+                task=self.task,
+                n_features=int(self.X_train.shape[1]),
+                n_classes=self.n_classes,
+                history={key: list(values) for key, values in self._history.items()},
+                status=status,
+                duration_s=round(self._ended - started, 3),
+                created_at=self.created_at,
+                weights=None if model is None else model.get_weights(),
+                model=model,
+                message=message,
+                best_epoch=best_epoch,
+                parameters={key: list(values) for key, values in self._parameters.items()},
+            )
+        self._done_event.set()
+
+    def _eta(
+        self, status: str, epoch: int, batch: int, training_started: float | None, now: float
+    ) -> float | None:
+        if status in DONE_STATUSES:
+            return 0.0
+        if status != "running" or training_started is None:
+            return None
+        done = epoch + batch / self.batches_per_epoch
+        if done <= 0:
+            return None
+        per_epoch = (now - training_started) / done
+        return max(0.0, per_epoch * (self.train_spec.epochs - done))
+
+
+_ADAM_MOMENTS = (
+    r"\begin{aligned} m_t &= \beta_1 m_{t-1} + (1 - \beta_1)\, g_t, &"
+    r" v_t &= \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\"
+    r" \hat{m}_t &= \frac{m_t}{1 - \beta_1^{\,t}}, &"
+    r" \hat{v}_t &= \frac{v_t}{1 - \beta_2^{\,t}}"
+)
+# The update rules and losses, as Keras computes them with its defaults (γ = 2, α = 0.25 for
+# focal losses; δ = 1 for Huber; ρ = 0.9 for RMSprop; λ = 0.004 for AdamW).
+FORMULAS: dict[str, str] = {
+    "mse": r"L = \frac{1}{n}\sum_{i=1}^{n}\left(y_i - \hat{y}_i\right)^2",
+    "mae": r"L = \frac{1}{n}\sum_{i=1}^{n}\left|y_i - \hat{y}_i\right|",
+    "huber": (
+        r"L = \frac{1}{n}\sum_{i=1}^{n}\begin{cases}\frac{1}{2}(y_i - \hat{y}_i)^2"
+        r" & |y_i - \hat{y}_i| \le \delta \\"
+        r" \delta\left(|y_i - \hat{y}_i| - \frac{1}{2}\delta\right)"
+        r" & |y_i - \hat{y}_i| > \delta\end{cases},\quad \delta = 1"
+    ),
+    "binary_crossentropy": (
+        r"L = -\frac{1}{n}\sum_{i=1}^{n}"
+        r"\left[y_i \log \hat{p}_i + (1 - y_i)\log(1 - \hat{p}_i)\right]"
+    ),
+    "binary_focal_crossentropy": (
+        r"L = -\frac{1}{n}\sum_{i=1}^{n}\left[y_i (1 - \hat{p}_i)^{\gamma}\log \hat{p}_i"
+        r" + (1 - y_i)\,\hat{p}_i^{\gamma}\log(1 - \hat{p}_i)\right],\quad \gamma = 2"
+    ),
+    "categorical_crossentropy": (
+        r"L = -\frac{1}{n}\sum_{i=1}^{n}\sum_{c=1}^{k} y_{ic}\log \hat{p}_{ic}"
+    ),
+    "categorical_focal_crossentropy": (
+        r"L = -\frac{1}{n}\sum_{i=1}^{n}\sum_{c=1}^{k}\alpha\,(1 - \hat{p}_{ic})^{\gamma}"
+        r"\,y_{ic}\log \hat{p}_{ic},\quad \alpha = 0.25,\ \gamma = 2"
+    ),
+    "l2": r"L_{\text{total}} = L + \lambda \sum_{j} w_j^2",
+    "gradient_batch": (
+        r"g_t = \frac{1}{|B_t|}\sum_{i \in B_t}"
+        r" \nabla_{\theta}\, \ell\big(y_i, f_{\theta_t}(x_i)\big)"
+    ),
+    "gradient_full": (
+        r"g_t = \frac{1}{n}\sum_{i=1}^{n} \nabla_{\theta}\, \ell\big(y_i, f_{\theta_t}(x_i)\big)"
+    ),
+    "sgd": r"\theta_{t+1} = \theta_t - \eta\, g_t",
+    "momentum": (
+        r"v_{t+1} = \mu\, v_t - \eta\, g_t,\qquad \theta_{t+1} = \theta_t + v_{t+1},\quad \mu = 0.9"
+    ),
+    "nesterov": (
+        r"v_{t+1} = \mu\, v_t - \eta\, g_t,\qquad"
+        r" \theta_{t+1} = \theta_t + \mu\, v_{t+1} - \eta\, g_t,\quad \mu = 0.9"
+    ),
+    "adam": (
+        _ADAM_MOMENTS + r" \\ \theta_t &= \theta_{t-1} - \eta\,"
+        r" \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon} & \beta_1 &= 0.9,\ \beta_2 = 0.999"
+        r" \end{aligned}"
+    ),
+    "adamw": (
+        _ADAM_MOMENTS + r" \\ \theta_t &= \theta_{t-1} - \eta\left("
+        r"\frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon} + \lambda\, \theta_{t-1}\right)"
+        r" & \lambda &= 0.004 \end{aligned}"
+    ),
+    "rmsprop": (
+        r"s_t = \rho\, s_{t-1} + (1 - \rho)\, g_t^2,\qquad"
+        r" \theta_t = \theta_{t-1} - \frac{\eta\, g_t}{\sqrt{s_t + \epsilon}},\quad \rho = 0.9"
+    ),
+    "adagrad": (
+        r"G_t = G_{t-1} + g_t^2,\qquad"
+        r" \theta_t = \theta_{t-1} - \frac{\eta\, g_t}{\sqrt{G_t + \epsilon}},\quad G_0 = 0.1"
+    ),
+    "schedule_cosine": (r"\eta_t = \eta_0 \cdot \frac{1}{2}\left(1 + \cos\frac{\pi t}{T}\right)"),
+    "schedule_plateau": (r"\eta \leftarrow \max\left(\tfrac{1}{2}\,\eta,\ 10^{-7}\right)"),
+}
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+@cache
+def _monitor_class() -> type:
+    """The Keras callback class (built on first use, so importing this module skips Keras)."""
+    import keras
+
+    class _Monitor(keras.callbacks.Callback):
+        """Records each epoch, keeps the best weights, and answers Stop within one batch."""
+
+        def __init__(self, job: TrainingJob, monitor: str) -> None:
+            super().__init__()
+            self.job = job
+            self.monitor = monitor
+            self.best = math.inf
+            self.best_epoch: int | None = None
+            self.best_weights: list[np.ndarray] | None = None
+            self.epochs_done = 0
+            self.bad_loss: tuple[int, float] | None = None
+            self.interrupted = False
+            self._linear = job.model_spec.kind == "linear"
+
+        def on_train_begin(self, logs: dict | None = None) -> None:
+            self.started = time.monotonic()
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            self.job._batch = batch + 1
+            self.job._batches_seen += 1
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(loss):
+                self.bad_loss = (self.epochs_done + 1, loss)
+                self.interrupted = True
+                self.model.stop_training = True
+            elif self.job._stop_event.is_set():
+                self.interrupted = self.interrupted or batch + 1 < self.job.batches_per_epoch
+                self.model.stop_training = True
+
+        def on_test_begin(self, logs: dict | None = None) -> None:
+            self._cut_validation()
+
+        def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            self._cut_validation()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs = dict(logs or {})
+            if self.interrupted:
+                return  # a cut epoch's numbers describe part of the data; keep them off the curves
+            bad = next(
+                (
+                    value
+                    for key, value in logs.items()
+                    if "loss" in key and not math.isfinite(value)
+                ),
+                None,
+            )
+            if bad is not None:
+                self.bad_loss = (epoch + 1, bad)
+                self.model.stop_training = True
+                return
+            self.epochs_done = epoch + 1
+            logs.pop("learning_rate", None)
+            # float32 noise (0.0010000000474974513) would show on the page; 7 digits is exact.
+            logs["learning_rate"] = float(f"{_current_learning_rate(self.model.optimizer):.7g}")
+            logs["time_s"] = round(time.monotonic() - self.started, 4)
+            current = logs.get(self.monitor, math.inf)
+            if current < self.best:
+                self.best, self.best_epoch = current, epoch + 1
+                self.best_weights = self.model.get_weights()
+            self.job._record_epoch(logs, self._parameters() if self._linear else {})
+            if self.job._stop_event.is_set():
+                self.model.stop_training = True
+
+        def _cut_validation(self) -> None:
+            if self.job._stop_event.is_set() or self.bad_loss is not None:
+                self.interrupted = True
+                self.model.stop_evaluating = True
+
+        def _parameters(self) -> dict[str, float]:
+            kernel, bias = (np.ravel(w) for w in self.model.get_layer("output").get_weights())
+            names = ["w"] if kernel.size == 1 else [f"w{i}" for i in range(1, kernel.size + 1)]
+            values = dict(zip(names, map(float, kernel), strict=True))
+            if bias.size == 1:
+                values["b"] = float(bias[0])
+            else:
+                values.update({f"b{i}": float(b) for i, b in enumerate(bias, start=1)})
+            return values
+
+    return _Monitor
+
+
+def _current_learning_rate(optimizer: Any) -> float:
+    # A Variable (constant rate) or a tensor (schedule); .numpy() avoids Keras' np.array() path,
+    # which warns under numpy 2.
+    return float(optimizer.learning_rate.numpy())
+
+
+def _fit_targets(y: np.ndarray, task: str, n_classes: int) -> np.ndarray:
+    # Categorical losses (and MSE on a multiclass model) compare one-hot rows with softmax.
+    if task == "multiclass":
+        return np.eye(n_classes, dtype=np.float32)[y.astype(np.int64)]
+    return y.astype(np.float32).reshape(-1, 1)
+
+
+def _checked_arrays(
+    X: np.ndarray, y: np.ndarray, task: str, n_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    if task not in TASKS:
+        raise UserError("train.error.task", value=task, allowed=", ".join(TASKS))
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y).reshape(-1)
+    if X.ndim != 2 or X.shape[1] < 1:
+        raise UserError("train.error.no_features")
+    if len(X) == 0:
+        raise UserError("train.error.no_rows")
+    if len(X) != len(y):
+        raise UserError("train.error.length_mismatch", rows=len(X), targets=len(y))
+    if not np.isfinite(X).all():
+        raise UserError("train.error.non_finite_features")
+    if task == "regression":
+        y = y.astype(np.float32)
+        if not np.isfinite(y).all():
+            raise UserError("train.error.non_finite_target")
+        return X, y
+    if task == "binary" and n_classes != 2:
+        raise UserError("train.error.binary_classes", count=n_classes)
+    if n_classes < 2:
+        raise UserError("train.error.multiclass_classes", count=n_classes)
+    codes = y.astype(np.int64) if np.issubdtype(y.dtype, np.number) else None
+    if codes is None or not np.array_equal(codes, y) or codes.min() < 0 or codes.max() >= n_classes:
+        raise UserError("train.error.class_codes", count=n_classes)
+    return X, codes
+
+
+def _validate_train_spec(spec: TrainSpec) -> None:
+    if spec.optimizer not in OPTIMIZERS:
+        raise UserError(
+            "train.error.optimizer", value=spec.optimizer, allowed=", ".join(OPTIMIZERS)
+        )
+    low, high = LEARNING_RATE_RANGE
+    rate = spec.learning_rate
+    if not _is_number(rate) or not low * (1 - 1e-9) <= rate <= high * (1 + 1e-9):
+        raise UserError("train.error.learning_rate", value=rate, low=f"{low:g}", high=f"{high:g}")
+    if spec.batch_size is not None and (not _is_int(spec.batch_size) or spec.batch_size < 1):
+        raise UserError("train.error.batch_size", value=spec.batch_size)
+    if not _is_int(spec.epochs) or not EPOCHS_RANGE[0] <= spec.epochs <= EPOCHS_RANGE[1]:
+        raise UserError("train.error.epochs", value=spec.epochs, max=EPOCHS_RANGE[1])
+    if not _is_int(spec.patience) or not 1 <= spec.patience <= EPOCHS_RANGE[1]:
+        raise UserError("train.error.patience", value=spec.patience, max=EPOCHS_RANGE[1])
+    for name in ("early_stopping", "restore_best", "class_weights"):
+        if not isinstance(getattr(spec, name), bool):
+            raise UserError("train.error.not_boolean", field=name, value=getattr(spec, name))
+    if spec.schedule not in SCHEDULES:
+        raise UserError("train.error.schedule", value=spec.schedule, allowed=", ".join(SCHEDULES))
+    if not _is_int(spec.seed) or not 0 <= spec.seed <= MAX_SEED:
+        raise UserError("train.error.seed", value=spec.seed, max=MAX_SEED)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

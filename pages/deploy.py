@@ -1,0 +1,376 @@
+"""Deploy: predict one row or a file, export the bundle and training code, compress to TFLite."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import zipfile
+
+import pandas as pd
+import streamlit as st
+
+from core.data.loading import load_bytes
+from core.deploy.bundle import (
+    ERROR_COLUMN,
+    LoadedBundle,
+    bundle_from_run,
+    export_bundle_bytes,
+    predict_frame,
+    predictions_csv,
+)
+from core.deploy.codegen import SCRIPT_FILE, training_script
+from core.deploy.predict_form import (
+    FormField,
+    form_fields,
+    prediction_summary,
+    range_warnings,
+    row_from_values,
+)
+from core.deploy.predict_script import predict_source
+from core.evaluate.metrics import run_metrics
+from core.export_safety import CSV_MIME, EXCEL_MIME, safe_excel
+from core.i18n import UserError
+from core.train.runner import RunConfig
+from ui import (
+    escape_md,
+    labeler,
+    lang,
+    page_link,
+    record_event,
+    run_app_first,
+    say,
+    session_cache,
+    tr,
+)
+
+TABS = ("one", "batch", "export", "compress")
+PREVIEW_ROWS = 500
+DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2100, 12, 31))
+
+
+def deploy_page() -> None:
+    """Pick a trained run, then the four ways to use it."""
+    st.title(tr("app.nav.deploy"))
+    st.caption(tr("deploy.intro"))
+    runs = st.session_state.get("runs") or {}
+    run_data = st.session_state.get("run_data") or {}
+    usable = [
+        run_id
+        for run_id, run in runs.items()
+        if (run.model is not None or run.weights is not None) and run_data.get(run_id) is not None
+    ]
+    if not usable:
+        st.warning(tr("deploy.needs_run"), icon=":material/model_training:")
+        page_link("train", label=tr("app.nav.train"), icon=":material/arrow_back:")
+        return
+    run_id = st.selectbox(
+        tr("deploy.run.label"),
+        list(reversed(usable)),
+        format_func=labeler(usable, lambda rid: _run_label(runs[rid])),
+        help=tr("deploy.run.help"),
+        key="dp_run",
+    )
+    run, prepared = runs[run_id], run_data[run_id]
+    run_metrics(prepared, run)
+    config = RunConfig(prepared.spec, run.model_spec, run.train_spec)
+    bundle = session_cache(
+        ("deploy_bundle", run_id), lambda: bundle_from_run(prepared, run, config, run.metrics)
+    )
+    one, batch, export, compress = st.tabs([tr(f"deploy.tab.{name}") for name in TABS])
+    with one:
+        one_row(run_id, bundle)
+    with batch:
+        batch_predict(run_id, bundle)
+    with export:
+        export_section(run_id, run, prepared, config)
+    with compress:
+        compress_section(run_id, run, prepared)
+
+
+def one_row(run_id: str, bundle: LoadedBundle) -> None:
+    """A form with one field per input column; the answer as probabilities or a value."""
+    st.caption(tr("deploy.one.caption"))
+    schema = bundle.schema
+    with st.form(f"dp_form_{run_id}"):
+        values = {
+            field.name: _field(field, f"dp_{run_id}_{index}")
+            for index, field in enumerate(form_fields(schema))
+        }
+        submitted = st.form_submit_button(
+            tr("deploy.one.predict"), icon=":material/online_prediction:", key="dp_predict_one"
+        )
+    if submitted:
+        try:
+            row = row_from_values(schema, values)
+            table = predict_frame(bundle, row, lang())
+        except UserError as error:
+            st.session_state.dp_one = {"run": run_id, "error": error.message}
+        else:
+            st.session_state.dp_one = {
+                "run": run_id,
+                "table": table,
+                "warnings": range_warnings(schema, values),
+            }
+    result = st.session_state.get("dp_one")
+    if not result or result["run"] != run_id:
+        return
+    if "error" in result:
+        st.error(say(result["error"]), icon=":material/error:")
+        return
+    for warning in result["warnings"]:
+        st.warning(say(warning), icon=":material/warning:")
+    table = result["table"]
+    if table[ERROR_COLUMN].iloc[0]:
+        st.error(escape_md(table[ERROR_COLUMN].iloc[0]), icon=":material/error:")
+        return
+    if bundle.task == "regression":
+        st.metric(
+            tr("deploy.one.predicted_value", target=bundle.schema["target"]),
+            f"{float(table['prediction'].iloc[0]):.4g}",
+        )
+        return
+    st.markdown(tr("deploy.one.predicted_class", label=escape_md(table["prediction"].iloc[0])))
+    summary = prediction_summary(table, bundle.classes)
+    summary.columns = [tr("deploy.one.class"), tr("deploy.one.probability")]
+    st.dataframe(
+        summary,
+        hide_index=True,
+        column_config={
+            tr("deploy.one.probability"): st.column_config.ProgressColumn(
+                format="%.3f", min_value=0.0, max_value=1.0
+            )
+        },
+    )
+
+
+def batch_predict(run_id: str, bundle: LoadedBundle) -> None:
+    """Upload a file, read it like the Data page does, predict every readable row."""
+    names = [column["name"] for column in bundle.schema["columns"]]
+    st.caption(tr("deploy.batch.columns", columns=escape_md(", ".join(names))))
+    uploaded = st.file_uploader(
+        tr("deploy.batch.label"), help=tr("deploy.batch.help"), key="dp_batch_file"
+    )
+    if uploaded is not None:
+        data = uploaded.getvalue()
+        digest = hashlib.sha256(data).hexdigest()
+        key = (run_id, digest, uploaded.name, lang())
+        if st.session_state.get("_dp_batch_key") != key:
+            st.session_state._dp_batch_key = key
+            try:
+                dataset = session_cache(
+                    ("deploy_upload", digest, uploaded.name),
+                    lambda: load_bytes(data, uploaded.name),
+                )
+                table = predict_frame(bundle, dataset.frame, lang())
+                notices = bundle.preprocessor.check_input(dataset.frame).notices
+            except UserError as error:
+                st.session_state._dp_batch_error = error.message
+            else:
+                st.session_state._dp_batch_error = None
+                st.session_state.dp_batch = {
+                    "run": run_id,
+                    "name": dataset.name,
+                    "frame": dataset.frame,
+                    "table": table,
+                    "notices": (*dataset.notices, *notices),
+                }
+    error = st.session_state.get("_dp_batch_error") if uploaded is not None else None
+    result = st.session_state.get("dp_batch")
+    if result is not None and result["run"] != run_id:
+        result = None
+    if error is not None:
+        st.error(say(error), icon=":material/error:")
+        if result is not None:
+            st.caption(tr("deploy.batch.kept", name=escape_md(result["name"])))
+    if result is not None:
+        _show_batch(result)
+
+
+def _show_batch(result: dict) -> None:
+    table, frame = result["table"], result["frame"]
+    for notice in result["notices"]:
+        st.info(say(notice), icon=":material/info:")
+    bad = table[ERROR_COLUMN] != ""
+    st.success(
+        tr("deploy.batch.summary", good=int((~bad).sum()), rows=len(table)),
+        icon=":material/check_circle:",
+    )
+    if bad.any():
+        st.warning(tr("deploy.batch.bad_rows", count=int(bad.sum())), icon=":material/warning:")
+        st.caption(tr("deploy.batch.errors"))
+        st.dataframe(table.loc[bad, [ERROR_COLUMN]].head(PREVIEW_ROWS))
+    shown = frame.rename(columns=lambda name: f"· {name}" if name in table.columns else name)
+    st.dataframe(pd.concat([table, shown], axis=1).head(PREVIEW_ROWS))
+    stem = result["name"].rsplit(".", 1)[0]
+    csv_column, excel_column = st.columns(2)
+    csv_column.download_button(
+        tr("deploy.batch.download_csv"),
+        predictions_csv(table),
+        file_name=f"{stem}_predictions.csv",
+        mime=CSV_MIME,
+        icon=":material/download:",
+        help=tr("deploy.batch.download_help"),
+        key="dp_batch_csv",
+        on_click=record_event,
+        args=("export", {"what": "predictions_csv", "rows": len(table)}),
+    )
+    excel_column.download_button(
+        tr("deploy.batch.download_excel"),
+        safe_excel(table),
+        file_name=f"{stem}_predictions.xlsx",
+        mime=EXCEL_MIME,
+        icon=":material/download:",
+        help=tr("deploy.batch.download_help"),
+        key="dp_batch_excel",
+        on_click=record_event,
+        args=("export", {"what": "predictions_excel", "rows": len(table)}),
+    )
+
+
+def export_section(run_id: str, run, prepared, config: RunConfig) -> None:
+    """bundle.zip with its model card and predict.py, and the standalone training script."""
+    dataset = st.session_state.get("dataset")
+    dataset_name = dataset.name if dataset is not None else run.name
+    archive = session_cache(
+        ("deploy_zip", run_id, lang()),
+        lambda: export_bundle_bytes(
+            prepared, run, config, run.metrics, dataset_name=dataset_name, lang=lang()
+        ),
+    )
+    st.download_button(
+        tr("deploy.export.bundle"),
+        archive,
+        file_name="bundle.zip",
+        mime="application/zip",
+        icon=":material/deployed_code:",
+        type="primary",
+        help=tr("deploy.export.bundle_help"),
+        key="dp_bundle",
+        on_click=record_event,
+        args=("export", {"what": "bundle", "run": run_id, "bytes": len(archive)}),
+    )
+    st.markdown(tr("deploy.export.bundle_text"))
+    with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
+        members = pd.DataFrame(
+            [(info.filename, info.file_size) for info in zipped.infolist()],
+            columns=["file", "bytes"],
+        )
+        card = zipped.read("README.md").decode("utf-8")
+    with st.expander(tr("deploy.export.contents"), icon=":material/folder_zip:"):
+        st.dataframe(members, hide_index=True)
+    with st.expander(tr("deploy.export.card"), icon=":material/description:"):
+        st.code(card, language="markdown")
+    with st.expander(tr("deploy.export.predict_code"), icon=":material/code:"):
+        st.code(predict_source(), language="python")
+
+    st.subheader(tr("deploy.export.code"))
+    st.caption(tr("deploy.export.code_text"))
+    script = training_script(config, len(prepared.preprocessor.classes_), run.name)
+    st.download_button(
+        tr("deploy.export.code_download"),
+        script,
+        file_name=SCRIPT_FILE,
+        mime="text/x-python",
+        icon=":material/code:",
+        key="dp_code",
+        on_click=record_event,
+        args=("export", {"what": "training_script", "run": run_id}),
+    )
+    with st.expander(SCRIPT_FILE, icon=":material/code:"):
+        st.code(script, language="python")
+
+
+def compress_section(run_id: str, run, prepared) -> None:
+    """Float and quantised TFLite beside the Keras model: size and test metric."""
+    from core.deploy.tflite import compare_exports
+
+    st.markdown(tr("deploy.compress.text"))
+    results = st.session_state.setdefault("_dp_tflite", {})
+    if st.button(tr("deploy.compress.run"), icon=":material/compress:", key="dp_tflite"):
+        results[run_id] = compare_exports(
+            run.build_model(), prepared.X_test, prepared.y_test, prepared.spec.task
+        )
+    exports = results.get(run_id)
+    if not exports:
+        return
+    keras_size = exports[0].size_bytes
+    metric = tr(f"evaluation.metric.{exports[0].metric}")
+    table = pd.DataFrame(
+        {
+            tr("deploy.compress.format"): [tr(f"deploy.format.{e.format}") for e in exports],
+            tr("deploy.compress.size"): [_size(e.size_bytes) for e in exports],
+            tr("deploy.compress.ratio"): [f"{e.size_bytes / keras_size:.0%}" for e in exports],
+            tr("deploy.compress.metric", metric=metric): [
+                "-" if e.value is None else f"{e.value:.4f}" for e in exports
+            ],
+        }
+    )
+    st.dataframe(table, hide_index=True)
+    for column, export in zip(st.columns(len(exports)), exports, strict=True):
+        column.download_button(
+            tr("deploy.compress.download", file=export.file_name),
+            export.data,
+            file_name=export.file_name,
+            mime="application/octet-stream",
+            icon=":material/download:",
+            key=f"dp_download_{export.format}",
+            on_click=record_event,
+            args=("export", {"what": export.format, "run": run_id, "bytes": export.size_bytes}),
+        )
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _field(field: FormField, key: str) -> object:
+    label = escape_md(field.name)
+    if field.kind == "number":
+        if field.min is None or field.max is None:
+            hint = tr("deploy.one.no_range_help")
+        else:
+            hint = tr("deploy.one.range_help", min=f"{field.min:g}", max=f"{field.max:g}")
+        return st.number_input(
+            label,
+            value=None if field.default is None else float(field.default),
+            step=1.0 if field.integer else None,
+            format="%g",
+            help=hint,
+            key=key,
+        )
+    if field.kind == "select":
+        options = list(field.options)
+        index = options.index(field.default) if field.default in options else 0
+        return st.selectbox(
+            label, options, index=index, help=tr("deploy.one.categories_help"), key=key
+        )
+    if field.kind == "text":
+        return st.text_input(
+            label, value=field.default or "", help=tr("deploy.one.text_help"), key=key
+        )
+    day = st.date_input(
+        label, value=field.default, min_value=DATE_RANGE[0], max_value=DATE_RANGE[1], key=key
+    )
+    if not field.with_time or day is None:
+        return day
+    time = st.time_input(
+        tr("deploy.one.time", column=label), value=dt.time(12, 0), key=f"{key}_time"
+    )
+    return dt.datetime.combine(day, time)
+
+
+def _run_label(run) -> str:
+    return tr(
+        "deploy.run.option",
+        name=run.name or run.run_id[:8],
+        status=tr(f"train.status.{run.status}"),
+        created=run.created_at[:19].replace("T", " "),
+    )
+
+
+def _size(size: int) -> str:
+    return f"{size / 1024:,.1f} KB"
+
+
+run_app_first()
+deploy_page()

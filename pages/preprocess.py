@@ -1,0 +1,275 @@
+"""Preprocess: target and task, a per-column plan with reasons, a leak-free split, a preview."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+
+from core.data.profile import suggest_target
+from core.i18n import UserError
+from core.prep.pipeline import Prepared, prepare
+from core.prep.plan_table import apply_plan_table, plan_table
+from core.prep.preprocessing import (
+    ACTIONS,
+    DATETIME_PARTS,
+    ENCODINGS,
+    IMPUTES,
+    KINDS,
+    SCALES,
+    TASKS,
+    PreprocessSpec,
+    default_spec,
+    detect_task,
+    plan_warnings,
+    preview,
+    split_summary,
+)
+from core.train.runner import audit_details
+from ui import labeler, lang, page_link, record_event, run_app_first, say, session_cache, tr
+
+PREVIEW_ROWS = 5
+
+
+def preprocess_page() -> None:
+    """Target, task, plan, split, then the prepared splits and their preview."""
+    st.title(tr("app.nav.preprocess"))
+    st.caption(tr("preppage.intro"))
+    dataset = st.session_state.get("dataset")
+    if dataset is None:
+        st.warning(tr("app.planned.needs", step=tr("app.nav.data")))
+        page_link("data", label=tr("app.nav.data"), icon=":material/arrow_back:")
+        return
+    frame, profile = dataset.frame, st.session_state.profile
+    # Widget keys carry the dataset's hash: a new table starts from its own defaults.
+    prefix = f"pp_{dataset.sha256[:12]}"
+    _apply_uploaded_spec(prefix, frame)
+
+    columns = [str(c) for c in frame.columns]
+    suggestion = dataset.target_suggestion or suggest_target(profile) or columns[-1]
+    target = st.selectbox(
+        tr("preppage.target"),
+        columns,
+        index=columns.index(suggestion) if suggestion in columns else len(columns) - 1,
+        key=f"{prefix}_target",
+    )
+    try:
+        info = detect_task(frame[target])
+    except UserError as error:
+        st.error(say(error.message), icon=":material/error:")
+        return
+    st.markdown(
+        tr("preppage.detected", task=tr(f"preprocess.task.name.{info.task}"))
+        + " "
+        + say(info.reason)
+    )
+    task = st.selectbox(
+        tr("preppage.task"),
+        TASKS,
+        index=TASKS.index(info.task),
+        format_func=labeler(TASKS, lambda name: tr(f"preprocess.task.name.{name}")),
+        key=f"{prefix}_task_{target}",
+    )
+    try:
+        base = session_cache(
+            ("default_spec", dataset.sha256, target, task),
+            lambda: default_spec(frame, target, task, profile),
+        )
+    except UserError as error:
+        st.error(say(error.message), icon=":material/error:")
+        return
+    loaded = st.session_state.get(f"{prefix}_loaded")
+    if loaded is not None and (loaded.target, loaded.task) == (target, task):
+        base = loaded
+
+    st.subheader(tr("preppage.plan"))
+    st.caption(tr("preppage.plan_help"))
+    version = st.session_state.get(f"{prefix}_version", 0)
+    edited = st.data_editor(
+        plan_table(base, lang()),
+        column_config=_plan_columns(),
+        disabled=["column", "reason"],
+        hide_index=True,
+        key=f"{prefix}_plan_{target}_{task}_{version}",
+    )
+    try:
+        spec = apply_plan_table(base, edited)
+    except UserError as error:
+        st.error(say(error.message), icon=":material/error:")
+        return
+    kept = len(spec.kept)
+    st.caption(tr("preppage.plan_summary", kept=kept, dropped=len(spec.columns) - kept))
+
+    spec = _split_controls(prefix, spec, task)
+    if spec is None:
+        return
+    warnings = session_cache(
+        ("plan_warnings", dataset.sha256, spec.to_json()), lambda: plan_warnings(frame, spec)
+    )
+    for warning in warnings:
+        st.warning(say(warning), icon=":material/warning:")
+
+    download, upload = st.columns(2)
+    download.download_button(
+        tr("preppage.download_spec"),
+        spec.to_json(),
+        file_name="preprocess.json",
+        mime="application/json",
+        icon=":material/download:",
+        key="pp_download",
+    )
+    upload.file_uploader(tr("preppage.upload_spec"), type=["json"], key=f"{prefix}_spec_upload")
+    spec_error = st.session_state.get(f"{prefix}_spec_error")
+    if spec_error is not None:
+        st.error(say(spec_error), icon=":material/error:")
+
+    if st.button(
+        tr("preppage.prepare"), type="primary", icon=":material/call_split:", key="pp_prepare"
+    ):
+        try:
+            prepared = prepare(frame, spec)
+        except UserError as error:
+            st.error(say(error.message), icon=":material/error:")
+        else:
+            st.session_state.prepared = prepared
+            record_event("preprocess", audit_details(spec))
+    prepared = st.session_state.get("prepared")
+    if prepared is None:
+        st.info(tr("preppage.not_prepared"), icon=":material/info:")
+        return
+    if prepared.spec != spec:
+        st.warning(tr("preppage.stale"), icon=":material/update:")
+    _show_prepared(frame, prepared)
+
+
+def _split_controls(prefix: str, spec: PreprocessSpec, task: str) -> PreprocessSpec | None:
+    st.subheader(tr("preppage.split"))
+    val_col, test_col, seed_col, strat_col = st.columns(4)
+    val = val_col.slider(
+        tr("preppage.val_share"), 0.0, 0.4, value=spec.val_share, step=0.05, key=f"{prefix}_val"
+    )
+    test = test_col.slider(
+        tr("preppage.test_share"), 0.05, 0.4, value=spec.test_share, step=0.05, key=f"{prefix}_test"
+    )
+    seed = seed_col.number_input(
+        tr("preppage.seed"), min_value=0, value=spec.seed, step=1, key=f"{prefix}_seed"
+    )
+    stratify = strat_col.checkbox(
+        tr("preppage.stratify"),
+        value=spec.stratify,
+        disabled=task == "regression",
+        help=tr("preppage.stratify_help"),
+        key=f"{prefix}_stratify",
+    )
+    try:
+        spec = replace(spec, val_share=val, test_share=test, seed=int(seed), stratify=stratify)
+    except UserError as error:
+        st.error(say(error.message), icon=":material/error:")
+        return None
+    st.caption(tr("preppage.train_share", share=1 - val - test))
+    return spec
+
+
+def _apply_uploaded_spec(prefix: str, frame) -> None:
+    """A plan JSON uploaded on the last run sets the widgets before they are drawn."""
+    uploaded = st.session_state.get(f"{prefix}_spec_upload")
+    if uploaded is None or st.session_state.get(f"{prefix}_spec_seen") == uploaded.file_id:
+        return
+    st.session_state[f"{prefix}_spec_seen"] = uploaded.file_id
+    st.session_state[f"{prefix}_spec_error"] = None
+    try:
+        spec = PreprocessSpec.from_json(uploaded.getvalue())
+        if spec.target not in frame.columns:
+            raise UserError("preppage.spec_target_missing", target=spec.target)
+    except UserError as error:
+        st.session_state[f"{prefix}_spec_error"] = error.message
+        return
+    st.session_state[f"{prefix}_loaded"] = spec
+    st.session_state[f"{prefix}_target"] = spec.target
+    st.session_state[f"{prefix}_task_{spec.target}"] = spec.task
+    st.session_state[f"{prefix}_val"] = spec.val_share
+    st.session_state[f"{prefix}_test"] = spec.test_share
+    st.session_state[f"{prefix}_seed"] = spec.seed
+    st.session_state[f"{prefix}_stratify"] = spec.stratify
+    st.session_state[f"{prefix}_version"] = st.session_state.get(f"{prefix}_version", 0) + 1
+
+
+def _show_prepared(frame, prepared: Prepared) -> None:
+    st.subheader(tr("preppage.result"))
+    for notice in prepared.splits.notices:
+        st.info(say(notice), icon=":material/info:")
+    summary = split_summary(prepared.splits, prepared.preprocessor, lang())
+    st.dataframe(summary, hide_index=True, width="stretch")
+    shapes = {
+        tr("preprocess.summary.train"): prepared.X_train.shape,
+        tr("preprocess.summary.val"): prepared.X_val.shape,
+        tr("preprocess.summary.test"): prepared.X_test.shape,
+    }
+    st.caption(" · ".join(f"{name}: {rows:,} × {cols}" for name, (rows, cols) in shapes.items()))
+    names = prepared.feature_names
+    with st.expander(tr("preppage.features", count=len(names)), icon=":material/list:"):
+        st.dataframe({tr("preppage.feature"): names}, hide_index=True, width="stretch")
+    before, after = preview(frame, prepared.spec, prepared.preprocessor, n=PREVIEW_ROWS)
+    st.markdown(f"**{tr('preppage.before')}**")
+    st.dataframe(before, width="stretch")
+    st.markdown(f"**{tr('preppage.after')}**")
+    st.dataframe(after, width="stretch")
+    page_link("train", label=tr("preppage.next"), icon=":material/arrow_forward:")
+
+
+def _plan_columns() -> dict:
+    choices = {"action": ACTIONS, "kind": KINDS, "impute": IMPUTES, "scale": SCALES,
+               "encoding": ENCODINGS, "part": DATETIME_PARTS}  # fmt: skip
+
+    def options(prefix: str):
+        return labeler(choices[prefix], lambda value: tr(f"preprocess.option.{prefix}.{value}"))
+
+    column = st.column_config
+    return {
+        "column": column.TextColumn(tr("preppage.col.column"), pinned=True),
+        "action": column.SelectboxColumn(
+            tr("preppage.col.action"), options=ACTIONS, format_func=options("action"), required=True
+        ),
+        "kind": column.SelectboxColumn(
+            tr("preppage.col.kind"), options=KINDS, format_func=options("kind"), required=True
+        ),
+        "impute": column.SelectboxColumn(
+            tr("preppage.col.impute"), options=IMPUTES, format_func=options("impute"), required=True
+        ),
+        "add_indicator": column.CheckboxColumn(
+            tr("preppage.col.indicator"), help=tr("preppage.col.indicator_help")
+        ),
+        "scale": column.SelectboxColumn(
+            tr("preppage.col.scale"), options=SCALES, format_func=options("scale"), required=True
+        ),
+        "encoding": column.SelectboxColumn(
+            tr("preppage.col.encoding"),
+            options=ENCODINGS,
+            format_func=options("encoding"),
+            required=True,
+        ),
+        "clip_low": column.NumberColumn(
+            tr("preppage.col.clip_low"),
+            min_value=0.0,
+            max_value=1.0,
+            step=0.01,
+            format="%.2f",
+            help=tr("preppage.col.clip_help"),
+        ),
+        "clip_high": column.NumberColumn(
+            tr("preppage.col.clip_high"),
+            min_value=0.0,
+            max_value=1.0,
+            step=0.01,
+            format="%.2f",
+            help=tr("preppage.col.clip_help"),
+        ),
+        "datetime_parts": column.MultiselectColumn(
+            tr("preppage.col.dates"), options=DATETIME_PARTS, format_func=options("part")
+        ),
+        "reason": column.TextColumn(tr("preppage.col.reason"), width="large"),
+    }
+
+
+run_app_first()
+preprocess_page()

@@ -1,0 +1,548 @@
+"""Train: model and training controls, the maths in use, a live background job, run history."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import streamlit as st
+
+from core.i18n import UserError
+from core.train.engine import (
+    BATCH_SIZES,
+    OPTIMIZERS,
+    SCHEDULES,
+    JobLimiter,
+    TrainSpec,
+    formulas_for,
+)
+from core.train.figures import parameter_curves, training_curves
+from core.train.models import (
+    ACTIVATIONS,
+    KINDS,
+    MAX_HIDDEN_LAYERS,
+    ModelSpec,
+    allowed_losses,
+    build_model,
+    default_loss,
+    layer_table,
+    loss_warnings,
+    parameter_count,
+    work_per_epoch,
+)
+from core.train.runner import (
+    RunConfig,
+    audit_details,
+    default_model_spec,
+    default_train_spec,
+    first_model_setup,
+    start_training,
+)
+from ui import (
+    collect_finished_job,
+    labeler,
+    lang,
+    page_link,
+    record_event,
+    run_app_first,
+    say,
+    session_cache,
+    tr,
+)
+
+LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0)
+L2_VALUES = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+UNIT_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+FIRST_MODEL_TARGETS = {"w": 2.0, "b": 1.0}
+PERSIST = {"persist_state": "session"}  # settings survive a visit to another page
+# Untouched controls give exactly the CLI's default config.
+MODEL_DEFAULTS = default_model_spec()
+TRAIN_DEFAULTS = default_train_spec()
+
+
+@st.cache_resource
+def job_limiter() -> JobLimiter:
+    """One queue for the whole server: at most MODELDESK_MAX_JOBS (default: CPU cores) train."""
+    configured = int(os.environ.get("MODELDESK_MAX_JOBS", "0") or 0)
+    return JobLimiter(max_jobs=configured or None)
+
+
+def train_page() -> None:
+    """Preset, controls, summary and maths, Train/Stop with live curves, then run history."""
+    st.title(tr("app.nav.train"))
+    st.caption(tr("trainpage.intro"))
+    if st.button(tr("trainpage.preset"), icon=":material/school:", key="tr_preset"):
+        _apply_first_model_preset()
+    prepared = st.session_state.get("prepared")
+    if prepared is None:
+        st.warning(tr("app.planned.needs", step=tr("app.nav.preprocess")))
+        page_link("preprocess", label=tr("app.nav.preprocess"), icon=":material/arrow_back:")
+        return
+    task = prepared.spec.task
+    n_classes = len(prepared.preprocessor.classes_)
+    st.caption(
+        tr(
+            "trainpage.data_line",
+            task=tr(f"preprocess.task.name.{task}"),
+            rows=len(prepared.y_train),
+            features=prepared.X_train.shape[1],
+        )
+    )
+    model_column, train_column = st.columns(2)
+    with model_column:
+        st.subheader(tr("trainpage.model"))
+        model_spec = _model_controls(task)
+    with train_column:
+        st.subheader(tr("trainpage.training"))
+        train_spec = _train_controls(task, len(prepared.y_train))
+    if model_spec is None or train_spec is None:
+        return
+    for warning in loss_warnings(model_spec, task):
+        st.warning(say(warning), icon=":material/warning:")
+    _summary(
+        model_spec, train_spec, prepared.X_train.shape[1], task, n_classes, len(prepared.y_train)
+    )
+    config = RunConfig(prepared.spec, model_spec, train_spec)
+    st.session_state.train_config = config
+    st.download_button(
+        tr("trainpage.download_config"),
+        config.to_json(),
+        file_name="modeldesk_config.json",
+        mime="application/json",
+        icon=":material/download:",
+        key="tr_config",
+        help=tr("trainpage.download_config_help"),
+    )
+    _job_controls(prepared, model_spec, train_spec)
+    live_panel()
+    run_history()
+
+
+def _model_controls(task: str) -> ModelSpec | None:
+    kind = st.radio(
+        tr("train.label.kind"),
+        KINDS,
+        index=KINDS.index(MODEL_DEFAULTS.kind),
+        format_func=labeler(KINDS, lambda k: tr(f"train.kind.{k}")),
+        help=tr("train.explain.kind"),
+        horizontal=True,
+        key="tr_kind",
+        **PERSIST,
+    )
+    hidden: tuple[int, ...] = ()
+    activation, dropout, batch_norm = "relu", 0.0, False
+    if kind == "mlp":
+        layers = st.slider(
+            tr("train.label.hidden_layers"),
+            0,
+            MAX_HIDDEN_LAYERS,
+            value=len(MODEL_DEFAULTS.hidden_layers),
+            help=tr("train.explain.hidden_layers"),
+            key="tr_layers",
+            **PERSIST,
+        )
+        unit_columns = st.columns(max(layers, 1))
+        hidden = tuple(
+            unit_columns[i].select_slider(
+                tr("train.label.units", index=i + 1),
+                UNIT_CHOICES,
+                value=_default_units(i),
+                help=tr("train.explain.units"),
+                key=f"tr_units_{i}",
+                **PERSIST,
+            )
+            for i in range(layers)
+        )
+        activation = st.selectbox(
+            tr("train.label.activation"),
+            ACTIVATIONS,
+            format_func=labeler(ACTIVATIONS, lambda a: tr(f"train.activation.{a}")),
+            help=tr("train.explain.activation"),
+            key="tr_activation",
+            **PERSIST,
+        )
+        dropout = st.slider(
+            tr("train.label.dropout"),
+            0.0,
+            0.9,
+            value=MODEL_DEFAULTS.dropout,
+            step=0.05,
+            help=tr("train.explain.dropout"),
+            key="tr_dropout",
+            **PERSIST,
+        )
+        batch_norm = st.checkbox(
+            tr("train.label.batch_norm"),
+            help=tr("train.explain.batch_norm"),
+            key="tr_batch_norm",
+            **PERSIST,
+        )
+    l2 = st.select_slider(
+        tr("train.label.l2"),
+        L2_VALUES,
+        value=MODEL_DEFAULTS.l2,
+        format_func=_short_number,
+        help=tr("train.explain.l2"),
+        key="tr_l2",
+        **PERSIST,
+    )
+    losses = allowed_losses(task)
+    loss = st.selectbox(
+        tr("train.label.loss"),
+        losses,
+        index=losses.index(default_loss(task)),
+        format_func=labeler(losses, lambda n: tr(f"train.loss.{n}")),
+        help=tr("train.explain.loss"),
+        key=f"tr_loss_{task}",
+        **PERSIST,
+    )
+    try:
+        return ModelSpec(
+            kind=kind,
+            hidden_layers=hidden if kind == "mlp" else (),
+            activation=activation,
+            dropout=dropout,
+            l2=l2,
+            batch_norm=batch_norm,
+            # The task's own loss is stored as "default", exactly as the CLI's default config.
+            loss=None if loss == default_loss(task) else loss,
+        )
+    except UserError as error:
+        st.error(say(error.message), icon=":material/error:")
+        return None
+
+
+def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
+    optimizer = st.selectbox(
+        tr("train.label.optimizer"),
+        OPTIMIZERS,
+        index=OPTIMIZERS.index(TRAIN_DEFAULTS.optimizer),
+        format_func=labeler(OPTIMIZERS, lambda o: tr(f"train.optimizer.{o}")),
+        help=tr("train.explain.optimizer"),
+        key="tr_optimizer",
+        **PERSIST,
+    )
+    learning_rate = st.select_slider(
+        tr("train.label.learning_rate"),
+        LEARNING_RATES,
+        value=TRAIN_DEFAULTS.learning_rate,
+        format_func=_short_number,
+        help=tr("train.explain.learning_rate"),
+        key="tr_lr",
+        **PERSIST,
+    )
+    batch_size = st.select_slider(
+        tr("train.label.batch_size"),
+        BATCH_SIZES,
+        value=TRAIN_DEFAULTS.batch_size,
+        format_func=labeler(BATCH_SIZES, lambda b: tr("train.batch.full") if b is None else str(b)),
+        help=tr("train.explain.batch_size"),
+        key="tr_batch",
+        **PERSIST,
+    )
+    if batch_size is None:
+        st.caption(tr("trainpage.full_batch", rows=n_rows))
+    epochs = st.slider(
+        tr("train.label.epochs"),
+        1,
+        500,
+        value=TRAIN_DEFAULTS.epochs,
+        help=tr("train.explain.epochs"),
+        key="tr_epochs",
+        **PERSIST,
+    )
+    early_stopping = st.checkbox(
+        tr("train.label.early_stopping"),
+        value=TRAIN_DEFAULTS.early_stopping,
+        help=tr("train.explain.early_stopping"),
+        key="tr_early",
+        **PERSIST,
+    )
+    patience = st.slider(
+        tr("train.label.patience"),
+        1,
+        50,
+        value=TRAIN_DEFAULTS.patience,
+        help=tr("train.explain.patience"),
+        key="tr_patience",
+        **PERSIST,
+    )
+    restore_best = st.checkbox(
+        tr("train.label.restore_best"),
+        value=TRAIN_DEFAULTS.restore_best,
+        help=tr("train.explain.restore_best"),
+        key="tr_restore",
+        **PERSIST,
+    )
+    schedule = st.selectbox(
+        tr("train.label.schedule"),
+        SCHEDULES,
+        format_func=labeler(SCHEDULES, lambda s: tr(f"train.schedule.{s}")),
+        help=tr("train.explain.schedule"),
+        key="tr_schedule",
+        **PERSIST,
+    )
+    class_weights = st.checkbox(
+        tr("train.label.class_weights"),
+        help=tr("train.explain.class_weights"),
+        disabled=task == "regression",
+        key="tr_class_weights",
+        **PERSIST,
+    )
+    seed = st.number_input(
+        tr("train.label.seed"),
+        min_value=0,
+        value=TRAIN_DEFAULTS.seed,
+        step=1,
+        help=tr("train.explain.seed"),
+        key="tr_seed",
+        **PERSIST,
+    )
+    try:
+        return TrainSpec(
+            optimizer=optimizer,
+            learning_rate=float(learning_rate),
+            batch_size=batch_size,
+            epochs=int(epochs),
+            early_stopping=early_stopping,
+            patience=int(patience),
+            restore_best=restore_best,
+            schedule=schedule,
+            class_weights=bool(class_weights) and task != "regression",
+            seed=int(seed),
+        )
+    except UserError as error:
+        st.error(say(error.message), icon=":material/error:")
+        return None
+
+
+def _summary(
+    model_spec: ModelSpec,
+    train_spec: TrainSpec,
+    n_features: int,
+    task: str,
+    n_classes: int,
+    n_rows: int,
+) -> None:
+    """Layer table, parameter count and work per epoch; the maths in an expander."""
+    key = ("model_summary", model_spec, n_features, task, n_classes, train_spec.batch_size, n_rows)
+    rows, params, work = session_cache(
+        key, lambda: _describe(model_spec, n_features, task, n_classes, n_rows, train_spec)
+    )
+    with st.expander(
+        tr("trainpage.architecture", total=params["total"]), icon=":material/account_tree:"
+    ):
+        table = pd.DataFrame(rows).rename(
+            columns={name: tr(f"train.layer_table.{name}") for name in rows[0]}
+        )
+        st.dataframe(table, hide_index=True, width="stretch")
+        st.caption(
+            tr("train.work.parameters", total=params["total"], trainable=params["trainable"])
+        )
+        st.caption(
+            tr(
+                "train.work.per_epoch",
+                multiply_adds=work["multiply_adds_per_epoch"],
+                batches=work["batches_per_epoch"],
+            )
+        )
+    with st.expander(tr("trainpage.maths"), icon=":material/function:"):
+        for formula in formulas_for(model_spec, train_spec, task):
+            st.markdown(f"**{say(formula.title)}**")
+            st.latex(formula.latex)
+            st.caption(say(formula.explanation))
+
+
+def _describe(model_spec, n_features, task, n_classes, n_rows, train_spec):
+    model = build_model(model_spec, n_features, task, n_classes, train_spec.seed)
+    return (
+        layer_table(model),
+        parameter_count(model),
+        work_per_epoch(model, n_rows, train_spec.batch_size),
+    )
+
+
+def _job_controls(prepared, model_spec: ModelSpec, train_spec: TrainSpec) -> None:
+    job = st.session_state.get("job")
+    train_col, stop_col = st.columns(2)
+    busy = job is not None and not job.done
+    if train_col.button(
+        tr("trainpage.train"),
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=busy,
+        key="tr_train",
+    ):
+        try:
+            st.session_state.job = start_training(
+                prepared,
+                model_spec,
+                train_spec,
+                limiter=job_limiter(),
+                name=tr("trainpage.run_name", number=len(st.session_state.get("runs", {})) + 1),
+            )
+            st.session_state.job_prepared = prepared
+            record_event("train", audit_details(RunConfig(prepared.spec, model_spec, train_spec)))
+        except UserError as error:
+            st.error(say(error.message), icon=":material/error:")
+    job = st.session_state.get("job")
+    if stop_col.button(
+        tr("trainpage.stop"),
+        icon=":material/stop:",
+        disabled=job is None or job.done,
+        key="tr_stop",
+    ):
+        job.stop()
+
+
+def live_panel() -> None:
+    """Progress and curves of the current job, redrawn twice a second while it trains."""
+    job = st.session_state.get("job")
+    if job is None:
+        return
+    # Poll only while there is something to watch; a finished job is drawn once.
+    st.fragment(_live_panel, run_every=None if job.done else 0.5)()
+
+
+def _live_panel() -> None:
+    job = st.session_state.job
+    snapshot = job.snapshot()
+    status = tr(f"train.status.{snapshot.status}")
+    if snapshot.status == "queued" and snapshot.queue_position:
+        st.info(tr("train.status.queue_position", position=snapshot.queue_position))
+    text = f"{status} · " + tr(
+        "train.status.progress", epoch=snapshot.epoch, epochs=snapshot.epochs
+    )
+    if snapshot.eta_seconds is not None and not snapshot.done:
+        text += " · " + tr("train.status.eta", seconds=snapshot.eta_seconds)
+    st.progress(snapshot.progress, text=text)
+    if snapshot.message is not None:
+        show = st.error if snapshot.status == "failed" else st.info
+        show(say(snapshot.message))
+    if snapshot.history.get("loss"):
+        st.plotly_chart(
+            training_curves(snapshot.history, job.task, lang()), width="stretch", key="tr_curves"
+        )
+    if snapshot.parameters:
+        targets = FIRST_MODEL_TARGETS if st.session_state.get("first_model") else None
+        last = {name: values[-1] for name, values in snapshot.parameters.items() if values}
+        st.caption(tr("trainpage.parameters_now", values=_parameter_text(last)))
+        st.plotly_chart(
+            parameter_curves(snapshot.parameters, targets, lang()), width="stretch", key="tr_params"
+        )
+    if snapshot.done and collect_finished_job():
+        st.rerun()
+
+
+def run_history() -> None:
+    """This session's runs: rename, delete, and (when the app serves one person) save."""
+    runs = st.session_state.get("runs", {})
+    if not runs:
+        return
+    st.subheader(tr("trainpage.history"))
+    table = pd.DataFrame(
+        [
+            {
+                tr("trainpage.col.name"): run.name,
+                tr("trainpage.col.status"): tr(f"train.status.{run.status}"),
+                tr("trainpage.col.epochs"): run.epochs_trained,
+                tr("trainpage.col.duration"): round(run.duration_s, 1),
+                tr("trainpage.col.val_loss"): _last(run.history.get("val_loss")),
+                tr("trainpage.col.test_metric"): _test_metric(run),
+                tr("trainpage.col.model"): tr(f"train.kind.{run.model_spec.kind}"),
+                tr("trainpage.col.optimizer"): tr(f"train.optimizer.{run.train_spec.optimizer}"),
+                tr("trainpage.col.learning_rate"): run.train_spec.learning_rate,
+            }
+            for run in runs.values()
+        ]
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+    ids = list(runs)
+    chosen = st.selectbox(
+        tr("trainpage.pick_run"),
+        ids,
+        index=len(ids) - 1,
+        format_func=labeler(ids, lambda i: runs[i].name),
+        key="tr_pick",
+    )
+    name_col, rename_col, delete_col = st.columns([3, 1, 1])
+    new_name = name_col.text_input(tr("trainpage.new_name"), value=runs[chosen].name, key="tr_name")
+    if rename_col.button(tr("trainpage.rename"), key="tr_rename") and new_name.strip():
+        runs[chosen].name = new_name.strip()
+        st.rerun()
+    if delete_col.button(tr("trainpage.delete"), key="tr_delete"):
+        del runs[chosen]
+        st.session_state.get("run_data", {}).pop(chosen, None)
+        st.rerun()
+    _save_runs(runs)
+
+
+def _save_runs(runs: dict) -> None:
+    from core.train.runner import save_runs, shared_deployment
+
+    if shared_deployment():
+        st.caption(tr("trainpage.shared_no_save"))
+        return
+    folder = st.text_input(tr("trainpage.save_folder"), value="runs", key="tr_folder")
+    if st.button(tr("trainpage.save"), icon=":material/save:", key="tr_save"):
+        try:
+            written = save_runs(list(runs.values()), folder)
+        except UserError as error:
+            st.error(say(error.message), icon=":material/error:")
+        else:
+            st.success(tr("trainpage.saved", count=len(written), folder=folder))
+
+
+def _apply_first_model_preset() -> None:
+    """One click: the y = 2x + 1 sample, x unscaled, one Dense unit, SGD on MSE."""
+    from core.data.profile import profile_frame
+    from core.prep.pipeline import prepare
+    from ui import set_dataset
+
+    dataset, spec, model_spec, train_spec = first_model_setup()
+    set_dataset(dataset, profile_frame(dataset.frame))
+    prepared = prepare(dataset.frame, spec)
+    st.session_state.prepared = prepared
+    st.session_state.first_model = True
+    st.session_state.update(
+        tr_kind=model_spec.kind,
+        tr_l2=model_spec.l2,
+        tr_optimizer=train_spec.optimizer,
+        tr_lr=train_spec.learning_rate,
+        tr_batch=train_spec.batch_size,
+        tr_epochs=train_spec.epochs,
+        tr_early=train_spec.early_stopping,
+        tr_schedule=train_spec.schedule,
+        tr_seed=train_spec.seed,
+        tr_loss_regression=model_spec.loss or "mse",
+    )
+
+
+def _default_units(index: int) -> int:
+    layers = MODEL_DEFAULTS.hidden_layers
+    return layers[index] if index < len(layers) else (layers[-1] if layers else 16)
+
+
+def _short_number(value: float) -> str:
+    return "0" if value == 0 else f"{value:g}"
+
+
+def _parameter_text(values: dict[str, float]) -> str:
+    return ", ".join(f"{name} = {value:.3f}" for name, value in values.items())
+
+
+def _test_metric(run) -> str:
+    """The run's held-out headline metric, e.g. "accuracy 0.967", or empty before it has one."""
+    from core.evaluate.metrics import headline_metric
+
+    name = headline_metric(run.task)
+    value = run.metrics.get(name)
+    return "" if value is None else f"{tr(f'evaluation.metric.{name}')} {value:.3f}"
+
+
+def _last(values: list[float] | None) -> float | None:
+    return round(values[-1], 4) if values else None
+
+
+run_app_first()
+train_page()

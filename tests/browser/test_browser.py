@@ -1,0 +1,136 @@
+"""The real app in Chromium: switch language, upload a real file, see its profile, screenshot it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+
+pytestmark = pytest.mark.browser
+
+
+def wait_idle(page: Page) -> None:
+    """Streamlit has finished the current script run."""
+    page.wait_for_selector(
+        "[data-test-script-state='notRunning']", state="attached", timeout=60_000
+    )
+    expect(page.locator("[data-testid='stStatusWidget']")).to_have_count(0, timeout=60_000)
+
+
+def switch_language(page: Page, name: str) -> None:
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
+    page.get_by_role("option", name=name).click()
+    wait_idle(page)
+
+
+@pytest.fixture
+def csv_file(tmp_path: Path) -> Path:
+    """A GBK-encoded, semicolon-separated file with decimal commas: what Excel in China saves."""
+    lines = ["城市;年龄;收入;是否购买"]
+    cities = ["北京", "上海", "广州", "深圳"]
+    lines += [
+        f"{cities[i % 4]};{20 + i % 40};{1000 + i * 7},5;{'是' if i % 3 else '否'}"
+        for i in range(240)
+    ]
+    path = tmp_path / "客户.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("gbk"))
+    return path
+
+
+def test_switch_language_upload_and_profile(page: Page, app_url: str, csv_file: Path):
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(app_url)
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="ModelDesk")).to_be_visible()
+
+    switch_language(page, "简体中文")
+    nav = page.locator("[data-testid='stSidebarNav']")
+    expect(nav.get_by_text("数据", exact=True)).to_be_visible()
+    nav.get_by_text("数据", exact=True).click()
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="数据", exact=True)).to_be_visible()
+
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(csv_file))
+    wait_idle(page)
+    metrics = page.locator("[data-testid='stMetric']")
+    expect(metrics.filter(has_text="行数")).to_contain_text("240", timeout=30_000)
+    expect(metrics.filter(has_text="列数")).to_contain_text("4")
+    expect(page.get_by_text(re.compile("gb18030"))).to_be_visible()
+    expect(page.locator("[data-testid='stPlotlyChart']").first).to_be_visible(timeout=30_000)
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    expect(sidebar).to_contain_text("客户.csv：240 行 × 4 列")
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=False)
+    assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_bad_file_shows_message_and_app_keeps_running(page: Page, app_url: str, tmp_path: Path):
+    page.goto(f"{app_url}/data")
+    wait_idle(page)
+    bad = tmp_path / "broken.xlsx"
+    bad.write_text("this is not a workbook\n")
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(bad))
+    wait_idle(page)
+    expect(page.locator("[data-testid='stAlertContentError']")).to_contain_text("Excel")
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+
+
+def epoch_shown(page: Page) -> int:
+    text = page.locator("[data-testid='stProgress']").first.inner_text()
+    match = re.search(r"(\d+)/(\d+)", text)
+    return int(match.group(1)) if match else -1
+
+
+def test_first_model_preset_trains_live_and_stops(page: Page, app_url: str):
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{app_url}/train")
+    wait_idle(page)
+    page.get_by_role("button", name="Classic first model").click()
+    wait_idle(page)
+    epochs = page.get_by_role("slider", name=re.compile("Epochs"))
+    epochs.focus()
+    page.keyboard.press("End")  # 500 epochs: long enough to watch and to stop
+    wait_idle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    chart = page.locator("[data-testid='stPlotlyChart']").first
+    expect(chart).to_be_visible(timeout=60_000)
+    first = epoch_shown(page)
+    page.wait_for_timeout(2_000)
+    assert epoch_shown(page) > first, "the progress and curves move while training"
+    page.get_by_role("button", name="Stop", exact=True).click()
+    expect(page.get_by_text(re.compile(r"Stopped after \d+ complete epochs"))).to_be_visible(
+        timeout=30_000
+    )
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+
+
+def test_a_deep_link_as_the_first_request_still_runs_the_app_shell(page: Page, start_server):
+    # Streamlit decides once per process whether a pages/ folder means old-style multipage
+    # mode; a first visit to /data must still get app.py's navigation, sidebar and layout.
+    with start_server() as url:
+        page.goto(f"{url}/data")
+        wait_idle(page)
+        sidebar = page.locator("[data-testid='stSidebar']")
+        expect(sidebar.get_by_text("Language")).to_be_visible()
+        expect(sidebar.get_by_text("Overview")).to_be_visible()
+        expect(sidebar.get_by_text("app", exact=True)).to_have_count(0)
+        expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()
+
+
+def test_a_chinese_browser_gets_the_chinese_interface(browser, app_url: str):
+    context = browser.new_context(locale="zh-CN")
+    try:
+        page = context.new_page()
+        page.goto(app_url)
+        wait_idle(page)
+        expect(page.get_by_text("在你自己的数据表上训练")).to_be_visible()
+        expect(page.locator("[data-testid='stSidebarNav']").get_by_text("数据")).to_be_visible()
+    finally:
+        context.close()

@@ -1,0 +1,54 @@
+"""Encrypted export: AES-GCM under a scrypt key; wrong passphrases and damage are user errors."""
+
+import pytest
+
+from core.compliance.secure import DEFAULT_LOG2_N, decrypt, encrypt, is_encrypted
+from core.i18n import UserError
+
+FAST = 12  # tests use a cheaper scrypt cost, except the one round trip at the default
+
+
+def test_round_trip_at_the_default_cost():
+    data = "报告 report ✓".encode() * 100
+    blob = encrypt(data, "correct horse battery")
+    assert is_encrypted(blob)
+    assert blob[8] == DEFAULT_LOG2_N
+    assert data not in blob
+    assert decrypt(blob, "correct horse battery") == data
+
+
+def test_each_encryption_is_salted_and_different():
+    first = encrypt(b"same", "passphrase!", log2_n=FAST)
+    second = encrypt(b"same", "passphrase!", log2_n=FAST)
+    assert first != second
+    assert decrypt(first, "passphrase!") == decrypt(second, "passphrase!") == b"same"
+
+
+def test_wrong_passphrase_is_a_user_error():
+    blob = encrypt(b"secret", "right passphrase", log2_n=FAST)
+    with pytest.raises(UserError) as error:
+        decrypt(blob, "wrong passphrase")
+    assert error.value.message.key == "secure.error.wrong_passphrase"
+
+
+@pytest.mark.parametrize("position", [9, 20, 40, -1])
+def test_any_changed_byte_is_detected(position):
+    blob = bytearray(encrypt(b"model bundle bytes", "passphrase!", log2_n=FAST))
+    blob[position] ^= 1
+    with pytest.raises(UserError):
+        decrypt(bytes(blob), "passphrase!")
+
+
+def test_not_our_format_and_short_passphrases():
+    with pytest.raises(UserError) as error:
+        decrypt(b"PK\x03\x04 a zip file, not encrypted" * 3, "passphrase!")
+    assert error.value.message.key == "secure.error.not_encrypted"
+    with pytest.raises(UserError):
+        encrypt(b"x", "short")
+
+
+def test_a_crafted_huge_cost_is_refused():
+    blob = bytearray(encrypt(b"x", "passphrase!", log2_n=FAST))
+    blob[8] = 40
+    with pytest.raises(UserError):
+        decrypt(bytes(blob), "passphrase!")
