@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+import state
 from core.i18n import LANGUAGES
 from core.workflow import workflow_status
 from ui import (
@@ -29,7 +30,7 @@ with st.sidebar:
         index=list(LANGUAGES).index(current_lang),
         format_func=LANGUAGES.__getitem__,
         key="lang_picker",
-        on_change=lambda: st.session_state.update(lang=st.session_state.lang_picker),
+        on_change=lambda: state.set_language(state.widget("lang_picker")),
     )
     # Filled after the page has run, so it shows what the page just did (a new dataset, ...).
     status = st.container()
@@ -46,7 +47,7 @@ collect_finished_job()
 navigation.run()
 
 with status:
-    dataset = st.session_state.get("dataset")
+    dataset = state.dataset()
     st.caption(tr("app.sidebar.dataset"))
     if dataset is None:
         st.write(tr("app.sidebar.no_dataset"))

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import re
 import runpy
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import streamlit as st
 
+import state
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, Message, language_from_locale, t
+from core.train.runs import USABLE_STATUSES
 
 T = TypeVar("T")
 APP = Path(__file__).resolve().parent / "app.py"
@@ -39,10 +40,12 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$&:])")
 
 def lang() -> str:
     """The session's language, first taken from the browser's locale."""
-    if "lang" not in st.session_state:
+    chosen = state.language()
+    if chosen is None:
         locale = getattr(st.context, "locale", None)
-        st.session_state.lang = language_from_locale(locale) or DEFAULT_LANGUAGE
-    return st.session_state.lang if st.session_state.lang in LANGUAGES else DEFAULT_LANGUAGE
+        chosen = language_from_locale(locale) or DEFAULT_LANGUAGE
+        state.set_language(chosen)
+    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def tr(key: str, **params: object) -> str:
@@ -67,7 +70,7 @@ def session_cache(key: Hashable, compute: Callable[[], T]) -> T:
     Not st.cache_data: that cache is shared by every session of the server, and uploads must
     never outlive or leak beyond the session that sent them.
     """
-    cache: OrderedDict[Hashable, Any] = st.session_state.setdefault("_session_cache", OrderedDict())
+    cache = state.session_cache_store()
     if key in cache:
         cache.move_to_end(key)
         return cache[key]
@@ -81,16 +84,15 @@ def session_cache(key: Hashable, compute: Callable[[], T]) -> T:
 def done_steps() -> set[str]:
     """Workflow steps this session has completed."""
     done: set[str] = set()
-    if st.session_state.get("dataset") is not None:
+    if state.dataset() is not None:
         done.add("data")
-    if st.session_state.get("prepared") is not None:
+    if state.prepared() is not None:
         done.add("preprocess")
-    runs = st.session_state.get("runs") or {}
-    if any(run.status in ("finished", "stopped") for run in runs.values()):
+    if any(run.status in USABLE_STATUSES for run in state.runs().values()):
         done.add("train")
-    if st.session_state.get("evaluated_runs"):
+    if state.evaluated_runs():
         done.add("evaluate")
-    trail = st.session_state.get("audit")
+    trail = state.existing_audit_trail()
     events = trail.events if trail is not None else ()
     if any(e.kind == "export" and e.details.get("what") in DEPLOY_EXPORTS for e in events):
         done.add("deploy")
@@ -99,17 +101,9 @@ def done_steps() -> set[str]:
     return done
 
 
-# Session keys that describe work derived from the current dataset; a new dataset clears them.
-# (Runs keep the prepared data they trained on, in run_data.)
-DERIVED_FROM_DATASET = ("prepared", "first_model")
-
-
 def set_dataset(dataset: Any, profile: Any) -> None:
     """Make a dataset current for this session and forget work derived from the previous one."""
-    st.session_state.dataset = dataset
-    st.session_state.profile = profile
-    for key in DERIVED_FROM_DATASET:
-        st.session_state.pop(key, None)
+    state.set_dataset(dataset, profile)
 
 
 def labeler(codes: Iterable[Hashable], label: Callable[[Any], str]) -> Callable[[Any], str]:
@@ -124,29 +118,24 @@ def labeler(codes: Iterable[Hashable], label: Callable[[Any], str]) -> Callable[
 
 def collect_finished_job() -> bool:
     """Move a finished job's run into this session's history, once; True when it did now."""
-    job = st.session_state.get("job")
-    if job is None or not job.done or st.session_state.get("_collected_job") == job.run_id:
+    job = state.job()
+    if job is None or not job.done or state.job_collected(job.run_id):
         return False
     run = job.result()
-    prepared = st.session_state.get("job_prepared")
-    if prepared is not None and run.status in ("finished", "stopped"):
+    prepared = state.job_prepared()
+    if prepared is not None and run.status in USABLE_STATUSES:
         from core.evaluate.metrics import run_metrics
 
         # Held-out test metrics (and the baselines') travel with the run, as in metrics.json.
         run_metrics(prepared, run)
-    st.session_state.setdefault("runs", {})[run.run_id] = run
-    st.session_state.setdefault("run_data", {})[run.run_id] = prepared
-    st.session_state._collected_job = job.run_id
+    state.add_run(run, prepared)
+    state.mark_job_collected(job.run_id)
     return True
 
 
 def audit_trail() -> Any:
     """This session's hash-chained audit trail (created on first use)."""
-    from core.compliance.audit import AuditTrail
-
-    if "audit" not in st.session_state:
-        st.session_state.audit = AuditTrail()
-    return st.session_state.audit
+    return state.audit_trail()
 
 
 def record_event(kind: str, details: dict) -> None:

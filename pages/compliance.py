@@ -9,6 +9,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
+import state
 from core.compliance.anonymity import (
     DEFAULT_K,
     DEFAULT_L,
@@ -94,7 +95,7 @@ def compliance_page() -> None:
     summary = st.container()
     names = ("checklist", "data", "deidentify", "model", "actions", "audit", "report")
     tabs = dict(zip(names, st.tabs([tr(f"compage.tab.{name}") for name in names]), strict=True))
-    dataset = st.session_state.get("dataset")
+    dataset = state.dataset()
     with tabs["data"]:
         evidence = data_section(dataset)
     with tabs["deidentify"]:
@@ -110,8 +111,8 @@ def compliance_page() -> None:
         model=facts,
         fairness=fairness,
         audit=trail.verify(),
-        encrypted_export=bool(st.session_state.get("cp_encrypted_export")),
-        backup_saved=bool(st.session_state.get("cp_backup_saved")),
+        encrypted_export=bool(state.scratch("cp_encrypted_export")),
+        backup_saved=bool(state.scratch("cp_backup_saved")),
     )
     results = evaluate_checklist(context)
     with summary:
@@ -141,15 +142,12 @@ def compliance_page() -> None:
 
 
 def _answers() -> ChecklistAnswers:
-    if "cp_answers" not in st.session_state:
-        st.session_state.cp_answers = ChecklistAnswers()
-    return st.session_state.cp_answers
+    return state.checklist_answers()
 
 
 def _init(key: str, value: object) -> None:
     """Start a widget from the stored answers (widgets forget their value off the page)."""
-    if key not in st.session_state:
-        st.session_state[key] = value
+    state.preset_widget(key, value)
 
 
 def _settings() -> None:
@@ -204,7 +202,7 @@ def _jurisdiction_name(code: str) -> str:
 
 
 def _on_setting(name: str) -> None:
-    value = st.session_state[f"cp_{name}"]
+    value = state.widget(f"cp_{name}")
     answers = _answers()
     if name == "jurisdictions":
         value = [j for j in JURISDICTIONS if j in value]
@@ -214,34 +212,35 @@ def _on_setting(name: str) -> None:
     else:
         value = bool(value)
         answers = replace(answers, **{name: value})
-    st.session_state.cp_answers = answers
+    state.set_checklist_answers(answers)
     record_event("checklist", {"setting": name, "value": value})
 
 
 def _on_answer(item_id: str) -> None:
-    value = st.session_state[f"cp_ans_{item_id}"]
-    st.session_state.cp_answers = _answers().answer(item_id, None if value == UNSET else value)
+    value = state.widget(f"cp_ans_{item_id}")
+    state.set_checklist_answers(_answers().answer(item_id, None if value == UNSET else value))
     record_event("checklist", {"item": item_id, "answer": value})
 
 
 def _on_note(item_id: str) -> None:
-    note = st.session_state[f"cp_note_{item_id}"]
+    note = state.widget(f"cp_note_{item_id}")
     answers = _answers()
-    st.session_state.cp_answers = answers.answer(item_id, answers.answers.get(item_id), note)
+    state.set_checklist_answers(answers.answer(item_id, answers.answers.get(item_id), note))
     record_event("checklist", {"item": item_id, "note": note.strip()[:500]})
 
 
 def _set_answer_widgets(answers: ChecklistAnswers) -> None:
     """Point every settings and answer widget at `answers` (after a restore)."""
-    st.session_state.cp_jurisdictions = list(answers.jurisdictions)
-    st.session_state.cp_automated_decisions = answers.automated_decisions
-    st.session_state.cp_generative = answers.generative
-    st.session_state.cp_sensitive_data = next(
-        k for k, v in SENSITIVE_VALUE.items() if v == answers.sensitive_data
+    state.set_widget("cp_jurisdictions", list(answers.jurisdictions))
+    state.set_widget("cp_automated_decisions", answers.automated_decisions)
+    state.set_widget("cp_generative", answers.generative)
+    state.set_widget(
+        "cp_sensitive_data",
+        next(k for k, v in SENSITIVE_VALUE.items() if v == answers.sensitive_data),
     )
     for item in load_checklist().items:
-        st.session_state[f"cp_ans_{item.id}"] = answers.answers.get(item.id, UNSET)
-        st.session_state[f"cp_note_{item.id}"] = answers.notes.get(item.id, "")
+        state.set_widget(f"cp_ans_{item.id}", answers.answers.get(item.id, UNSET))
+        state.set_widget(f"cp_note_{item.id}", answers.notes.get(item.id, ""))
 
 
 # --- (a) evidence from data -----------------------------------------------------------------
@@ -313,7 +312,7 @@ def data_section(dataset) -> dict | None:
             tr("compage.data.l"), 1, 100, DEFAULT_L, help=tr("compage.data.l_help"), key="cp_l"
         )
     )
-    spec = matching_spec(st.session_state.get("prepared"), frame, target)
+    spec = matching_spec(state.prepared(), frame, target)
     key = ("cp_evidence", dataset.sha256, target, sensitive, tuple(quasi), k, l_target,
            None if spec is None else spec.to_json())  # fmt: skip
     try:
@@ -328,7 +327,7 @@ def data_section(dataset) -> dict | None:
                 l=l_target,
                 spec=spec,
                 scan=scan,
-                profile=st.session_state.get("profile"),
+                profile=state.profile(),
             ),
         )
     except UserError as error:
@@ -467,7 +466,7 @@ def _default_sensitive(scan, suggestions) -> str | None:
 
 def _default_target(dataset) -> str | None:
     columns = [str(name) for name in dataset.frame.columns]
-    prepared = st.session_state.get("prepared")
+    prepared = state.prepared()
     if prepared is not None and prepared.spec.target in columns:
         return prepared.spec.target
     if dataset.target_suggestion in columns:
@@ -488,7 +487,7 @@ def deidentify_section(dataset, evidence: dict | None) -> None:
     frame = dataset.frame
     scan = (evidence or {}).get("scan")
     prefix = f"cp_{dataset.sha256[:12]}"
-    quasi = list(st.session_state.get(f"{prefix}_quasi") or [])
+    quasi = list(state.widget(f"{prefix}_quasi") or [])
     suggestions = _scan(dataset)[1]
     kinds = {s.column: s.kind for s in suggestions}
     columns = [str(name) for name in frame.columns]
@@ -534,7 +533,7 @@ def deidentify_section(dataset, evidence: dict | None) -> None:
             actions.append(action)
     if not listed and not more:
         st.caption(tr("compage.deid.nothing_listed"))
-    k = int(st.session_state.get("cp_k", DEFAULT_K))
+    k = int(state.widget("cp_k", DEFAULT_K))
     suppress = st.checkbox(
         tr("compage.deid.suppress", k=k),
         help=tr("compage.deid.suppress_help"),
@@ -569,13 +568,13 @@ def _apply_deidentification(dataset, spec: DeidentifySpec, scan) -> bool:
     from core.data.profile import profile_frame
 
     # The key lives in this session's state only: never shown, logged, exported or backed up.
-    if "_cp_pseudonym_key" not in st.session_state:
-        st.session_state._cp_pseudonym_key = new_pseudonym_key()
+    if state.scratch("_cp_pseudonym_key") is None:
+        state.set_scratch("_cp_pseudonym_key", new_pseudonym_key())
     try:
         result = deidentify(
             dataset.frame,
             spec,
-            key=st.session_state._cp_pseudonym_key,
+            key=state.scratch("_cp_pseudonym_key"),
             direct_identifiers=None if scan is None else scan.direct_identifiers,
         )
     except UserError as error:
@@ -587,19 +586,22 @@ def _apply_deidentification(dataset, spec: DeidentifySpec, scan) -> bool:
     new = deidentified_dataset(dataset, result.frame, tr("compage.deid.suffix"))
     after = scan_frame(new.frame)
     set_dataset(new, profile_frame(new.frame))
-    st.session_state.cp_deid = {
-        "sha256": new.sha256,
-        "name": new.name,
-        "source": dataset.name,
-        "label": result.label,
-        "reason": result.reason,
-        "steps": result.steps,
-        "summary": result.summary(),
-        "k_before": result.k_before,
-        "k_after": result.k_after,
-        "scan_before": scan,
-        "scan_after": after,
-    }
+    state.set_scratch(
+        "cp_deid",
+        {
+            "sha256": new.sha256,
+            "name": new.name,
+            "source": dataset.name,
+            "label": result.label,
+            "reason": result.reason,
+            "steps": result.steps,
+            "summary": result.summary(),
+            "k_before": result.k_before,
+            "k_after": result.k_after,
+            "scan_before": scan,
+            "scan_after": after,
+        },
+    )
     record_event(
         "deidentify",
         {
@@ -616,18 +618,18 @@ def _apply_deidentification(dataset, spec: DeidentifySpec, scan) -> bool:
 
 def _current_deidentification(dataset) -> dict | None:
     """The last de-identification, while its result is the current dataset."""
-    deid = st.session_state.get("cp_deid")
+    deid = state.scratch("cp_deid")
     if deid is None or dataset is None or deid["sha256"] != dataset.sha256:
         return None
     return deid
 
 
 def _last_deidentification() -> None:
-    deid = st.session_state.get("cp_deid")
+    deid = state.scratch("cp_deid")
     if deid is None:
         return
     st.subheader(tr("compage.deid.result", name=escape_md(deid["name"])))
-    current = st.session_state.get("dataset")
+    current = state.dataset()
     if current is None or current.sha256 != deid["sha256"]:
         st.caption(tr("compage.deid.not_current"))
     label = tr(f"anonymity.label.{deid['label']}")
@@ -660,13 +662,7 @@ def _last_deidentification() -> None:
 
 def model_section(evidence: dict | None):
     """Facts of one trained run, and fairness by the sensitive column on its test rows."""
-    runs = st.session_state.get("runs") or {}
-    usable = {
-        run_id: run
-        for run_id, run in runs.items()
-        if run.status in ("finished", "stopped")
-        and (run.weights is not None or run.model is not None)
-    }
+    usable = state.usable_runs()
     if not usable:
         st.info(tr("compliance.evidence.train_first"), icon=":material/model_training:")
         page_link("train", label=tr("app.nav.train"), icon=":material/arrow_back:")
@@ -676,16 +672,10 @@ def model_section(evidence: dict | None):
         tr("compage.model.run"),
         ids,
         index=len(ids) - 1,
-        format_func=labeler(ids, lambda i: usable[i].name),
+        format_func=labeler(ids, lambda i: usable[i].run.name),
         key="cp_run",
     )
-    run = usable[chosen]
-    prepared = (st.session_state.get("run_data") or {}).get(chosen) or st.session_state.get(
-        "prepared"
-    )
-    if prepared is None:
-        st.warning(tr("compage.model.no_data"), icon=":material/warning:")
-        return None, None
+    run, prepared = usable[chosen].run, usable[chosen].prepared
     try:
         found = _run_evidence(chosen, run, prepared)
     except UserError as error:
@@ -725,8 +715,8 @@ def model_section(evidence: dict | None):
 
 def _run_evidence(run_id: str, run, prepared):
     """Predictions and baselines cost seconds: kept per run for the session, not in the LRU."""
-    kept = st.session_state.setdefault("_cp_run_evidence", {})
-    importance = st.session_state.get("importance", {}).get(run_id)
+    kept = state.scratch_dict("_cp_run_evidence")
+    importance = state.importance().get(run_id)
     if run_id not in kept or kept[run_id][0] is not prepared or kept[run_id][1] != importance:
         kept[run_id] = (prepared, importance, run_evidence(run, prepared, importance))
     return kept[run_id][2]
@@ -860,8 +850,8 @@ def actions_section(inputs, card: ModelCardText) -> None:
     """The four measures as things to do: encrypt, log in, back up (de-identify has its tab)."""
     st.subheader(tr("compage.encrypt.title"))
     st.caption(tr("compage.encrypt.intro"))
-    runs = st.session_state.get("runs") or {}
-    available = tuple(e for e in EXPORTS if e != "bundle" or st.session_state.get("cp_run"))
+    runs = state.runs()
+    available = tuple(e for e in EXPORTS if e != "bundle" or state.widget("cp_run"))
     what = st.selectbox(
         tr("compage.encrypt.what"),
         available,
@@ -883,11 +873,11 @@ def actions_section(inputs, card: ModelCardText) -> None:
             except UserError as error:
                 st.error(say(error.message), icon=":material/error:")
             else:
-                st.session_state.cp_encrypted = (name + FILE_SUFFIX, blob)
-                st.session_state.cp_encrypted_export = True
+                state.set_scratch("cp_encrypted", (name + FILE_SUFFIX, blob))
+                state.set_scratch("cp_encrypted_export", True)
                 record_event("export", {"what": what, "encrypted": True, "bytes": len(blob)})
                 st.rerun()  # the checklist above now has its evidence
-    encrypted = st.session_state.get("cp_encrypted")
+    encrypted = state.scratch("cp_encrypted")
     if encrypted is not None:
         st.download_button(
             tr("compage.encrypt.download", name=encrypted[0]),
@@ -920,11 +910,11 @@ def actions_section(inputs, card: ModelCardText) -> None:
         key="cp_backup_upload",
         on_change=_restore_backup,
     )
-    error = st.session_state.get("cp_backup_error")
+    error = state.scratch("cp_backup_error")
     if error is not None:
         st.error(say(error), icon=":material/error:")
         st.caption(tr("compage.backup.kept"))
-    restored = st.session_state.get("cp_restored")
+    restored = state.scratch("cp_restored")
     if restored is not None:
         st.success(tr("compage.backup.restored", **restored), icon=":material/restore:")
 
@@ -943,16 +933,14 @@ def _bundle(runs: dict) -> bytes:
     from core.evaluate.metrics import run_metrics
     from core.train.runner import RunConfig
 
-    run_id = st.session_state.get("cp_run")
+    run_id = state.widget("cp_run")
     run = runs.get(run_id)
-    prepared = (st.session_state.get("run_data") or {}).get(run_id) or st.session_state.get(
-        "prepared"
-    )
+    prepared = state.run_data(run_id)
     if run is None or prepared is None:
         raise UserError("compage.model.error.no_model")
     config = RunConfig(prepared.spec, run.model_spec, run.train_spec)
     metrics = run_metrics(prepared, run)
-    dataset = st.session_state.get("dataset")
+    dataset = state.dataset()
     return export_bundle_bytes(
         prepared, run, config, metrics, dataset_name=dataset.name if dataset else "", lang=lang()
     )
@@ -980,47 +968,50 @@ def _decrypt_tool() -> None:
 
 
 def _backup_json(card: ModelCardText) -> str:
-    prepared = st.session_state.get("prepared")
+    prepared = state.prepared()
     return session_backup(
         answers=_answers(),
         audit=audit_trail(),
         card=card,
         preprocess_json=None if prepared is None else prepared.spec.to_json(),
-        runs=list((st.session_state.get("runs") or {}).values()),
-        dataset=st.session_state.get("dataset"),
+        runs=list(state.runs().values()),
+        dataset=state.dataset(),
     )
 
 
 def _on_backup_download() -> None:
-    st.session_state.cp_backup_saved = True
+    state.set_scratch("cp_backup_saved", True)
     record_event("export", {"what": "backup", "encrypted": False})
 
 
 def _restore_backup() -> None:
     """Read the uploaded backup whole; replace answers and audit trail only if all of it is good."""
-    uploaded = st.session_state.get("cp_backup_upload")
+    uploaded = state.widget("cp_backup_upload")
     if uploaded is None:
         return
-    st.session_state.cp_restored = None
+    state.set_scratch("cp_restored", None)
     try:
         backup = read_backup(uploaded.getvalue())
     except UserError as error:
-        st.session_state.cp_backup_error = error.message
+        state.set_scratch("cp_backup_error", error.message)
         return
-    st.session_state.cp_backup_error = None
-    st.session_state.cp_answers = backup.answers
-    st.session_state.audit = backup.audit
+    state.set_scratch("cp_backup_error", None)
+    state.set_checklist_answers(backup.answers)
+    state.set_audit_trail(backup.audit)
     _set_answer_widgets(backup.answers)
     for name in CARD_FIELDS:
-        st.session_state[f"cp_card_{name}"] = getattr(backup.card, name)
+        state.set_widget(f"cp_card_{name}", getattr(backup.card, name))
     summary = backup.summary()
-    st.session_state.cp_restored = {
-        "answers": summary["answers"],
-        "notes": summary["notes"],
-        "events": summary["audit_events"],
-        "runs": summary["runs"],
-        "created": escape_md(summary["created_at"]) or "—",
-    }
+    state.set_scratch(
+        "cp_restored",
+        {
+            "answers": summary["answers"],
+            "notes": summary["notes"],
+            "events": summary["audit_events"],
+            "runs": summary["runs"],
+            "created": escape_md(summary["created_at"]) or "—",
+        },
+    )
     record_event("note", {"restored_backup": summary})
 
 

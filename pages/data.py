@@ -7,6 +7,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
+import state
 from core.data.figures import correlation_heatmap, distribution_figure
 from core.data.loading import SAMPLES, Dataset, ParseOptions, load_bytes, load_sample
 from core.data.profile import Profile, profile_frame
@@ -39,11 +40,11 @@ def data_page() -> None:
         upload_section()
     with sample_tab:
         sample_section()
-    dataset = st.session_state.get("dataset")
+    dataset = state.dataset()
     if dataset is None:
         st.info(tr("datapage.empty"), icon=":material/upload_file:")
         return
-    show_dataset(dataset, st.session_state.profile)
+    show_dataset(dataset, state.profile())
 
 
 def upload_section() -> None:
@@ -53,33 +54,32 @@ def upload_section() -> None:
         return
     data = uploaded.getvalue()
     file_key = (hashlib.sha256(data).hexdigest(), uploaded.name)
-    if st.session_state.get("_upload_file") != file_key:
+    if state.scratch("_upload_file") != file_key:
         # A new file starts from detection, not from the options chosen for the last one.
-        for key in OPTION_KEYS:
-            st.session_state.pop(key, None)
-        st.session_state._upload_file = file_key
-    options = ParseOptions(*(st.session_state.get(key) for key in OPTION_KEYS))
+        state.forget_widgets(*OPTION_KEYS)
+        state.set_scratch("_upload_file", file_key)
+    options = ParseOptions(*(state.widget(key) for key in OPTION_KEYS))
     load_key = (*file_key, options)
-    if st.session_state.get("_upload_loaded") != load_key:
-        st.session_state._upload_loaded = load_key
+    if state.scratch("_upload_loaded") != load_key:
+        state.set_scratch("_upload_loaded", load_key)
         try:
             dataset, profile = session_cache(
                 ("upload", *load_key), lambda: _load_and_profile(data, uploaded.name, options)
             )
         except UserError as error:
-            st.session_state._upload_error = error.message
+            state.set_scratch("_upload_error", error.message)
         else:
-            st.session_state._upload_error = None
+            state.set_scratch("_upload_error", None)
             set_dataset(dataset, profile)
             record_event("upload", _event(dataset))
-    error = st.session_state.get("_upload_error")
+    error = state.scratch("_upload_error")
     if error is not None:
         st.error(say(error), icon=":material/error:")
-        current = st.session_state.get("dataset")
+        current = state.dataset()
         if current is not None:
             st.caption(tr("datapage.kept", name=escape_md(current.name)))
         return
-    current = st.session_state.get("dataset")
+    current = state.dataset()
     if current is not None and current.file_format != "sample":
         parse_options(current)
 
@@ -133,7 +133,7 @@ def sample_section() -> None:
     if st.button(tr("datapage.sample.load"), icon=":material/download:", key="load_sample"):
         dataset, profile = session_cache(("sample", name), lambda: _sample_and_profile(name))
         set_dataset(dataset, profile)
-        st.session_state._upload_error = None
+        state.set_scratch("_upload_error", None)
         record_event("upload", _event(dataset))
 
 

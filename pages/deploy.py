@@ -10,6 +10,7 @@ import zipfile
 import pandas as pd
 import streamlit as st
 
+import state
 from core.data.loading import load_bytes
 from core.deploy.bundle import (
     ERROR_COLUMN,
@@ -53,13 +54,8 @@ def deploy_page() -> None:
     """Pick a trained run, then the four ways to use it."""
     st.title(tr("app.nav.deploy"))
     st.caption(tr("deploy.intro"))
-    runs = st.session_state.get("runs") or {}
-    run_data = st.session_state.get("run_data") or {}
-    usable = [
-        run_id
-        for run_id, run in runs.items()
-        if (run.model is not None or run.weights is not None) and run_data.get(run_id) is not None
-    ]
+    found = state.usable_runs()
+    usable = list(found)
     if not usable:
         st.warning(tr("deploy.needs_run"), icon=":material/model_training:")
         page_link("train", label=tr("app.nav.train"), icon=":material/arrow_back:")
@@ -67,11 +63,11 @@ def deploy_page() -> None:
     run_id = st.selectbox(
         tr("deploy.run.label"),
         list(reversed(usable)),
-        format_func=labeler(usable, lambda rid: _run_label(runs[rid])),
+        format_func=labeler(usable, lambda rid: _run_label(found[rid].run)),
         help=tr("deploy.run.help"),
         key="dp_run",
     )
-    run, prepared = runs[run_id], run_data[run_id]
+    run, prepared = found[run_id].run, found[run_id].prepared
     run_metrics(prepared, run)
     config = RunConfig(prepared.spec, run.model_spec, run.train_spec)
     bundle = session_cache(
@@ -105,14 +101,17 @@ def one_row(run_id: str, bundle: LoadedBundle) -> None:
             row = row_from_values(schema, values)
             table = predict_frame(bundle, row, lang())
         except UserError as error:
-            st.session_state.dp_one = {"run": run_id, "error": error.message}
+            state.set_scratch("dp_one", {"run": run_id, "error": error.message})
         else:
-            st.session_state.dp_one = {
-                "run": run_id,
-                "table": table,
-                "warnings": range_warnings(schema, values),
-            }
-    result = st.session_state.get("dp_one")
+            state.set_scratch(
+                "dp_one",
+                {
+                    "run": run_id,
+                    "table": table,
+                    "warnings": range_warnings(schema, values),
+                },
+            )
+    result = state.scratch("dp_one")
     if not result or result["run"] != run_id:
         return
     if "error" in result:
@@ -155,8 +154,8 @@ def batch_predict(run_id: str, bundle: LoadedBundle) -> None:
         data = uploaded.getvalue()
         digest = hashlib.sha256(data).hexdigest()
         key = (run_id, digest, uploaded.name, lang())
-        if st.session_state.get("_dp_batch_key") != key:
-            st.session_state._dp_batch_key = key
+        if state.scratch("_dp_batch_key") != key:
+            state.set_scratch("_dp_batch_key", key)
             try:
                 dataset = session_cache(
                     ("deploy_upload", digest, uploaded.name),
@@ -165,18 +164,21 @@ def batch_predict(run_id: str, bundle: LoadedBundle) -> None:
                 table = predict_frame(bundle, dataset.frame, lang())
                 notices = bundle.preprocessor.check_input(dataset.frame).notices
             except UserError as error:
-                st.session_state._dp_batch_error = error.message
+                state.set_scratch("_dp_batch_error", error.message)
             else:
-                st.session_state._dp_batch_error = None
-                st.session_state.dp_batch = {
-                    "run": run_id,
-                    "name": dataset.name,
-                    "frame": dataset.frame,
-                    "table": table,
-                    "notices": (*dataset.notices, *notices),
-                }
-    error = st.session_state.get("_dp_batch_error") if uploaded is not None else None
-    result = st.session_state.get("dp_batch")
+                state.set_scratch("_dp_batch_error", None)
+                state.set_scratch(
+                    "dp_batch",
+                    {
+                        "run": run_id,
+                        "name": dataset.name,
+                        "frame": dataset.frame,
+                        "table": table,
+                        "notices": (*dataset.notices, *notices),
+                    },
+                )
+    error = state.scratch("_dp_batch_error") if uploaded is not None else None
+    result = state.scratch("dp_batch")
     if result is not None and result["run"] != run_id:
         result = None
     if error is not None:
@@ -230,7 +232,7 @@ def _show_batch(result: dict) -> None:
 
 def export_section(run_id: str, run, prepared, config: RunConfig) -> None:
     """bundle.zip with its model card and predict.py, and the standalone training script."""
-    dataset = st.session_state.get("dataset")
+    dataset = state.dataset()
     dataset_name = dataset.name if dataset is not None else run.name
     archive = session_cache(
         ("deploy_zip", run_id, lang()),
@@ -286,7 +288,7 @@ def compress_section(run_id: str, run, prepared) -> None:
     from core.deploy.tflite import compare_exports
 
     st.markdown(tr("deploy.compress.text"))
-    results = st.session_state.setdefault("_dp_tflite", {})
+    results = state.scratch_dict("_dp_tflite")
     if st.button(tr("deploy.compress.run"), icon=":material/compress:", key="dp_tflite"):
         results[run_id] = compare_exports(
             run.build_model(), prepared.X_test, prepared.y_test, prepared.spec.task

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import core.evaluate.figures as eval_charts
+import state
 from core.evaluate.diagnosis import diagnose, guessing_loss
 from core.evaluate.metrics import (
     DEFAULT_RESAMPLES,
@@ -33,7 +34,6 @@ from core.i18n import UserError
 from core.train.models import resolved_loss
 from ui import escape_md, labeler, lang, page_link, run_app_first, say, session_cache, tr
 
-USABLE_STATUSES = ("finished", "stopped")
 COMPARE_DEFAULT = 4  # runs pre-selected for comparison: the latest few
 THRESHOLD_STEP = 0.01
 
@@ -62,23 +62,16 @@ def evaluate_page() -> None:
 
 
 def usable_runs() -> dict:
-    """Finished or stopped runs that kept a model and the prepared data they trained on."""
-    runs = st.session_state.get("runs") or {}
-    data = st.session_state.get("run_data") or {}
-    return {
-        run_id: run
-        for run_id, run in runs.items()
-        if run.status in USABLE_STATUSES
-        and (run.weights is not None or run.model is not None)
-        and data.get(run_id) is not None
-    }
+    """The runs this page may show (core.train.runs' rule), by id."""
+    return {run_id: found.run for run_id, found in state.usable_runs().items()}
 
 
 def show_run(runs: dict, run_id: str) -> None:
     """Every view of one run, in tabs."""
     run = runs[run_id]
-    prepared = st.session_state.run_data[run_id]
-    st.session_state.setdefault("evaluated_runs", set()).add(run_id)  # the workflow's step 4
+    prepared = state.run_data(run_id)
+    assert prepared is not None, "usable_runs() only offers runs with their data"
+    state.evaluated_runs().add(run_id)  # the workflow's step 4
     report = session_cache(("ev_report", run_id), lambda: evaluate_with_intervals(prepared, run))
     task = report.task
     classes = list(prepared.preprocessor.classes_)
@@ -327,7 +320,7 @@ def _compare(runs: dict, run_id: str) -> None:
     if len(chosen) < 2:
         st.info(tr("evalpage.compare_needs_two"))
         return
-    data = st.session_state.run_data
+    data = {i: state.run_data(i) for i in chosen}
     metrics = session_cache(
         ("ev_compare", tuple(chosen)),
         lambda: {i: test_metrics(task, data[i].y_test, _scores(runs[i], data[i])) for i in chosen},
@@ -370,9 +363,9 @@ def _explain(run, report, prepared, classes: list, threshold: float) -> None:
     headline = headline_metric(task)
     st.subheader(tr("evalpage.importance"))
     st.caption(tr("evalpage.importance_note", metric=_metric(headline), repeats=IMPORTANCE_REPEATS))
-    shown = st.session_state.setdefault("ev_importance_runs", set())
+    shown = state.scratch_dict("ev_importance_runs")
     if st.button(tr("evalpage.importance_go"), icon=":material/shuffle:", key="ev_importance"):
-        shown.add(run.run_id)
+        shown[run.run_id] = True
     if run.run_id in shown:
         importances = session_cache(
             ("ev_importance", run.run_id),
@@ -381,9 +374,7 @@ def _explain(run, report, prepared, classes: list, threshold: float) -> None:
             ),
         )
         # The Compliance page's explainability item uses these as its evidence.
-        st.session_state.setdefault("importance", {})[run.run_id] = {
-            item.column: item.mean for item in importances
-        }
+        state.importance()[run.run_id] = {item.column: item.mean for item in importances}
         st.plotly_chart(
             eval_charts.importance_figure(importances, headline, lang=lang()),
             width="stretch",

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+import state
 from core.data.profile import suggest_target
 from core.i18n import UserError
 from core.prep.pipeline import Prepared, prepare
@@ -35,12 +36,12 @@ def preprocess_page() -> None:
     """Target, task, plan, split, then the prepared splits and their preview."""
     st.title(tr("app.nav.preprocess"))
     st.caption(tr("preppage.intro"))
-    dataset = st.session_state.get("dataset")
+    dataset = state.dataset()
     if dataset is None:
         st.warning(tr("app.planned.needs", step=tr("app.nav.data")))
         page_link("data", label=tr("app.nav.data"), icon=":material/arrow_back:")
         return
-    frame, profile = dataset.frame, st.session_state.profile
+    frame, profile = dataset.frame, state.profile()
     # Widget keys carry the dataset's hash: a new table starts from its own defaults.
     prefix = f"pp_{dataset.sha256[:12]}"
     _apply_uploaded_spec(prefix, frame)
@@ -78,13 +79,13 @@ def preprocess_page() -> None:
     except UserError as error:
         st.error(say(error.message), icon=":material/error:")
         return
-    loaded = st.session_state.get(f"{prefix}_loaded")
+    loaded = state.widget(f"{prefix}_loaded")
     if loaded is not None and (loaded.target, loaded.task) == (target, task):
         base = loaded
 
     st.subheader(tr("preppage.plan"))
     st.caption(tr("preppage.plan_help"))
-    version = st.session_state.get(f"{prefix}_version", 0)
+    version = state.widget(f"{prefix}_version", 0)
     edited = st.data_editor(
         plan_table(base, lang()),
         column_config=_plan_columns(),
@@ -119,7 +120,7 @@ def preprocess_page() -> None:
         key="pp_download",
     )
     upload.file_uploader(tr("preppage.upload_spec"), type=["json"], key=f"{prefix}_spec_upload")
-    spec_error = st.session_state.get(f"{prefix}_spec_error")
+    spec_error = state.widget(f"{prefix}_spec_error")
     if spec_error is not None:
         st.error(say(spec_error), icon=":material/error:")
 
@@ -131,9 +132,9 @@ def preprocess_page() -> None:
         except UserError as error:
             st.error(say(error.message), icon=":material/error:")
         else:
-            st.session_state.prepared = prepared
+            state.set_prepared(prepared)
             record_event("preprocess", audit_details(spec))
-    prepared = st.session_state.get("prepared")
+    prepared = state.prepared()
     if prepared is None:
         st.info(tr("preppage.not_prepared"), icon=":material/info:")
         return
@@ -172,26 +173,26 @@ def _split_controls(prefix: str, spec: PreprocessSpec, task: str) -> PreprocessS
 
 def _apply_uploaded_spec(prefix: str, frame) -> None:
     """A plan JSON uploaded on the last run sets the widgets before they are drawn."""
-    uploaded = st.session_state.get(f"{prefix}_spec_upload")
-    if uploaded is None or st.session_state.get(f"{prefix}_spec_seen") == uploaded.file_id:
+    uploaded = state.widget(f"{prefix}_spec_upload")
+    if uploaded is None or state.widget(f"{prefix}_spec_seen") == uploaded.file_id:
         return
-    st.session_state[f"{prefix}_spec_seen"] = uploaded.file_id
-    st.session_state[f"{prefix}_spec_error"] = None
+    state.set_widget(f"{prefix}_spec_seen", uploaded.file_id)
+    state.set_widget(f"{prefix}_spec_error", None)
     try:
         spec = PreprocessSpec.from_json(uploaded.getvalue())
         if spec.target not in frame.columns:
             raise UserError("preppage.spec_target_missing", target=spec.target)
     except UserError as error:
-        st.session_state[f"{prefix}_spec_error"] = error.message
+        state.set_widget(f"{prefix}_spec_error", error.message)
         return
-    st.session_state[f"{prefix}_loaded"] = spec
-    st.session_state[f"{prefix}_target"] = spec.target
-    st.session_state[f"{prefix}_task_{spec.target}"] = spec.task
-    st.session_state[f"{prefix}_val"] = spec.val_share
-    st.session_state[f"{prefix}_test"] = spec.test_share
-    st.session_state[f"{prefix}_seed"] = spec.seed
-    st.session_state[f"{prefix}_stratify"] = spec.stratify
-    st.session_state[f"{prefix}_version"] = st.session_state.get(f"{prefix}_version", 0) + 1
+    state.set_widget(f"{prefix}_loaded", spec)
+    state.set_widget(f"{prefix}_target", spec.target)
+    state.set_widget(f"{prefix}_task_{spec.target}", spec.task)
+    state.set_widget(f"{prefix}_val", spec.val_share)
+    state.set_widget(f"{prefix}_test", spec.test_share)
+    state.set_widget(f"{prefix}_seed", spec.seed)
+    state.set_widget(f"{prefix}_stratify", spec.stratify)
+    state.set_widget(f"{prefix}_version", state.widget(f"{prefix}_version", 0) + 1)
 
 
 def _show_prepared(frame, prepared: Prepared) -> None:

@@ -7,6 +7,7 @@ import os
 import pandas as pd
 import streamlit as st
 
+import state
 from core.i18n import UserError
 from core.train.engine import (
     BATCH_SIZES,
@@ -73,7 +74,7 @@ def train_page() -> None:
     st.caption(tr("trainpage.intro"))
     if st.button(tr("trainpage.preset"), icon=":material/school:", key="tr_preset"):
         _apply_first_model_preset()
-    prepared = st.session_state.get("prepared")
+    prepared = state.prepared()
     if prepared is None:
         st.warning(tr("app.planned.needs", step=tr("app.nav.preprocess")))
         page_link("preprocess", label=tr("app.nav.preprocess"), icon=":material/arrow_back:")
@@ -103,7 +104,7 @@ def train_page() -> None:
         model_spec, train_spec, prepared.X_train.shape[1], task, n_classes, len(prepared.y_train)
     )
     config = RunConfig(prepared.spec, model_spec, train_spec)
-    st.session_state.train_config = config
+    state.set_train_config(config)
     st.download_button(
         tr("trainpage.download_config"),
         config.to_json(),
@@ -363,7 +364,7 @@ def _describe(model_spec, n_features, task, n_classes, n_rows, train_spec):
 
 
 def _job_controls(prepared, model_spec: ModelSpec, train_spec: TrainSpec) -> None:
-    job = st.session_state.get("job")
+    job = state.job()
     train_col, stop_col = st.columns(2)
     busy = job is not None and not job.done
     if train_col.button(
@@ -374,18 +375,18 @@ def _job_controls(prepared, model_spec: ModelSpec, train_spec: TrainSpec) -> Non
         key="tr_train",
     ):
         try:
-            st.session_state.job = start_training(
+            job = start_training(
                 prepared,
                 model_spec,
                 train_spec,
                 limiter=job_limiter(),
-                name=tr("trainpage.run_name", number=len(st.session_state.get("runs", {})) + 1),
+                name=tr("trainpage.run_name", number=len(state.runs()) + 1),
             )
-            st.session_state.job_prepared = prepared
+            state.set_job(job, prepared)
             record_event("train", audit_details(RunConfig(prepared.spec, model_spec, train_spec)))
         except UserError as error:
             st.error(say(error.message), icon=":material/error:")
-    job = st.session_state.get("job")
+    job = state.job()
     if stop_col.button(
         tr("trainpage.stop"),
         icon=":material/stop:",
@@ -397,7 +398,7 @@ def _job_controls(prepared, model_spec: ModelSpec, train_spec: TrainSpec) -> Non
 
 def live_panel() -> None:
     """Progress and curves of the current job, redrawn twice a second while it trains."""
-    job = st.session_state.get("job")
+    job = state.job()
     if job is None:
         return
     # Poll only while there is something to watch; a finished job is drawn once.
@@ -405,7 +406,7 @@ def live_panel() -> None:
 
 
 def _live_panel() -> None:
-    job = st.session_state.job
+    job = state.job()
     snapshot = job.snapshot()
     status = tr(f"train.status.{snapshot.status}")
     if snapshot.status == "queued" and snapshot.queue_position:
@@ -424,7 +425,7 @@ def _live_panel() -> None:
             training_curves(snapshot.history, job.task, lang()), width="stretch", key="tr_curves"
         )
     if snapshot.parameters:
-        targets = FIRST_MODEL_TARGETS if st.session_state.get("first_model") else None
+        targets = FIRST_MODEL_TARGETS if state.is_first_model() else None
         last = {name: values[-1] for name, values in snapshot.parameters.items() if values}
         st.caption(tr("trainpage.parameters_now", values=_parameter_text(last)))
         st.plotly_chart(
@@ -436,7 +437,7 @@ def _live_panel() -> None:
 
 def run_history() -> None:
     """This session's runs: rename, delete, and (when the app serves one person) save."""
-    runs = st.session_state.get("runs", {})
+    runs = state.runs()
     if not runs:
         return
     st.subheader(tr("trainpage.history"))
@@ -471,8 +472,7 @@ def run_history() -> None:
         runs[chosen].name = new_name.strip()
         st.rerun()
     if delete_col.button(tr("trainpage.delete"), key="tr_delete"):
-        del runs[chosen]
-        st.session_state.get("run_data", {}).pop(chosen, None)
+        state.delete_run(chosen)
         st.rerun()
     _save_runs(runs)
 
@@ -502,9 +502,8 @@ def _apply_first_model_preset() -> None:
     dataset, spec, model_spec, train_spec = first_model_setup()
     set_dataset(dataset, profile_frame(dataset.frame))
     prepared = prepare(dataset.frame, spec)
-    st.session_state.prepared = prepared
-    st.session_state.first_model = True
-    st.session_state.update(
+    state.set_prepared(prepared, first_model=True)
+    state.update_widgets(
         tr_kind=model_spec.kind,
         tr_l2=model_spec.l2,
         tr_optimizer=train_spec.optimizer,

@@ -140,7 +140,7 @@ def test_deidentification_replaces_the_dataset_and_labels_it_honestly():
     assert current.sha256 != original.sha256
     assert "email" not in current.frame.columns and "phone" not in current.frame.columns
     assert current.frame["id_number"].iloc[0] == "110000-1960"
-    deid = at.session_state["cp_deid"]
+    deid = at.session_state["_scratch"]["cp_deid"]
     assert deid["label"] == "anonymised"
     assert any("Anonymised" in s.value for s in at.success)
     event = at.session_state["audit"].events[-1]
@@ -155,9 +155,9 @@ def test_pseudonyms_are_labelled_as_personal_data_and_the_key_is_never_shown():
     at.selectbox(key=f"{prefix}_act_{email}").set_value("pseudonymise").run()
     at.button(key="cp_deid_apply").click().run()
     assert not at.exception, at.exception
-    assert at.session_state["cp_deid"]["label"] == "pseudonymised"
+    assert at.session_state["_scratch"]["cp_deid"]["label"] == "pseudonymised"
     assert any("Pseudonymised" in w.value for w in at.warning)
-    key = at.session_state["_cp_pseudonym_key"].hex()
+    key = at.session_state["_scratch"]["_cp_pseudonym_key"].hex()
     assert not any(key in s for s in texts(at))
     assert key not in at.session_state["audit"].to_json()
     assert at.session_state["dataset"].frame["email"].str.fullmatch(r"[0-9a-f]{16}").all()
@@ -266,12 +266,12 @@ def test_encrypted_export_checks_the_passphrase_and_offers_the_file():
     at.text_input(key="cp_passphrase2").input("different passphrase").run()
     at.button(key="cp_encrypt").click().run()
     assert any("differ" in e.value for e in at.error)
-    assert "cp_encrypted" not in at.session_state
+    assert "cp_encrypted" not in at.session_state["_scratch"]
     for key in ("cp_passphrase", "cp_passphrase2"):
         at.text_input(key=key).input("correct horse battery").run()
     at.button(key="cp_encrypt").click().run()
     assert not at.error
-    name, blob = at.session_state["cp_encrypted"]
+    name, blob = at.session_state["_scratch"]["cp_encrypted"]
     assert name.endswith(".mdenc") and blob.startswith(b"MDESK")
     assert at.download_button(key="cp_encrypted_download")
     assert "correct horse" not in at.session_state["audit"].to_json()
@@ -308,7 +308,7 @@ def test_with_a_trained_run_the_model_tab_shows_its_compute_cost():
         at.text_input(key=key).input("correct horse battery").run()
     at.button(key="cp_encrypt").click().run()
     assert not at.exception, at.exception
-    name, blob = at.session_state["cp_encrypted"]
+    name, blob = at.session_state["_scratch"]["cp_encrypted"]
     assert name == "bundle.zip.mdenc"
     assert decrypt(blob, "correct horse battery").startswith(b"PK"), "a zip inside"
 

@@ -59,7 +59,7 @@ def test_one_row_form_predicts_class_probabilities(iris_run, lang):
     at.number_input[2].set_value(1.4)  # petal length of a setosa
     at.button(key="dp_predict_one").click().run()
     assert not at.exception, at.exception
-    result = at.session_state["dp_one"]
+    result = at.session_state["_scratch"]["dp_one"]
     table = result["table"]
     probabilities = table[[c for c in table.columns if c.startswith("probability_")]]
     assert abs(probabilities.iloc[0].sum() - 1) < 1e-5
@@ -81,7 +81,7 @@ def test_batch_upload_predicts_reports_bad_rows_and_survives_a_bad_file(iris_run
     rows.iloc[2, 0] = "twelve"
     rows["note"] = "extra"
     upload(at, "new_rows.csv", rows.to_csv(index=False).encode())
-    batch = at.session_state["dp_batch"]
+    batch = at.session_state["_scratch"]["dp_batch"]
     assert len(batch["table"]) == 6
     assert batch["table"]["error"].tolist()[2].startswith("Row 3")
     assert any("could not be predicted" in w.value for w in at.warning)
@@ -91,7 +91,7 @@ def test_batch_upload_predicts_reports_bad_rows_and_survives_a_bad_file(iris_run
 
     upload(at, "broken.xlsx", b"this is not a workbook\n")
     assert at.error, "a bad file is a translated error, not a crash"
-    assert at.session_state["dp_batch"]["name"] == "new_rows.csv", "the last predictions stay"
+    assert at.session_state["_scratch"]["dp_batch"]["name"] == "new_rows.csv", "the last predictions stay"
     assert any("new_rows.csv" in c.value.replace("\\", "") for c in at.caption)
 
     upload(at, "short.csv", rows.drop(columns=["petal width (cm)"]).to_csv(index=False).encode())
@@ -127,6 +127,6 @@ def test_the_first_model_preset_run_predicts_a_value_on_deploy():
     assert not at.exception, at.exception
     at.number_input[0].set_value(3.0)
     at.button(key="dp_predict_one").click().run()
-    value = at.session_state["dp_one"]["table"]["prediction"].iloc[0]
+    value = at.session_state["_scratch"]["dp_one"]["table"]["prediction"].iloc[0]
     assert abs(value - 7.0) < 3.0, "y = 2x + 1 at x = 3, roughly, after 20 epochs"
-    assert isinstance(at.session_state["dp_one"]["table"], pd.DataFrame)
+    assert isinstance(at.session_state["_scratch"]["dp_one"]["table"], pd.DataFrame)
