@@ -9,11 +9,9 @@ TensorFlow is imported inside the functions that need it.
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.i18n import Message, UserError
+from core.train.jobs import JobLimiter
 from core.train.models import (
     TASKS,
     ModelSpec,
@@ -315,64 +314,6 @@ class Run:
             if self.weights is not None:
                 self.model.set_weights(self.weights)
         return self.model
-
-
-class JobLimiter:
-    """A process-wide cap on jobs training at once; the rest wait first come, first served."""
-
-    def __init__(self, max_jobs: int | None = None) -> None:
-        self.max_jobs = max(1, max_jobs or os.cpu_count() or 1)
-        self._condition = threading.Condition()
-        self._running: set[int] = set()
-        self._waiting: deque[int] = deque()
-
-    def acquire(self, job: object, cancel: threading.Event) -> bool:
-        """Wait for a slot; False if `cancel` is set first (the job then leaves the queue)."""
-        token = id(job)
-        with self._condition:
-            self._waiting.append(token)
-            while self._waiting[0] != token or len(self._running) >= self.max_jobs:
-                if cancel.is_set():
-                    self._waiting.remove(token)
-                    self._condition.notify_all()
-                    return False
-                self._condition.wait()
-            self._waiting.popleft()
-            self._running.add(token)
-            # The next in line may fit too when the cap is above one.
-            self._condition.notify_all()
-            return True
-
-    def release(self, job: object) -> None:
-        """Give a job's slot to the next in line."""
-        with self._condition:
-            self._running.discard(id(job))
-            self._condition.notify_all()
-
-    def wake(self) -> None:
-        """Let waiting jobs re-check their stop events."""
-        with self._condition:
-            self._condition.notify_all()
-
-    def position(self, job: object) -> int | None:
-        """A waiting job's place in the queue (1 = next), or None if it is not waiting."""
-        with self._condition:
-            try:
-                return self._waiting.index(id(job)) + 1
-            except ValueError:
-                return None
-
-    @property
-    def running(self) -> int:
-        """How many jobs hold a slot now."""
-        with self._condition:
-            return len(self._running)
-
-    @property
-    def queued(self) -> int:
-        """How many jobs wait for a slot."""
-        with self._condition:
-            return len(self._waiting)
 
 
 class TrainingJob:
