@@ -93,8 +93,14 @@ def start_training(
     *,
     limiter: JobLimiter | None = None,
     name: str = "",
+    owner: str | None = None,
 ) -> TrainingJob:
-    """Start a background training job on prepared splits (the caller polls or joins it)."""
+    """Start a background training job on prepared splits (the caller polls or joins it).
+
+    With an `owner` (a browser session), the limiter admits the job first: one queued or
+    running job per owner, a capped queue, and the job is stopped when the owner goes silent
+    (UserError when refused; nothing is started then).
+    """
     n_classes = len(prepared.preprocessor.classes_)
     job = TrainingJob(
         model,
@@ -108,6 +114,8 @@ def start_training(
         limiter=limiter,
         name=name,
     )
+    if limiter is not None and owner is not None:
+        limiter.admit(job, owner)
     return job.start()
 
 
