@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -275,14 +276,20 @@ def configure_tf_threads(max_jobs: int, cores: int | None = None) -> tuple[int, 
 
     TensorFlow's pools are process-wide: one op may use at most cores // max_jobs threads
     (intra-op), and the graph executor has one thread per concurrent job, up to the cores
-    (inter-op). Must run before TensorFlow's first op; returns the pair set, or None when
-    TensorFlow was initialised already (the settings then stay as they were).
+    (inter-op). Before TensorFlow is imported this sets TF_NUM_INTRAOP_THREADS and
+    TF_NUM_INTEROP_THREADS (read by its runtime when it starts; values already set win), so
+    nothing heavy is imported; after, it uses tf.config.threading. Returns the pair in effect,
+    or None when TensorFlow is running already (its settings then stay as they were).
     """
-    import tensorflow as tf
-
     cores = cores or os.cpu_count() or 1
     intra = max(1, cores // max(1, max_jobs))
     inter = max(1, min(cores, max_jobs))
+    if "tensorflow" not in sys.modules:
+        intra = int(os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(intra)))
+        inter = int(os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(inter)))
+        return intra, inter
+    import tensorflow as tf
+
     try:
         tf.config.threading.set_intra_op_parallelism_threads(intra)
         tf.config.threading.set_inter_op_parallelism_threads(inter)

@@ -170,15 +170,19 @@ def test_closing_a_session_mid_training_frees_the_slot_for_the_next_in_line():
 
 def test_tensorflow_threads_are_bounded_for_the_jobs_sharing_the_cores():
     code = (
+        "import os, sys\n"
         "from core.train.jobs import configure_tf_threads\n"
+        "print(configure_tf_threads(4, cores=8), 'tensorflow' in sys.modules)\n"
+        "print(os.environ['TF_NUM_INTRAOP_THREADS'], os.environ['TF_NUM_INTEROP_THREADS'])\n"
+        "del os.environ['TF_NUM_INTRAOP_THREADS'], os.environ['TF_NUM_INTEROP_THREADS']\n"
         "import tensorflow as tf\n"
-        "print(configure_tf_threads(4, cores=8))\n"
+        "print(configure_tf_threads(2, cores=8))\n"  # imported, not yet running
         "print(tf.config.threading.get_intra_op_parallelism_threads(),"
         " tf.config.threading.get_inter_op_parallelism_threads())\n"
         "tf.constant(1.0) + 1\n"
-        "print(configure_tf_threads(2, cores=8))\n"  # too late: TensorFlow is running
+        "print(configure_tf_threads(1, cores=8))\n"  # too late: TensorFlow is running
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     ).stdout.split("\n")
-    assert out[:3] == ["(2, 4)", "2 4", "None"]
+    assert out[:5] == ["(2, 4) False", "2 4", "(4, 2)", "4 2", "None"]
