@@ -37,6 +37,21 @@ def looks_like_token(value: object) -> bool:
     )
 
 
+def browser_binding(xsrf_cookie: object) -> str:
+    """A stable value of one browser from Streamlit's XSRF cookie ("2|mask|masked|time": the
+    token, mask XOR masked, stays the same while the mask changes per response)."""
+    if not isinstance(xsrf_cookie, str) or len(xsrf_cookie) > 400:
+        return ""
+    parts = xsrf_cookie.split("|")
+    if len(parts) == 4 and parts[0] == "2":
+        try:
+            mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+        except ValueError:
+            return ""
+        return bytes(a ^ b for a, b in zip(mask, masked, strict=False)).hex()
+    return xsrf_cookie
+
+
 class ResumeStore:
     """Token -> (browser binding, payload), bounded in time and count, in memory."""
 

@@ -1,7 +1,7 @@
 """Resume tokens and the room board: bounded, in memory, and each participant's own."""
 
 from core.workshop.board import BoardEntry, RoomBoard, clean_nickname, password_ok
-from core.workshop.resume import ResumeStore, looks_like_token, new_token
+from core.workshop.resume import ResumeStore, browser_binding, looks_like_token, new_token
 
 
 class Clock:
@@ -88,3 +88,15 @@ def test_the_facilitator_password_and_nicknames():
     assert not password_ok("anything", None) and not password_ok("anything", "")
     assert not password_ok(None, "s3cret")
     assert clean_nickname("  Ana\n<b>x</b>" + "y" * 100) == ("Ana<b>x</b>" + "y" * 100)[:40]
+
+
+def test_the_browser_binding_survives_a_new_mask_of_the_same_xsrf_token():
+    token = bytes(range(16))
+    masks = [bytes([7] * 16), bytes([200] * 16)]
+    cookies = [
+        f"2|{m.hex()}|{bytes(a ^ b for a, b in zip(m, token, strict=True)).hex()}|1700000000"
+        for m in masks
+    ]
+    assert browser_binding(cookies[0]) == browser_binding(cookies[1]) == token.hex()
+    assert browser_binding("2|zz|zz|1") == "" and browser_binding(None) == ""
+    assert browser_binding(cookies[0]) != browser_binding(cookies[0].replace("|07", "|08", 1))
