@@ -138,9 +138,13 @@ def parse_lesson(raw: bytes, lesson_id: str, folder: Path = LESSONS_DIR) -> Less
         hidden=_controls(data.get("hidden", []), f"{where}: hidden"),
         challenges=_challenges(data.get("challenges", []), where),
     )
-    # The presets must make the very specs the Train page would build (they validate).
-    lesson.model_spec()
-    lesson.train_spec()
+    # The presets must make the very specs the Train page would build (they validate), with
+    # values its controls offer.
+    from core.train.controls import off_the_controls
+
+    wrong = off_the_controls(lesson.model_spec(), lesson.train_spec())
+    if wrong:
+        raise UserError("workshop.error.off_controls", name=lesson_id, fields=", ".join(wrong))
     return lesson
 
 

@@ -74,6 +74,7 @@ def test_a_lesson_id_from_the_url_names_only_a_shipped_lesson(lesson_id):
         (MINIMAL.encode() + b"[train]\nlearning_rate = 50.0\n", "train.error.learning_rate"),
         (MINIMAL.encode() + b"[model]\nhidden_layers = [99999999]\n", "train.error.units"),
         (MINIMAL.encode() + b"[preprocess]\nval_share = 0.9\n", "workshop.error.field"),
+        (MINIMAL.encode() + b"[train]\nlearning_rate = 0.0042\n", "workshop.error.off_controls"),
         (
             MINIMAL.encode() + b'[[challenges]]\nid = "c"\ntitle = { en = "a", zh = "b" }\n'
             b'check = { kind = "run", conditions = [{ of = "loss", op = "eval", value = 1 }] }\n',
