@@ -1,0 +1,240 @@
+"""The room in a bench: one shared server, N Chromium participants through a lesson.
+
+Starts `streamlit run app.py` with MODELDESK_SHARED=1, then for each N runs N participants at
+once (Playwright, Debian's Chromium at /usr/bin/chromium launched under `nice -n 19`, one
+browser context each). Every participant opens `/?lesson=<id>`, opens Train, trains with the
+lesson's presets, waits for the run to appear in their history *without reopening a page*,
+names the run with a secret word, and opens Evaluate. Meanwhile the server's RSS and CPU time
+are sampled and a health probe runs. At the end every participant's page is searched for
+the other participants' secret words (isolation).
+
+Prints per step median / worst seconds, failures, frontend errors, health-probe p50/p95/max,
+server RSS peak, the server CPU-seconds per participant, and from that how many cores a room
+of 30 needs for every participant to finish training within 60 s.
+
+    .venv/bin/python bench/workshop_load.py --n 1 10 20 [--lesson first_model]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("MODELDESK_CHROMIUM", "/usr/bin/chromium")
+STEPS = ("open_lesson", "open_train", "train_done", "open_evaluate")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Participant:
+    index: int
+    word: str = field(default_factory=lambda: "w" + secrets.token_hex(6))
+    times: dict[str, float] = field(default_factory=dict)
+    failure: str | None = None
+    errors: list[str] = field(default_factory=list)
+    leaked: list[str] = field(default_factory=list)
+
+
+class Sampler(threading.Thread):
+    """The server's RSS and CPU time, and a health probe, every `every` seconds."""
+
+    def __init__(self, pid: int, url: str, every: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.url, self.every = pid, url, every
+        self.rss_peak = 0
+        self.health: list[float] = []
+        self.halt = threading.Event()
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
+    def run(self) -> None:
+        while not self.halt.wait(self.every):
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    self.rss_peak = max(self.rss_peak, int(line.split()[1]) * 1024)
+            started = time.monotonic()
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=30):
+                    pass
+            except OSError:
+                pass
+            self.health.append(time.monotonic() - started)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(port: int) -> subprocess.Popen:
+    env = {**os.environ, "MODELDESK_SHARED": "1"}
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            "--server.port", str(port), "--browser.gatherUsageStats", "false",
+        ],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                return server
+        except OSError:
+            time.sleep(0.3)
+    server.kill()
+    raise SystemExit("the server did not become healthy in 90 s")
+
+
+def niced_chromium() -> str:
+    """A wrapper that starts Debian's Chromium at the lowest priority (the server goes first)."""
+    wrapper = Path(tempfile.mkdtemp(prefix="modeldesk-bench-")) / "chromium"
+    wrapper.write_text(f'#!/bin/sh\nexec nice -n 19 {CHROMIUM} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+async def participant_flow(browser, url: str, lesson: str, p: Participant, timeout: float):
+    context = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    page.on("pageerror", lambda error: p.errors.append(str(error)[:200]))
+    page.on(
+        "console",
+        lambda msg: (
+            p.errors.append(msg.text[:200]) if msg.type == "error" and "setIn" in msg.text else None
+        ),
+    )
+    ms = timeout * 1000
+
+    async def step(name, action):
+        started = time.monotonic()
+        await action()
+        p.times[name] = time.monotonic() - started
+
+    try:
+        await step("open_lesson", lambda: _open_lesson(page, url, lesson, ms))
+        await step("open_train", lambda: _open_page(page, "Train", "button:has-text('Train')", ms))
+        await step("train_done", lambda: _train(page, ms))
+        await page.locator("input[aria-label='New name']").fill(p.word)
+        await page.get_by_role("button", name="Rename").click()
+        await page.get_by_text(p.word).first.wait_for(timeout=ms)
+        await step("open_evaluate", lambda: _open_page(page, "Evaluate", "h1", ms))
+    except Exception as error:  # a participant's failure is a figure, not a crash
+        p.failure = f"{len(p.times)}:{type(error).__name__}: {str(error).splitlines()[0][:120]}"
+    return context, page
+
+
+async def _open_lesson(page, url, lesson, ms):
+    await page.goto(f"{url}/?lesson={lesson}", timeout=ms)
+    await page.get_by_text("Lesson:").first.wait_for(timeout=ms)
+
+
+async def _open_page(page, title, ready, ms):
+    await page.get_by_role("link", name=title).first.click(timeout=ms)
+    await page.locator(ready).first.wait_for(timeout=ms)
+
+
+async def _train(page, ms):
+    await page.get_by_role("button", name="Train", exact=True).click(timeout=ms)
+    await page.get_by_text("Runs in this session").first.wait_for(timeout=ms)
+
+
+async def one_room(n: int, lesson: str, timeout: float) -> dict:
+    from playwright.async_api import async_playwright
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_server(port)
+    sampler = Sampler(server.pid, url)
+    sampler.start()
+    cpu_before = sampler.cpu_seconds()
+    people = [Participant(i) for i in range(n)]
+    started = time.monotonic()
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=niced_chromium(),
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            opened = await asyncio.gather(
+                *(participant_flow(browser, url, lesson, p, timeout) for p in people)
+            )
+            for p, (_, page) in zip(people, opened, strict=True):
+                try:
+                    text = await page.inner_text("body", timeout=30_000)
+                except Exception:
+                    continue
+                p.leaked = [o.word for o in people if o is not p and o.word in text]
+            await browser.close()
+    finally:
+        elapsed = time.monotonic() - started
+        cpu = sampler.cpu_seconds() - cpu_before
+        sampler.halt.set()
+        server.terminate()
+        server.wait(timeout=30)
+    return {"n": n, "people": people, "cpu": cpu, "elapsed": elapsed, "sampler": sampler}
+
+
+def report(room: dict) -> None:
+    n, people, sampler = room["n"], room["people"], room["sampler"]
+    print(f"\nN = {n}: {sum(p.failure is None for p in people)} of {n} finished the lesson")
+    for name in STEPS:
+        times = [p.times[name] for p in people if name in p.times]
+        if times:
+            print(
+                f"  {name:14s} median {statistics.median(times):6.1f} s"
+                f"   worst {max(times):6.1f} s   ({len(times)} of {n})"
+            )
+    for p in people:
+        if p.failure:
+            print(f"  failure: participant {p.index}: {p.failure}")
+    errors = sum(len(p.errors) for p in people)
+    leaks = sum(len(p.leaked) for p in people)
+    health = sorted(sampler.health) or [0.0]
+    p95 = health[min(len(health) - 1, math.ceil(0.95 * len(health)) - 1)]
+    print(f"  frontend errors: {errors}   isolation violations: {leaks}")
+    print(
+        f"  health probe: p50 {statistics.median(health):.3f} s, p95 {p95:.3f} s,"
+        f" max {health[-1]:.3f} s ({len(health)} probes)"
+    )
+    print(f"  server RSS peak: {sampler.rss_peak / 2**30:.2f} GB")
+    per = room["cpu"] / max(1, n)
+    print(
+        f"  server CPU: {room['cpu']:.1f} s in {room['elapsed']:.0f} s, {per:.1f} s per participant"
+    )
+    print(
+        f"  a room of 30 finishing training within 60 s needs about "
+        f"{max(1, math.ceil(30 * per / 60))} cores for the server (browsers elsewhere)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[1, 10, 20])
+    parser.add_argument("--lesson", default="first_model")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per step")
+    args = parser.parse_args()
+    print(f"ModelDesk workshop load: lesson {args.lesson}, {os.cpu_count()} cores on this machine")
+    for n in args.n:
+        report(asyncio.run(one_room(n, args.lesson, args.timeout)))
+
+
+if __name__ == "__main__":
+    main()
