@@ -19,6 +19,7 @@ Kept out of `core` on purpose: core never imports streamlit.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
@@ -261,3 +262,69 @@ def set_scratch(name: str, value: Any) -> None:
 def scratch_dict(name: str) -> dict:
     """A page's own dict (created empty on first use), e.g. results kept per run."""
     return st.session_state.setdefault(_SCRATCH, {}).setdefault(name, {})
+
+
+# --- workshop: lesson, resume token, work kept for a reload ---------------------------------
+
+_LESSON = "lesson"
+_RESUME_TOKEN = "_resume_token"
+_FACILITATOR = "_facilitator"
+# What a reload of the tab gets back (the resume token maps to these, in memory).
+_WORK = (
+    _LANG, _DATASET, _PROFILE, _PREPARED, _FIRST_MODEL, _RUNS, _RUN_DATA, _JOB, _JOB_PREPARED,
+    _COLLECTED_JOB, _AUDIT, _ANSWERS, _EVALUATED, _IMPORTANCE, _LESSON,
+)  # fmt: skip
+# Train controls travel too (their values are the setup the participant was building); never
+# buttons, whose values Streamlit refuses to set.
+_WORK_WIDGETS = re.compile(
+    r"^tr_(kind|layers|units_\d+|activation|dropout|batch_norm|l2|loss_[a-z]+|optimizer|lr"
+    r"|batch|epochs|early|patience|restore|schedule|class_weights|seed)$"
+)
+
+
+def lesson_id() -> str | None:
+    """The lesson this session follows (core.workshop.lessons), or None."""
+    return st.session_state.get(_LESSON)
+
+
+def set_lesson_id(value: str | None) -> None:
+    st.session_state[_LESSON] = value
+
+
+def resume_token() -> str | None:
+    """This session's resume token (also its id in the queue and on the room board)."""
+    return st.session_state.get(_RESUME_TOKEN)
+
+
+def set_resume_token(token: str) -> None:
+    st.session_state[_RESUME_TOKEN] = token
+
+
+def facilitator() -> bool:
+    """Whether this session gave the facilitator's password."""
+    return bool(st.session_state.get(_FACILITATOR))
+
+
+def set_facilitator(value: bool) -> None:
+    st.session_state[_FACILITATOR] = value
+
+
+def work_snapshot() -> dict[str, Any]:
+    """The session's work by key (references, not copies): what a resume token restores."""
+    work = {key: st.session_state[key] for key in _WORK if key in st.session_state}
+    work.update(
+        {
+            key: value
+            for key, value in st.session_state.items()
+            if isinstance(key, str) and _WORK_WIDGETS.match(key)
+        }
+    )
+    return work
+
+
+def restore_work(work: dict[str, Any]) -> None:
+    """Put a snapshot's work back into a new session (a reloaded tab)."""
+    allowed = set(_WORK)
+    for key, value in work.items():
+        if key in allowed or _WORK_WIDGETS.match(key):
+            st.session_state[key] = value
