@@ -56,10 +56,11 @@ def start_server():
 
 
 @contextmanager
-def app_server() -> Iterator[str]:
-    """A real `streamlit run app.py` on a free port, healthy before it is handed out."""
+def app_server(env: dict[str, str] | None = None) -> Iterator[str]:
+    """A real `streamlit run app.py` on a free port (with `env` added), healthy before it is
+    handed out."""
     port = _free_port()
-    env = {**os.environ, "MODELDESK_STRICT_I18N": "1"}
+    env = {**os.environ, "MODELDESK_STRICT_I18N": "1", **(env or {})}
     server = subprocess.Popen(
         [
             sys.executable, "-m", "streamlit", "run", "app.py",
