@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -55,9 +56,10 @@ class JobLimiter:
         self._waiting: deque[int] = deque()
         self._jobs: dict[int, Any] = {}  # queued or running, by token
         self._started_at: dict[int, float] = {}  # when a job got its slot
-        self._owner_of: dict[int, str] = {}  # admitted jobs that are not over yet
+        self._admitted: dict[int, tuple[str, Any]] = {}  # (owner, job), until the job ends
         self._last_seen: dict[str, float] = {}
-        self._reasons: dict[int, Message] = {}
+        # Why the server stopped a job, by the job itself (an id() could be reused later).
+        self._reasons: weakref.WeakKeyDictionary[Any, Message] = weakref.WeakKeyDictionary()
         self._seconds_per_batch: float | None = None
 
     # --- admission and liveness -----------------------------------------------------------
@@ -67,12 +69,11 @@ class JobLimiter:
         token = id(job)
         with self._condition:
             self._forget_done()
-            if owner in self._owner_of.values():
+            if any(o == owner for o, _ in self._admitted.values()):
                 raise UserError("train.error.one_job")
             if self._queue_length() >= self.max_queue and len(self._running) >= self.max_jobs:
                 raise UserError("train.error.queue_full", max=self.max_queue)
-            self._owner_of[token] = owner
-            self._jobs[token] = job
+            self._admitted[token] = (owner, job)
             self._last_seen[owner] = self._clock()
         self._start_reaper()
 
@@ -84,10 +85,11 @@ class JobLimiter:
     def leave(self, owner: str) -> None:
         """The owner has gone for good: stop its job now."""
         with self._condition:
-            jobs = [self._jobs[t] for t, o in self._owner_of.items() if o == owner]
-            for token in [t for t, o in self._owner_of.items() if o == owner]:
-                self._reasons[token] = Message("train.message.stopped_session_gone")
+            mine = {t: job for t, (o, job) in self._admitted.items() if o == owner}
+            for job in mine.values():
+                self._reasons[job] = Message("train.message.stopped_session_gone")
             self._last_seen.pop(owner, None)
+            jobs = list(mine.values())
         for job in jobs:
             job.stop()
 
@@ -97,16 +99,16 @@ class JobLimiter:
         to_stop: list[Any] = []
         with self._condition:
             self._forget_done()
-            for token, owner in self._owner_of.items():
+            for owner, job in self._admitted.values():
                 if now - self._last_seen.get(owner, now) > self.liveness_s:
-                    self._reasons.setdefault(token, Message("train.message.stopped_session_gone"))
-                    to_stop.append(self._jobs[token])
+                    self._reasons.setdefault(job, Message("train.message.stopped_session_gone"))
+                    to_stop.append(job)
             if self.max_job_seconds is not None:
                 for token in self._running:
                     started = self._started_at.get(token)
                     if started is not None and now - started > self.max_job_seconds:
                         self._reasons.setdefault(
-                            token,
+                            self._jobs[token],
                             Message(
                                 "train.message.stopped_time_budget",
                                 {"seconds": round(self.max_job_seconds)},
@@ -114,7 +116,7 @@ class JobLimiter:
                         )
                         to_stop.append(self._jobs[token])
             # Owners with no job who have been silent are forgotten.
-            active = set(self._owner_of.values())
+            active = {owner for owner, _ in self._admitted.values()}
             for owner in [o for o, seen in self._last_seen.items() if o not in active]:
                 if now - self._last_seen[owner] > self.liveness_s:
                     del self._last_seen[owner]
@@ -128,7 +130,7 @@ class JobLimiter:
     def stop_reason(self, job: Any) -> Message | None:
         """Why the server stopped this job (its session was gone, its time ran out), if it did."""
         with self._condition:
-            return self._reasons.get(id(job))
+            return self._reasons.get(job)
 
     # --- slots ----------------------------------------------------------------------------
 
@@ -236,15 +238,13 @@ class JobLimiter:
     def _queue_length(self) -> int:
         # Admitted jobs whose thread has not reached acquire() yet wait too.
         pending = sum(
-            1 for t in self._owner_of if t not in self._running and t not in self._waiting
+            1 for t in self._admitted if t not in self._running and t not in self._waiting
         )
         return len(self._waiting) + pending
 
     def _forget_done(self) -> None:
-        for token in [t for t in self._owner_of if self._jobs[t].done]:
-            del self._owner_of[token]
-            if token not in self._running and token not in self._waiting:
-                self._jobs.pop(token, None)
+        for token in [t for t, (_, job) in self._admitted.items() if job.done]:
+            del self._admitted[token]
 
     def _start_reaper(self) -> None:
         if self._reap_every is None:

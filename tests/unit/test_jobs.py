@@ -75,6 +75,18 @@ def test_one_queued_or_running_job_per_session():
     limiter.admit(FakeJob(), "session-a")
 
 
+def test_after_a_job_trained_and_released_its_slot_anyone_may_start_again():
+    limiter = JobLimiter(max_jobs=1, reap_every=None)
+    job = FakeJob()
+    limiter.admit(job, "a")
+    assert limiter.acquire(job, threading.Event())
+    job.done = True
+    limiter.release(job)
+    limiter.admit(FakeJob(), "b")  # the released job is forgotten without a trace
+    limiter.admit(FakeJob(), "a")
+    assert limiter.reap() == []
+
+
 def test_the_queue_length_is_capped():
     limiter = JobLimiter(max_jobs=1, max_queue=2, reap_every=None)
     holder = FakeJob()
