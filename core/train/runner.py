@@ -6,6 +6,7 @@ import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,9 @@ from core.prep.pipeline import Prepared
 from core.prep.preprocessing import PreprocessSpec, default_spec
 from core.train.engine import JobLimiter, Run, TrainingJob, TrainSpec
 from core.train.models import ModelSpec
+
+if TYPE_CHECKING:
+    from core.train.cluster import ClusterTrainingJob
 
 CONFIG_VERSION = 1
 CONFIG_FORMAT = "modeldesk.run_config"
@@ -94,7 +98,7 @@ def start_training(
     limiter: JobLimiter | None = None,
     name: str = "",
     owner: str | None = None,
-) -> TrainingJob:
+) -> TrainingJob | ClusterTrainingJob:
     """Start a background training job on prepared splits (the caller polls or joins it).
 
     With an `owner` (a browser session), the limiter admits the job first: one queued or
@@ -102,7 +106,13 @@ def start_training(
     (UserError when refused; nothing is started then).
     """
     n_classes = len(prepared.preprocessor.classes_)
-    job = TrainingJob(
+    job_class: type = TrainingJob
+    if os.environ.get("MODELDESK_RAY_ADDRESS", "").strip():
+        # Jobs run on a Ray cluster (core.train.cluster); unset, Ray is never imported.
+        from core.train.cluster import ClusterTrainingJob
+
+        job_class = ClusterTrainingJob
+    job = job_class(
         model,
         train,
         prepared.spec.task,

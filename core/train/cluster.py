@@ -1,0 +1,620 @@
+"""Training jobs on a Ray cluster, behind the same interface the pages use for a `TrainingJob`.
+
+With `MODELDESK_RAY_ADDRESS` set (`local` starts an embedded Ray on this machine; `auto` or
+`ray://host:10001` joins a running cluster), `core.train.runner.start_training` returns a
+`ClusterTrainingJob` instead of a thread job. Unset, this module is never imported and Ray is
+never loaded.
+
+How a job runs:
+- **Where.** The job's training is a Ray *task* (`_train_task`) with its declared CPUs and GPUs
+  (`MODELDESK_RAY_JOB_CPUS`, default 1; `MODELDESK_RAY_JOB_GPUS`, default 1 when the cluster
+  has GPUs, else 0; a fraction such as 0.5 shares a GPU). Inside the task an ordinary
+  `TrainingJob` trains in its thread, so the history, Stop, NaN handling and the kept weights
+  are exactly the thread job's. Tasks, unlike actors, run in worker processes Ray keeps and
+  reuses, so TensorFlow is imported once per worker (warmed up when this process connects),
+  not once per job.
+- **Live history.** The task pushes each new epoch, the batch and its status to a small actor
+  (`_Channels`, one per Streamlit process, no CPU) every `PUSH_S`; a poller thread here pulls
+  them every `POLL_S`, so `snapshot()` never waits on the network and the page draws at 2 Hz.
+- **Stop** is a flag on that actor: `stop()` sets it at once, the task reads it with its next
+  push and stops its `TrainingJob`, which answers within one compiled block (~50 ms).
+- **The queue** is the cluster's: one named actor (`_Queue`, detached) admits jobs first come,
+  first served from every Streamlit replica, up to `MODELDESK_MAX_JOBS` or the cluster's CPUs
+  (GPUs when jobs take GPUs) divided by one job's share. A place held by a process that stops
+  renewing it (a replica that died) is dropped after `LEASE_S`.
+- **A lost worker** (killed, out of memory, node gone) ends the job as failed with a message
+  that says so; its place in the queue is freed.
+- **Isolation.** Each job ships only its own prepared arrays and specs to its task; the task
+  returns the run (history and weights) to the process that started it and nowhere else. No
+  actor is named after a session and no object is shared between jobs.
+- **Disks.** Nothing is written by ModelDesk on the cluster. The embedded cluster turns object
+  spilling off when `MODELDESK_SHARED=1`, so arrays stay in memory; on a cluster you run, set
+  that in the cluster's own configuration (README, "Scaling out").
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.i18n import Message
+from core.train.engine import (
+    DONE_STATUSES,
+    JobLimiter,
+    JobSnapshot,
+    Run,
+    TrainingJob,
+    TrainSpec,
+)
+from core.train.models import ModelSpec
+
+ADDRESS_VARIABLE = "MODELDESK_RAY_ADDRESS"
+NAMESPACE = "modeldesk"
+QUEUE_NAME = "modeldesk-queue"
+POLL_S = 0.2  # the poller pulls new epochs this often (the page draws every 0.5 s)
+PUSH_S = 0.05  # the task pushes its progress and reads Stop this often
+LEASE_S = 30.0  # a queue place nobody renews for this long is dropped
+_ROOT = Path(__file__).resolve().parents[2]
+
+_connect_lock = threading.Lock()
+_channels: Any = None
+
+
+def ray_address() -> str | None:
+    """The configured Ray address (`local`, `auto`, `ray://host:port`), or None when unset."""
+    value = os.environ.get(ADDRESS_VARIABLE, "").strip()
+    return value or None
+
+
+def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
+    """Connect this process to Ray once (or reuse a connection made before); returns `ray`.
+
+    `local` starts an embedded cluster bound to 127.0.0.1 with `num_cpus` (default: this
+    machine's cores); other addresses join a running cluster and ship the `core` package to it.
+    """
+    global _channels
+    import ray
+
+    with _connect_lock:
+        if not ray.is_initialized():
+            address = address or ray_address() or "local"
+            quiet = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+            if address == "local":
+                system: dict[str, Any] = {}
+                if _shared():
+                    system["automatic_object_spilling_enabled"] = False
+                ray.init(
+                    num_cpus=num_cpus,
+                    include_dashboard=False,
+                    _node_ip_address="127.0.0.1",
+                    namespace=NAMESPACE,
+                    log_to_driver=False,
+                    runtime_env={"env_vars": {"PYTHONPATH": str(_ROOT), **quiet}},
+                    _system_config=system or None,
+                )
+            else:
+                ray.init(
+                    address=address,
+                    namespace=NAMESPACE,
+                    log_to_driver=False,
+                    runtime_env={"py_modules": [str(_ROOT / "core")], "env_vars": quiet},
+                )
+        if _channels is None:
+            _channels = _actor_classes()[0].options(num_cpus=0).remote()
+            _queue()
+            _warm_up(ray)
+    return ray
+
+
+def start_local(num_cpus: int = 2) -> Any:
+    """An embedded cluster on loopback for tests and benchmarks (`ray.shutdown()` ends it)."""
+    return connect("local", num_cpus=num_cpus)
+
+
+def disconnect() -> None:
+    """Leave the cluster (an embedded one stops); the next job connects again."""
+    global _channels
+    import ray
+
+    with _connect_lock:
+        _channels = None
+        if ray.is_initialized():
+            ray.shutdown()
+
+
+def job_resources(ray: Any) -> tuple[float, float]:
+    """(CPUs, GPUs) one job declares: the settings, else 1 CPU and 1 GPU when there are GPUs."""
+    cpus = _number_setting("MODELDESK_RAY_JOB_CPUS", 1.0)
+    has_gpus = ray.cluster_resources().get("GPU", 0) > 0
+    gpus = _number_setting("MODELDESK_RAY_JOB_GPUS", 1.0 if has_gpus else 0.0)
+    return cpus, gpus
+
+
+def cluster_slots(ray: Any) -> int:
+    """How many jobs train at once on the cluster: MODELDESK_MAX_JOBS, else what fits."""
+    configured = int(os.environ.get("MODELDESK_MAX_JOBS", "0") or 0)
+    if configured > 0:
+        return configured
+    cpus, gpus = job_resources(ray)
+    resources = ray.cluster_resources()
+    fits = resources.get("CPU", 1) / cpus if cpus > 0 else math.inf
+    if gpus > 0:
+        fits = min(fits, resources.get("GPU", 0) / gpus)
+    return max(1, int(fits + 1e-9)) if math.isfinite(fits) else 1
+
+
+def cluster_workers() -> int:
+    """Worker nodes alive in the connected cluster (the Train page offers more than one)."""
+    import ray
+
+    return sum(1 for node in ray.nodes() if node.get("Alive"))
+
+
+class ClusterTrainingJob:
+    """A training job that runs as a Ray task: the `TrainingJob` interface the pages use."""
+
+    def __init__(
+        self,
+        model_spec: ModelSpec,
+        train_spec: TrainSpec,
+        task: str,
+        n_classes: int,
+        X_train: np.ndarray,
+        y_train: np.ndarray,
+        X_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+        limiter: JobLimiter | None = None,
+        name: str = "",
+    ) -> None:
+        # A local TrainingJob (never started) checks the arrays and names the run exactly as a
+        # thread job would; its checked arrays are what travels to the cluster.
+        local = TrainingJob(
+            model_spec, train_spec, task, n_classes, X_train, y_train, X_val, y_val, name=name
+        )
+        self._local = local
+        self.model_spec, self.train_spec, self.task = model_spec, train_spec, task
+        self.n_classes = n_classes
+        self.run_id, self.name, self.created_at = local.run_id, local.name, local.created_at
+        self.batches_per_epoch = local.batches_per_epoch
+        # The JobLimiter only admits owners (one job each) and stops jobs of silent sessions
+        # here; the slots are the cluster's (_Queue).
+        self.limiter = limiter
+        self.worker_pid: int | None = None
+        self.device: Message | None = None
+        self._lock = threading.Lock()
+        self._stop_requested = threading.Event()
+        self._done_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._status = "queued"
+        self._message: Message | None = None
+        self._history: dict[str, list[float]] = {}
+        self._parameters: dict[str, list[float]] = {}
+        self._batch = 0
+        self._batches_seen = 0
+        self._queue_position: int | None = None
+        self._started: float | None = None
+        self._training_started: float | None = None
+        self._ended: float | None = None
+        self._run: Run | None = None
+
+    # --- control (the TrainingJob interface) -----------------------------------------------
+
+    def start(self) -> ClusterTrainingJob:
+        """Queue the job on the cluster and follow it from a poller thread."""
+        with self._lock:
+            if self._thread is not None or self._status in DONE_STATUSES:
+                raise RuntimeError("a training job can be started once")
+            self._started = time.monotonic()
+            self._thread = threading.Thread(
+                target=self._follow, name=f"ray-job-{self.run_id[:8]}", daemon=True
+            )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the cluster to stop the job; the best weights seen so far are kept."""
+        self._stop_requested.set()
+        channels = _channels
+        if channels is not None:
+            channels.stop.remote(self.run_id)  # not awaited: Stop returns at once
+        with self._lock:
+            never_started = self._thread is None and self._status not in DONE_STATUSES
+        if never_started:
+            self._finish("stopped", Message("train.message.stopped_before_start"), None)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the job to end; True if it has."""
+        return self._done_event.wait(timeout)
+
+    @property
+    def status(self) -> str:
+        """queued, running, stopped, finished or failed."""
+        with self._lock:
+            return self._status
+
+    @property
+    def running(self) -> bool:
+        """Whether the job is queued or training."""
+        return self.status in ("queued", "running")
+
+    @property
+    def done(self) -> bool:
+        """Whether the job has ended."""
+        return self._done_event.is_set()
+
+    @property
+    def batches_seen(self) -> int:
+        """Training batches run so far, over all epochs (as last reported by the cluster)."""
+        return self._batches_seen
+
+    def snapshot(self) -> JobSnapshot:
+        """The job's state as last pulled from the cluster (never waits on the network)."""
+        with self._lock:
+            status = self._status
+            history = {key: list(values) for key, values in self._history.items()}
+            parameters = {key: list(values) for key, values in self._parameters.items()}
+            message = self._message
+            started, training_started, ended = self._started, self._training_started, self._ended
+            batch = self._batch if status == "running" else 0
+            position = self._queue_position if status == "queued" else None
+        epoch = len(history.get("loss", []))
+        now = ended if ended is not None else time.monotonic()
+        return JobSnapshot(
+            status=status,
+            epoch=epoch,
+            epochs=self.train_spec.epochs,
+            batch=batch,
+            batches_per_epoch=self.batches_per_epoch,
+            history=history,
+            elapsed=0.0 if started is None else now - started,
+            eta_seconds=self._eta(status, epoch, batch, training_started, now),
+            queue_position=position,
+            message=message,
+            parameters=parameters,
+        )
+
+    def result(self) -> Run:
+        """The run with its weights (the Keras model is rebuilt here on first use)."""
+        if not self._done_event.is_set() or self._run is None:
+            raise RuntimeError("the training job has not ended yet")
+        return self._run
+
+    # --- the poller thread -----------------------------------------------------------------
+
+    def _follow(self) -> None:
+        token = self.run_id
+        queue = None
+        try:
+            ray = connect()
+            queue = _queue()
+            slots = cluster_slots(ray)
+            while True:
+                position = ray.get(queue.visit.remote(token, slots))
+                with self._lock:
+                    self._queue_position = position or None
+                if self._stop_requested.is_set():
+                    self._finish("stopped", Message("train.message.stopped_in_queue"), None)
+                    return
+                if position == 0:
+                    break
+                time.sleep(POLL_S)
+            self._run_on_cluster(ray, queue, token)
+        except Exception as error:  # the poller must always end the job, never hang it
+            self._finish("failed", Message("train.message.error", {"error": str(error)}), None)
+        finally:
+            if queue is not None:
+                queue.leave.remote(token)
+            if _channels is not None:
+                _channels.close.remote(token)
+
+    def _run_on_cluster(self, ray: Any, queue: Any, token: str) -> None:
+        from ray.exceptions import RayError, RayTaskError
+
+        cpus, gpus = job_resources(ray)
+        local = self._local
+        payload = {
+            "model_spec": self.model_spec,
+            "train_spec": self.train_spec,
+            "task": self.task,
+            "n_classes": self.n_classes,
+            "run_id": self.run_id,
+            "name": self.name,
+            "created_at": self.created_at,
+        }
+        ray.get(_channels.open.remote(token))
+        if self._stop_requested.is_set():
+            _channels.stop.remote(token)
+        train_task = _actor_classes()[2]
+        arrays = (local.X_train, local.y_train, local.X_val, local.y_val)
+        reference = train_task.options(num_cpus=cpus, num_gpus=gpus, max_retries=0).remote(
+            payload, arrays, _channels
+        )
+        last_renewal = time.monotonic()
+        while True:
+            ready, _ = ray.wait([reference], timeout=POLL_S)
+            self._apply(ray.get(_channels.take.remote(token)))
+            if time.monotonic() - last_renewal > LEASE_S / 3:
+                queue.visit.remote(token, 0)
+                last_renewal = time.monotonic()
+            if ready:
+                break
+        try:
+            run = ray.get(reference)
+        except RayTaskError as error:  # the training code raised: report it as a thread job does
+            cause = error.cause if isinstance(error.cause, BaseException) else error
+            self._finish("failed", Message("train.message.error", {"error": str(cause)}), None)
+            return
+        except RayError as error:
+            self._finish(
+                "failed",
+                Message("cluster.message.worker_lost", {"error": _first_line(error)}),
+                None,
+            )
+            return
+        self._apply(ray.get(_channels.take.remote(token)))
+        run.model = None
+        with self._lock:
+            self._run = run
+            self._status, self._message = run.status, run.message
+            self._history = {key: list(values) for key, values in run.history.items()}
+            self._parameters = {key: list(values) for key, values in run.parameters.items()}
+            self._ended = time.monotonic()
+            # The run's duration is this side's (queue included), as for a thread job.
+            started = self._started if self._started is not None else self._ended
+            run.duration_s = round(self._ended - started, 3)
+        self._done_event.set()
+
+    def _apply(self, updates: list[dict[str, Any]]) -> None:
+        with self._lock:
+            for update in updates:
+                for logs, parameters in update.get("epochs", []):
+                    for key, value in logs.items():
+                        self._history.setdefault(key, []).append(value)
+                    for key, value in parameters.items():
+                        self._parameters.setdefault(key, []).append(value)
+                if update.get("status") == "running" and self._status == "queued":
+                    self._status = "running"
+                    self._training_started = time.monotonic()
+                self._batch = update.get("batch", self._batch)
+                self._batches_seen = update.get("batches_seen", self._batches_seen)
+                if "pid" in update:
+                    self.worker_pid = update["pid"]
+                if "device" in update:
+                    self.device = update["device"]
+
+    def _finish(self, status: str, message: Message | None, weights: Any) -> None:
+        with self._lock:
+            if self._done_event.is_set():
+                return
+            self._status, self._message = status, message
+            self._ended = time.monotonic()
+            started = self._started if self._started is not None else self._ended
+            self._run = Run(
+                run_id=self.run_id,
+                name=self.name,
+                model_spec=self.model_spec,
+                train_spec=self.train_spec,
+                task=self.task,
+                n_features=int(self._local.X_train.shape[1]),
+                n_classes=self.n_classes,
+                history={key: list(values) for key, values in self._history.items()},
+                status=status,
+                duration_s=round(self._ended - started, 3),
+                created_at=self.created_at,
+                weights=weights,
+                message=message,
+                parameters={key: list(values) for key, values in self._parameters.items()},
+            )
+        self._done_event.set()
+
+    def _eta(
+        self, status: str, epoch: int, batch: int, training_started: float | None, now: float
+    ) -> float | None:
+        if status in DONE_STATUSES:
+            return 0.0
+        if status != "running" or training_started is None:
+            return None
+        done = epoch + batch / self.batches_per_epoch
+        if done <= 0:
+            return None
+        return max(0.0, (now - training_started) / done * (self.train_spec.epochs - done))
+
+
+def training_device(node: str | None = None) -> Message:
+    """The device TensorFlow trains on in this process (the first GPU it sees, else the CPU),
+    on a Ray node when `node` is given."""
+    import tensorflow as tf
+
+    where = {} if node is None else {"node": node}
+    suffix = "" if node is None else "_on_node"
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return Message(f"cluster.device.cpu{suffix}", where)
+    details = tf.config.experimental.get_device_details(gpus[0])
+    name = str(details.get("device_name", gpus[0].name))
+    return Message(f"cluster.device.gpu{suffix}", {"name": name, **where})
+
+
+# --- remote side -------------------------------------------------------------------------------
+
+
+def _train_remote(payload: dict[str, Any], arrays: tuple, channels: Any) -> Run:
+    """Body of the Ray task: an ordinary TrainingJob, its progress pushed to the channel."""
+    import ray
+
+    X_train, y_train, X_val, y_val = arrays
+    job = TrainingJob(
+        payload["model_spec"],
+        payload["train_spec"],
+        payload["task"],
+        payload["n_classes"],
+        X_train,
+        y_train,
+        X_val,
+        y_val,
+        name=payload["name"],
+    )
+    job.run_id, job.created_at = payload["run_id"], payload["created_at"]
+    token = payload["run_id"]
+    first = {"pid": os.getpid(), "device": training_device(ray.util.get_node_ip_address())}
+    job.start()
+    sent = 0
+    while True:
+        ended = job.join(PUSH_S)
+        snapshot = job.snapshot()
+        losses = snapshot.history.get("loss", [])
+        epochs = [
+            (
+                {key: values[i] for key, values in snapshot.history.items() if i < len(values)},
+                {key: values[i] for key, values in snapshot.parameters.items() if i < len(values)},
+            )
+            for i in range(sent, len(losses))
+        ]
+        sent = len(losses)
+        update = {
+            "status": snapshot.status,
+            "batch": snapshot.batch,
+            "batches_seen": job.batches_seen,
+            "epochs": epochs,
+            **first,
+        }
+        first = {}
+        if ray.get(channels.push.remote(token, update)) and not ended:
+            job.stop()
+        if ended:
+            break
+    run = job.result()
+    run.model = None  # weights travel; the Keras model is rebuilt by whoever uses it
+    return run
+
+
+def _warm_remote() -> int:
+    """Import TensorFlow and Keras in a worker process, so the first job there starts at once."""
+    import keras  # noqa: F401
+    import tensorflow  # noqa: F401
+
+    return os.getpid()
+
+
+class _ChannelsBody:
+    """Progress and Stop flags of this process's jobs (a Ray actor without CPU)."""
+
+    def __init__(self) -> None:
+        self._updates: dict[str, list[dict[str, Any]]] = {}
+        self._stop: set[str] = set()
+
+    def open(self, token: str) -> None:
+        self._updates.setdefault(token, [])
+
+    def push(self, token: str, update: dict[str, Any]) -> bool:
+        """Store an update from the task; returns whether Stop was asked for."""
+        if token in self._updates:
+            self._updates[token].append(update)
+        return token in self._stop
+
+    def take(self, token: str) -> list[dict[str, Any]]:
+        updates, self._updates[token] = self._updates.get(token, []), []
+        return updates
+
+    def stop(self, token: str) -> None:
+        self._stop.add(token)
+
+    def close(self, token: str) -> None:
+        self._updates.pop(token, None)
+        self._stop.discard(token)
+
+
+class _QueueBody:
+    """The cluster's queue: the first `slots` places train, the rest wait in order."""
+
+    def __init__(self) -> None:
+        self._order: list[str] = []
+        self._renewed: dict[str, float] = {}
+
+    def visit(self, token: str, slots: int) -> int:
+        """Join or renew; 0 when the job may train, else its place in the queue (1 = next).
+        slots 0 only renews a job that already trains."""
+        now = time.monotonic()
+        for stale in [t for t, at in self._renewed.items() if now - at > LEASE_S]:
+            self.leave(stale)
+        if token not in self._renewed:
+            self._order.append(token)
+        self._renewed[token] = now
+        if slots <= 0:
+            return 0
+        place = self._order.index(token)
+        return 0 if place < slots else place - slots + 1
+
+    def leave(self, token: str) -> None:
+        if token in self._renewed:
+            del self._renewed[token]
+            self._order.remove(token)
+
+
+_classes: tuple[Any, Any, Any, Any] | None = None
+
+
+def _actor_classes() -> tuple[Any, Any, Any, Any]:
+    """(channels actor, queue actor, training task, warm-up task), made remote on first use."""
+    global _classes
+    if _classes is None:
+        import ray
+
+        _classes = (
+            ray.remote(_ChannelsBody),
+            ray.remote(_QueueBody),
+            ray.remote(_train_remote),
+            ray.remote(_warm_remote),
+        )
+    return _classes
+
+
+def _queue() -> Any:
+    return (
+        _actor_classes()[1]
+        .options(
+            name=QUEUE_NAME,
+            namespace=NAMESPACE,
+            get_if_exists=True,
+            lifetime="detached",
+            num_cpus=0,
+        )
+        .remote()
+    )
+
+
+def _warm_up(ray: Any) -> None:
+    """Import TensorFlow in as many workers as jobs can train at once (not awaited)."""
+    cpus, gpus = job_resources(ray)
+    warm = _actor_classes()[3]
+    for _ in range(cluster_slots(ray)):
+        warm.options(num_cpus=cpus, num_gpus=gpus).remote()
+
+
+def _number_setting(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    try:
+        return float(value) if value else default
+    except ValueError:
+        return default
+
+
+def _shared() -> bool:
+    return os.environ.get("MODELDESK_SHARED", "0").strip().lower() in ("1", "true", "yes")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def ray_loaded() -> bool:
+    """Whether Ray has been imported in this process."""
+    return "ray" in sys.modules
