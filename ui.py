@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 import state
-from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, Message, language_from_locale, t
+from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, Message, UserError, language_from_locale, t
 from core.train.runs import USABLE_STATUSES
 
 T = TypeVar("T")
@@ -183,3 +183,9 @@ def run_app_first() -> None:
 def page_link(step: str, label: str | None = None, icon: str | None = None) -> None:
     """A link to a workflow step's page, by step name (from PAGES, never a hard-coded path)."""
     st.page_link(PAGES[step][0], label=label or tr(f"app.nav.{step}"), icon=icon)
+
+
+def show_error(error: UserError | Message) -> None:
+    """A user's error in their language, the one way pages show one (never a traceback)."""
+    message = error.message if isinstance(error, UserError) else error
+    st.error(say(message), icon=":material/error:")

@@ -21,6 +21,7 @@ from ui import (
     say,
     session_cache,
     set_dataset,
+    show_error,
     tr,
 )
 
@@ -74,7 +75,7 @@ def upload_section() -> None:
             record_event("upload", _event(dataset))
     error = state.scratch("_upload_error")
     if error is not None:
-        st.error(say(error), icon=":material/error:")
+        show_error(error)
         current = state.dataset()
         if current is not None:
             st.caption(tr("datapage.kept", name=escape_md(current.name)))

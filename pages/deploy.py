@@ -42,6 +42,7 @@ from ui import (
     run_app_first,
     say,
     session_cache,
+    show_error,
     tr,
 )
 
@@ -115,7 +116,7 @@ def one_row(run_id: str, bundle: LoadedBundle) -> None:
     if not result or result["run"] != run_id:
         return
     if "error" in result:
-        st.error(say(result["error"]), icon=":material/error:")
+        show_error(result["error"])
         return
     for warning in result["warnings"]:
         st.warning(say(warning), icon=":material/warning:")
@@ -182,7 +183,7 @@ def batch_predict(run_id: str, bundle: LoadedBundle) -> None:
     if result is not None and result["run"] != run_id:
         result = None
     if error is not None:
-        st.error(say(error), icon=":material/error:")
+        show_error(error)
         if result is not None:
             st.caption(tr("deploy.batch.kept", name=escape_md(result["name"])))
     if result is not None:

@@ -32,7 +32,17 @@ from core.evaluate.metrics import (
 )
 from core.i18n import UserError
 from core.train.models import resolved_loss
-from ui import escape_md, labeler, lang, page_link, run_app_first, say, session_cache, tr
+from ui import (
+    escape_md,
+    labeler,
+    lang,
+    page_link,
+    run_app_first,
+    say,
+    session_cache,
+    show_error,
+    tr,
+)
 
 COMPARE_DEFAULT = 4  # runs pre-selected for comparison: the latest few
 THRESHOLD_STEP = 0.01
@@ -58,7 +68,7 @@ def evaluate_page() -> None:
     try:
         show_run(runs, run_id)
     except UserError as error:
-        st.error(say(error.message), icon=":material/error:")
+        show_error(error)
 
 
 def usable_runs() -> dict:

@@ -27,7 +27,17 @@ from core.prep.preprocessing import (
     split_summary,
 )
 from core.train.runner import audit_details
-from ui import labeler, lang, page_link, record_event, run_app_first, say, session_cache, tr
+from ui import (
+    labeler,
+    lang,
+    page_link,
+    record_event,
+    run_app_first,
+    say,
+    session_cache,
+    show_error,
+    tr,
+)
 
 PREVIEW_ROWS = 5
 
@@ -57,7 +67,7 @@ def preprocess_page() -> None:
     try:
         info = detect_task(frame[target])
     except UserError as error:
-        st.error(say(error.message), icon=":material/error:")
+        show_error(error)
         return
     st.markdown(
         tr("preppage.detected", task=tr(f"preprocess.task.name.{info.task}"))
@@ -77,7 +87,7 @@ def preprocess_page() -> None:
             lambda: default_spec(frame, target, task, profile),
         )
     except UserError as error:
-        st.error(say(error.message), icon=":material/error:")
+        show_error(error)
         return
     loaded = state.widget(f"{prefix}_loaded")
     if loaded is not None and (loaded.target, loaded.task) == (target, task):
@@ -96,7 +106,7 @@ def preprocess_page() -> None:
     try:
         spec = apply_plan_table(base, edited)
     except UserError as error:
-        st.error(say(error.message), icon=":material/error:")
+        show_error(error)
         return
     kept = len(spec.kept)
     st.caption(tr("preppage.plan_summary", kept=kept, dropped=len(spec.columns) - kept))
@@ -122,7 +132,7 @@ def preprocess_page() -> None:
     upload.file_uploader(tr("preppage.upload_spec"), type=["json"], key=f"{prefix}_spec_upload")
     spec_error = state.widget(f"{prefix}_spec_error")
     if spec_error is not None:
-        st.error(say(spec_error), icon=":material/error:")
+        show_error(spec_error)
 
     if st.button(
         tr("preppage.prepare"), type="primary", icon=":material/call_split:", key="pp_prepare"
@@ -130,7 +140,7 @@ def preprocess_page() -> None:
         try:
             prepared = prepare(frame, spec)
         except UserError as error:
-            st.error(say(error.message), icon=":material/error:")
+            show_error(error)
         else:
             state.set_prepared(prepared)
             record_event("preprocess", audit_details(spec))
@@ -165,7 +175,7 @@ def _split_controls(prefix: str, spec: PreprocessSpec, task: str) -> PreprocessS
     try:
         spec = replace(spec, val_share=val, test_share=test, seed=int(seed), stratify=stratify)
     except UserError as error:
-        st.error(say(error.message), icon=":material/error:")
+        show_error(error)
         return None
     st.caption(tr("preppage.train_share", share=1 - val - test))
     return spec

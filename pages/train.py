@@ -48,6 +48,7 @@ from ui import (
     run_app_first,
     say,
     session_cache,
+    show_error,
     tr,
 )
 
@@ -209,7 +210,7 @@ def _model_controls(task: str) -> ModelSpec | None:
             loss=None if loss == default_loss(task) else loss,
         )
     except UserError as error:
-        st.error(say(error.message), icon=":material/error:")
+        show_error(error)
         return None
 
 
@@ -313,7 +314,7 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
             seed=int(seed),
         )
     except UserError as error:
-        st.error(say(error.message), icon=":material/error:")
+        show_error(error)
         return None
 
 
@@ -385,7 +386,7 @@ def _job_controls(prepared, model_spec: ModelSpec, train_spec: TrainSpec) -> Non
             state.set_job(job, prepared)
             record_event("train", audit_details(RunConfig(prepared.spec, model_spec, train_spec)))
         except UserError as error:
-            st.error(say(error.message), icon=":material/error:")
+            show_error(error)
     job = state.job()
     if stop_col.button(
         tr("trainpage.stop"),
@@ -488,7 +489,7 @@ def _save_runs(runs: dict) -> None:
         try:
             written = save_runs(list(runs.values()), folder)
         except UserError as error:
-            st.error(say(error.message), icon=":material/error:")
+            show_error(error)
         else:
             st.success(tr("trainpage.saved", count=len(written), folder=folder))
 

@@ -91,7 +91,8 @@ def test_batch_upload_predicts_reports_bad_rows_and_survives_a_bad_file(iris_run
 
     upload(at, "broken.xlsx", b"this is not a workbook\n")
     assert at.error, "a bad file is a translated error, not a crash"
-    assert at.session_state["_scratch"]["dp_batch"]["name"] == "new_rows.csv", "the last predictions stay"
+    kept = at.session_state["_scratch"]["dp_batch"]
+    assert kept["name"] == "new_rows.csv", "the last predictions stay"
     assert any("new_rows.csv" in c.value.replace("\\", "") for c in at.caption)
 
     upload(at, "short.csv", rows.drop(columns=["petal width (cm)"]).to_csv(index=False).encode())

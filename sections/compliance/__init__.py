@@ -1,0 +1,1 @@
+"""The Compliance page's tabs, one module each; pages/compliance.py puts them together."""

@@ -1,0 +1,262 @@
+"""Compliance tab (a): evidence from the data: PII scan, re-identification risk, quality."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import state
+from core.compliance.anonymity import (
+    DEFAULT_K,
+    DEFAULT_L,
+)
+from core.compliance.anonymity import suggest_quasi_identifiers as _suggest_quasi
+from core.compliance.checklist import (
+    QUALITY_ALERTS,
+    data_evidence,
+)
+from core.compliance.evidence import (
+    matching_spec,
+)
+from core.compliance.privacy import scan_frame
+from core.i18n import UserError
+from ui import (
+    escape_md,
+    labeler,
+    page_link,
+    say,
+    session_cache,
+    show_error,
+    tr,
+)
+
+PERSIST = {"persist_state": "session"}  # choices survive a visit to another page
+PREVIEW_GROUPS = 20
+
+
+def _needs(step: str) -> None:
+    st.warning(tr("app.planned.needs", step=tr(f"app.nav.{step}")), icon=":material/info:")
+    page_link(step, label=tr(f"app.nav.{step}"), icon=":material/arrow_back:")
+
+
+def data_section(dataset) -> dict | None:
+    """Pickers, then the scan, re-identification risk, quality, balance, representation, leakage."""
+    if dataset is None:
+        _needs("data")
+        return None
+    frame = dataset.frame
+    columns = [str(name) for name in frame.columns]
+    prefix = f"cp_{dataset.sha256[:12]}"
+    scan, suggestions = _scan(dataset)
+    st.caption(tr("compage.data.dataset", name=escape_md(dataset.name), rows=len(frame)))
+
+    st.subheader(tr("compage.data.scan"))
+    _scan_table(scan)
+
+    st.subheader(tr("compage.data.choices"))
+    if suggestions:
+        st.markdown(tr("compage.data.quasi_suggested"))
+        st.markdown("\n".join(f"- {say(s.reason)}" for s in suggestions))
+    else:
+        st.caption(tr("compage.data.quasi_none"))
+    quasi = st.multiselect(
+        tr("compage.data.quasi"),
+        columns,
+        default=[s.column for s in suggestions],
+        help=tr("compage.data.quasi_help"),
+        key=f"{prefix}_quasi",
+        **PERSIST,
+    )
+    options = (None, *columns)
+    none_label = tr("compage.none")
+    sensitive_default = _default_sensitive(scan, suggestions)
+    pick, target_pick, k_col, l_col = st.columns([3, 3, 1, 1])
+    sensitive = pick.selectbox(
+        tr("compage.data.sensitive"),
+        options,
+        index=options.index(sensitive_default),
+        format_func=labeler(options, lambda c: none_label if c is None else c),
+        help=tr("compage.data.sensitive_help"),
+        key=f"{prefix}_sensitive",
+        **PERSIST,
+    )
+    target_default = _default_target(dataset)
+    target = target_pick.selectbox(
+        tr("compage.data.target"),
+        options,
+        index=options.index(target_default),
+        format_func=labeler(options, lambda c: none_label if c is None else c),
+        help=tr("compage.data.target_help"),
+        key=f"{prefix}_target",
+        **PERSIST,
+    )
+    k = int(
+        k_col.number_input(
+            tr("compage.data.k"), 1, 1000, DEFAULT_K, help=tr("compage.data.k_help"), key="cp_k"
+        )
+    )
+    l_target = int(
+        l_col.number_input(
+            tr("compage.data.l"), 1, 100, DEFAULT_L, help=tr("compage.data.l_help"), key="cp_l"
+        )
+    )
+    spec = matching_spec(state.prepared(), frame, target)
+    key = ("cp_evidence", dataset.sha256, target, sensitive, tuple(quasi), k, l_target,
+           None if spec is None else spec.to_json())  # fmt: skip
+    try:
+        evidence = session_cache(
+            key,
+            lambda: data_evidence(
+                frame,
+                target=target,
+                sensitive=sensitive,
+                quasi_identifiers=quasi,
+                k=k,
+                l=l_target,
+                spec=spec,
+                scan=scan,
+                profile=state.profile(),
+            ),
+        )
+    except UserError as error:
+        show_error(error)
+        return {"scan": scan}
+    _risk(evidence, sensitive, quasi)
+    _quality(evidence)
+    return evidence
+
+
+def _scan(dataset):
+    """The PII scan and the quasi-identifier suggestions, once per dataset and session."""
+    frame = dataset.frame
+    return session_cache(
+        ("cp_scan", dataset.sha256), lambda: (scan_frame(frame), _suggest_quasi(frame))
+    )
+
+
+def _scan_table(scan) -> None:
+    rows = []
+    for column in scan.flagged:
+        for entity in column.entities:
+            rows.append(
+                {
+                    "column": column.name,
+                    "found": tr(f"privacy.entity.{entity.type.lower()}"),
+                    "how": tr(f"compage.scan.source_{entity.source}"),
+                    "match": f"{entity.match_rate:.0%}" if entity.source == "values" else "",
+                    "valid": f"{entity.valid_rate:.0%}" if entity.source == "values" else "",
+                    "sensitive": "",
+                    "direct": tr("compage.yes" if column.direct_identifier else "compage.no"),
+                }
+            )
+        for finding in column.sensitive:
+            rows.append(
+                {
+                    "column": column.name,
+                    "found": "",
+                    "how": tr(f"compage.scan.source_{finding.source}"),
+                    "match": "",
+                    "valid": "",
+                    "sensitive": tr(f"privacy.category.{finding.category}"),
+                    "direct": tr("compage.yes" if column.direct_identifier else "compage.no"),
+                }
+            )
+    st.caption(tr("compage.scan.summary", flagged=len(scan.flagged), columns=len(scan.columns)))
+    for note in scan.notes:
+        st.caption(say(note))
+    if not rows:
+        st.success(tr("compage.scan.nothing"), icon=":material/check:")
+        return
+    table = pd.DataFrame(rows)
+    table.columns = [tr(f"compage.scan.col.{name}") for name in table.columns]
+    st.dataframe(table, hide_index=True, width="stretch")
+    if scan.direct_identifiers:
+        st.warning(
+            tr("compage.scan.identifiers", columns=escape_md(", ".join(scan.direct_identifiers))),
+            icon=":material/badge:",
+        )
+
+
+def _risk(evidence: dict, sensitive: str | None, quasi: list[str]) -> None:
+    st.subheader(tr("compage.data.risk"))
+    k_result = evidence.get("k_anonymity")
+    if k_result is None:
+        st.info(tr("compliance.evidence.choose_quasi"), icon=":material/info:")
+    else:
+        a, b, c, d = st.columns(4)
+        a.metric(tr("compage.risk.k"), k_result.k)
+        b.metric(tr("compage.risk.below"), f"{k_result.share_below_k:.1%}")
+        c.metric(tr("compage.risk.unique"), f"{k_result.unique_share:.1%}")
+        d.metric(tr("compage.risk.groups"), f"{k_result.groups:,}")
+        show = st.success if k_result.satisfied else st.warning
+        show(say(k_result.message))
+    l_result = evidence.get("l_diversity")
+    if l_result is not None:
+        a, b = st.columns(2)
+        a.metric(tr("compage.risk.l"), l_result.l)
+        b.metric(tr("compage.risk.l_below"), f"{l_result.share_below_l:.1%}")
+        show = st.success if l_result.satisfied else st.warning
+        show(say(l_result.message))
+    elif quasi and sensitive in quasi:
+        st.caption(tr("compage.risk.sensitive_in_quasi", column=escape_md(sensitive)))
+    elif quasi:
+        st.caption(tr("compliance.evidence.choose_quasi_sensitive"))
+
+
+def _quality(evidence: dict) -> None:
+    st.subheader(tr("compage.data.quality"))
+    profile = evidence.get("profile")
+    alerts = [a for a in profile.alerts if a.kind in QUALITY_ALERTS] if profile else []
+    if not alerts:
+        st.success(tr("compliance.evidence.no_quality_alerts"), icon=":material/check:")
+    for alert in alerts:
+        st.warning(say(alert.message), icon=":material/warning:")
+    st.subheader(tr("compage.data.balance"))
+    balance = evidence.get("class_balance")
+    if balance is None:
+        st.caption(tr("compliance.evidence.choose_target"))
+    elif not balance:
+        st.success(tr("compliance.evidence.balanced", column=escape_md(evidence["target"])))
+    for message in balance or ():
+        st.warning(say(message), icon=":material/balance:")
+    st.subheader(tr("compage.data.representation"))
+    shares = evidence.get("representation")
+    if shares is None:
+        st.caption(tr("compliance.evidence.choose_sensitive"))
+    else:
+        table = pd.DataFrame(
+            {
+                tr("compage.group.group"): [s.group for s in shares[:PREVIEW_GROUPS]],
+                tr("compage.group.count"): [s.count for s in shares[:PREVIEW_GROUPS]],
+                tr("compage.group.share"): [f"{s.share:.1%}" for s in shares[:PREVIEW_GROUPS]],
+            }
+        )
+        st.dataframe(table, hide_index=True, width="stretch")
+    st.subheader(tr("compage.data.leakage"))
+    leakage = evidence.get("leakage")
+    if leakage is None:
+        st.caption(tr("compliance.evidence.choose_target"))
+    elif not leakage:
+        st.success(tr("compliance.evidence.no_leakage"), icon=":material/check:")
+    for message in leakage or ():
+        st.warning(say(message), icon=":material/warning:")
+
+
+def _default_sensitive(scan, suggestions) -> str | None:
+    if scan.sensitive_columns:
+        return scan.sensitive_columns[0]
+    for kind in ("gender", "ethnicity", "age"):
+        for suggestion in suggestions:
+            if suggestion.kind == kind:
+                return suggestion.column
+    return None
+
+
+def _default_target(dataset) -> str | None:
+    columns = [str(name) for name in dataset.frame.columns]
+    prepared = state.prepared()
+    if prepared is not None and prepared.spec.target in columns:
+        return prepared.spec.target
+    if dataset.target_suggestion in columns:
+        return dataset.target_suggestion
+    return None

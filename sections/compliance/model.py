@@ -1,0 +1,118 @@
+"""Compliance tab (c): facts and fairness of one usable run, on its own test rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import state
+from core.compliance.evidence import (
+    fairness_for,
+    run_evidence,
+)
+from core.i18n import UserError
+from ui import (
+    escape_md,
+    labeler,
+    page_link,
+    say,
+    show_error,
+    tr,
+)
+
+
+def model_section(evidence: dict | None):
+    """Facts of one trained run, and fairness by the sensitive column on its test rows."""
+    usable = state.usable_runs()
+    if not usable:
+        st.info(tr("compliance.evidence.train_first"), icon=":material/model_training:")
+        page_link("train", label=tr("app.nav.train"), icon=":material/arrow_back:")
+        return None, None
+    ids = list(usable)
+    chosen = st.selectbox(
+        tr("compage.model.run"),
+        ids,
+        index=len(ids) - 1,
+        format_func=labeler(ids, lambda i: usable[i].run.name),
+        key="cp_run",
+    )
+    run, prepared = usable[chosen].run, usable[chosen].prepared
+    try:
+        found = _run_evidence(chosen, run, prepared)
+    except UserError as error:
+        show_error(error)
+        return None, None
+    facts = found.facts
+    a, b, c = st.columns(3)
+    a.metric(tr("compage.model.parameters"), f"{facts.parameters or 0:,}")
+    b.metric(tr("compage.model.seconds"), f"{facts.training_seconds or 0:.1f} s")
+    c.metric(tr("compage.model.size"), f"{(facts.size_bytes or 0) / 1024:.1f} KiB")
+    rows = [(tr("compage.model.this_run", name=run.name), facts.value)] + [
+        (tr(f"evaluation.baseline.{name}"), value) for name, value in facts.baselines.items()
+    ]
+    table = pd.DataFrame(
+        {
+            tr("compage.model.model"): [name for name, _ in rows],
+            tr(f"evaluation.metric.{facts.metric}"): [
+                None if v is None else round(v, 4) for _, v in rows
+            ],
+        }
+    )
+    st.markdown(f"**{tr('compage.model.performance')}**")
+    st.dataframe(table, hide_index=True, width="stretch")
+    sensitive = (evidence or {}).get("sensitive_column")
+    st.markdown(f"**{tr('compage.model.fairness')}**")
+    try:
+        report, why = fairness_for(found, prepared, sensitive)
+    except UserError as error:
+        show_error(error)
+        return facts, None
+    if report is None:
+        st.info(say(why), icon=":material/info:")
+        return facts, None
+    _fairness(report)
+    return facts, report
+
+
+def _run_evidence(run_id: str, run, prepared):
+    """Predictions and baselines cost seconds: kept per run for the session, not in the LRU."""
+    kept = state.scratch_dict("_cp_run_evidence")
+    importance = state.importance().get(run_id)
+    if run_id not in kept or kept[run_id][0] is not prepared or kept[run_id][1] != importance:
+        kept[run_id] = (prepared, importance, run_evidence(run, prepared, importance))
+    return kept[run_id][2]
+
+
+def _fairness(report) -> None:
+    def number(value):
+        return None if value is None else round(value, 3)
+
+    table = pd.DataFrame(
+        {
+            tr("compage.group.group"): [g.group for g in report.groups],
+            tr("compage.group.count"): [g.count for g in report.groups],
+            tr("compage.fair.accuracy"): [number(g.accuracy) for g in report.groups],
+            tr("compage.fair.selection"): [number(g.selection_rate) for g in report.groups],
+            tr("compage.fair.tpr"): [number(g.tpr) for g in report.groups],
+            tr("compage.fair.fpr"): [number(g.fpr) for g in report.groups],
+        }
+    )
+    st.caption(
+        tr(
+            "compage.fair.positive",
+            column=escape_md(report.sensitive),
+            label=escape_md(report.positive_label),
+        )
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+    a, b, c = st.columns(3)
+    dash = "—"
+    dpd, dpr = report.demographic_parity_difference, report.demographic_parity_ratio
+    eod = report.equalized_odds_difference
+    a.metric(tr("compage.fair.dpd"), dash if dpd is None else f"{dpd:.3f}")
+    b.metric(tr("compage.fair.dpr"), dash if dpr is None else f"{dpr:.3f}")
+    c.metric(tr("compage.fair.eod"), dash if eod is None else f"{eod:.3f}")
+    if report.four_fifths_ok is False:
+        st.warning(tr("compage.fair.four_fifths"), icon=":material/warning:")
+    for finding in report.findings:
+        st.caption(say(finding))
