@@ -12,16 +12,28 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.i18n import Message, UserError
 from core.train.jobs import JobLimiter
+from core.train.loop import (
+    CompiledLoop,
+    GradientFn,
+    TargetScale,
+    fit_targets,
+    fold_target_scale,
+    initial_output_bias,
+    loss_factor,
+    next_block,
+    output_parameters,
+    set_output_bias,
+    target_scale_for,
+)
 from core.train.models import (
     TASKS,
     ModelSpec,
@@ -138,7 +150,7 @@ def training_dataset(
     """The tf.data pipeline a job trains on: seeded per-epoch shuffles, batches, class weights."""
     import tensorflow as tf
 
-    targets = _fit_targets(y, task, n_classes)
+    targets = fit_targets(y, task, n_classes)
     batch = spec.batch_size or len(X)
     tensors: tuple[np.ndarray, ...] = (X, targets)
     if shuffle and spec.class_weights and task != "regression":
@@ -331,7 +343,9 @@ class TrainingJob:
         y_val: np.ndarray | None = None,
         limiter: JobLimiter | None = None,
         name: str = "",
-        callbacks: Sequence[Any] = (),
+        on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+        on_block: Callable[[int, int], None] | None = None,
+        gradients: GradientFn | None = None,
     ) -> None:
         self.model_spec = model_spec
         self.train_spec = train_spec
@@ -349,9 +363,13 @@ class TrainingJob:
                 )
         resolved_loss(model_spec, task)
         self.limiter = limiter
-        # Extra Keras callbacks run before the job's own, so one that calls stop() in a batch
-        # is answered at the end of that same batch.
-        self.callbacks = tuple(callbacks)
+        # Called in the training thread: on_epoch(epoch, logs) after each recorded epoch (a
+        # Ray actor streams the history from it), on_block(epoch, batches done in the epoch)
+        # after each compiled block. gradients replaces the gradient hook (core.train.loop).
+        self.on_epoch = on_epoch
+        self.on_block = on_block
+        self.gradients = gradients
+        self.target_scale: TargetScale | None = None
         self.run_id = uuid.uuid4().hex
         self.name = name or f"{model_spec.kind}-{self.run_id[:6]}"
         self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -476,8 +494,6 @@ class TrainingJob:
             self._finish("failed", Message("train.message.error", {"error": str(error)}), None)
 
     def _train(self) -> None:
-        import keras
-
         if self._stop_event.is_set():
             self._finish("stopped", Message("train.message.stopped_before_start"), None)
             return
@@ -486,51 +502,125 @@ class TrainingJob:
             self._training_started = time.monotonic()
         enable_determinism()
         spec, task = self.train_spec, self.task
+        loss_name = resolved_loss(self.model_spec, task)
+        scale = target_scale_for(task, self.y_train)
+        row_weights = None
+        if spec.class_weights and task != "regression":
+            weights = class_weights_for(self.y_train, self.n_classes)
+            row_weights = np.asarray([weights[int(c)] for c in self.y_train], dtype=np.float32)
         model = build_model(self.model_spec, self.X_train.shape[1], task, self.n_classes, spec.seed)
-        model.compile(
-            optimizer=make_optimizer(spec, self.batches_per_epoch),
-            loss=resolved_loss(self.model_spec, task),
-            metrics=[main_metric(task)],
-        )
-        monitor_name = "val_loss" if self.X_val is not None else "loss"
-        monitor = _monitor_class()(self, monitor_name)
-        callbacks: list[Any] = [*self.callbacks, monitor]
-        early = None
-        if spec.early_stopping:
-            # Restoring is ours (the monitor keeps the best weights for Stop as well).
-            early = keras.callbacks.EarlyStopping(monitor=monitor_name, patience=spec.patience)
-            callbacks.append(early)
-        if spec.schedule == "plateau":
-            callbacks.append(
-                keras.callbacks.ReduceLROnPlateau(
-                    monitor=monitor_name,
-                    factor=PLATEAU_FACTOR,
-                    patience=max(1, spec.patience // 2),
-                    min_lr=MIN_LEARNING_RATE,
-                )
-            )
-        model.fit(
-            training_dataset(self.X_train, self.y_train, task, self.n_classes, spec),
-            epochs=spec.epochs,
-            steps_per_epoch=self.batches_per_epoch,  # the dataset runs through all epochs
-            validation_data=None
-            if self.X_val is None
-            else training_dataset(
-                self.X_val, self.y_val, task, self.n_classes, spec, shuffle=False
-            ),
-            callbacks=callbacks,
-            shuffle=False,  # the dataset shuffles itself, with its own seed
-            verbose=0,
-        )
+        set_output_bias(model, initial_output_bias(task, self.y_train, self.n_classes, row_weights))
+        optimizer = make_optimizer(spec, self.batches_per_epoch)
 
-        if monitor.bad_loss is not None:
-            epoch, value = monitor.bad_loss
+        def targets(y: np.ndarray) -> np.ndarray:
+            return fit_targets(y if scale is None else scale.standardise(y), task, self.n_classes)
+
+        loop = CompiledLoop(
+            model,
+            optimizer,
+            loss_name,
+            task,
+            self.X_train,
+            targets(self.y_train),
+            row_weights,
+            spec.batch_size or len(self.X_train),
+            derive_seed(spec.seed, "shuffle"),
+            self.X_val,
+            None if self.y_val is None else targets(self.y_val),
+            gradients=self.gradients,
+        )
+        metric = main_metric(task)
+        # Reported in the target's units (MSE x std², MAE x std); decisions use the trained scale.
+        loss_unit = loss_factor(loss_name, scale)
+        metric_unit = scale.std if scale is not None and metric == "mae" else 1.0
+        monitor_name = "val_loss" if loop.has_validation else "loss"
+        best, best_epoch, best_weights = math.inf, None, None
+        early_wait, early_stopped = 0, None
+        plateau_best, plateau_wait = math.inf, 0
+        bad_loss: tuple[int, float] | None = None
+        started = time.monotonic()
+        block = 1
+        epochs_done = 0
+        for epoch in range(spec.epochs):
+            order = loop.order(epoch)
+            losses: list[np.ndarray] = []
+            metric_sums: list[np.ndarray] = []
+            done = 0
+            while done < loop.steps and not self._stop_event.is_set():
+                count = min(block, loop.steps - done)
+                block_started = time.monotonic()
+                batch_losses, batch_metrics = loop.run(order, done, count)
+                block = next_block(count, time.monotonic() - block_started, loop.steps)
+                done += count
+                self._batch = done
+                self._batches_seen += count
+                losses.append(batch_losses)
+                metric_sums.append(batch_metrics)
+                if not np.isfinite(batch_losses).all():
+                    bad = batch_losses[~np.isfinite(batch_losses)][0]
+                    bad_loss = (epoch + 1, float(bad))
+                    break
+                if self.on_block is not None:
+                    self.on_block(epoch + 1, done)
+            if bad_loss is not None or done < loop.steps:
+                break  # a cut epoch's numbers describe part of the data; keep them off the curves
+            loss, metric_value = loop.epoch_means(losses, metric_sums)
+            logs = {"loss": loss * loss_unit, metric: metric_value * metric_unit}
+            decided = {"loss": loss}
+            if loop.has_validation:
+                val_loss, val_metric = loop.validate()
+                logs.update(
+                    {"val_loss": val_loss * loss_unit, f"val_{metric}": val_metric * metric_unit}
+                )
+                decided["val_loss"] = val_loss
+            bad_value = next(
+                (v for k, v in logs.items() if "loss" in k and not math.isfinite(v)), None
+            )
+            if bad_value is not None:
+                bad_loss = (epoch + 1, bad_value)
+                break
+            epochs_done = epoch + 1
+            # float32 noise (0.0010000000474974513) would show on the page; 7 digits is exact.
+            logs["learning_rate"] = float(f"{_current_learning_rate(optimizer):.7g}")
+            logs["time_s"] = round(time.monotonic() - started, 4)
+            current = decided[monitor_name]
+            if current < best:
+                best, best_epoch = current, epoch + 1
+                best_weights = model.get_weights()
+            parameters = output_parameters(model, scale) if self.model_spec.kind == "linear" else {}
+            self._record_epoch(logs, parameters)
+            if self.on_epoch is not None:
+                self.on_epoch(epoch + 1, dict(logs))
+            # Early stopping as keras.callbacks.EarlyStopping (min_delta 0).
+            early_wait = 0 if best_epoch == epoch + 1 else early_wait + 1
+            if spec.early_stopping and early_wait >= spec.patience and epoch > 0:
+                early_stopped = epoch + 1
+                break
+            # Learning rate on a plateau as keras.callbacks.ReduceLROnPlateau (min_delta 1e-4).
+            if spec.schedule == "plateau":
+                if current < plateau_best - 1e-4:
+                    plateau_best, plateau_wait = current, 0
+                else:
+                    plateau_wait += 1
+                    rate = _current_learning_rate(optimizer)
+                    if plateau_wait >= max(1, spec.patience // 2) and rate > np.float32(
+                        MIN_LEARNING_RATE
+                    ):
+                        optimizer.learning_rate.assign(
+                            max(rate * PLATEAU_FACTOR, MIN_LEARNING_RATE)
+                        )
+                        plateau_wait = 0
+            if self._stop_event.is_set():
+                break
+
+        if bad_loss is not None:
+            epoch_number, value = bad_loss
             status = "failed"
             message = Message(
                 "train.message.nan_loss",
                 {
                     "value": str(value),
-                    "epoch": epoch,
+                    "epoch": epoch_number,
                     "lr": f"{spec.learning_rate:g}",
                     "suggested": f"{max(spec.learning_rate / 10, LEARNING_RATE_RANGE[0]):g}",
                 },
@@ -539,29 +629,29 @@ class TrainingJob:
             status = "stopped"
             message = (
                 Message("train.message.stopped_no_epoch")
-                if monitor.best_epoch is None
-                else Message(
-                    "train.message.stopped",
-                    {"epoch": monitor.epochs_done, "best": monitor.best_epoch},
-                )
+                if best_epoch is None
+                else Message("train.message.stopped", {"epoch": epochs_done, "best": best_epoch})
             )
-        elif early is not None and early.stopped_epoch > 0:
+        elif early_stopped is not None:
             status, message = (
                 "finished",
                 Message(
                     "train.message.early_stopped",
-                    {"epoch": early.stopped_epoch + 1, "patience": spec.patience},
+                    {"epoch": early_stopped, "patience": spec.patience},
                 ),
             )
         else:
             status, message = "finished", None
         # Stop keeps the best weights seen; so does a blown-up run, so its model is usable.
         keep_best = status in ("stopped", "failed") or spec.restore_best
-        best_epoch = monitor.epochs_done or None
-        if keep_best and monitor.best_weights is not None:
-            model.set_weights(monitor.best_weights)
-            best_epoch = monitor.best_epoch
-        self._finish(status, message, model, best_epoch)
+        kept_epoch = epochs_done or None
+        if keep_best and best_weights is not None:
+            model.set_weights(best_weights)
+            kept_epoch = best_epoch
+        if scale is not None:
+            fold_target_scale(model, scale)  # the saved model predicts in the target's units
+        self.target_scale = scale
+        self._finish(status, message, model, kept_epoch)
 
     def _record_epoch(self, logs: dict[str, float], parameters: dict[str, float]) -> None:
         with self._lock:
@@ -689,105 +779,10 @@ FORMULAS: dict[str, str] = {
 # --- helpers -----------------------------------------------------------------------------------
 
 
-@cache
-def _monitor_class() -> type:
-    """The Keras callback class (built on first use, so importing this module skips Keras)."""
-    import keras
-
-    class _Monitor(keras.callbacks.Callback):
-        """Records each epoch, keeps the best weights, and answers Stop within one batch."""
-
-        def __init__(self, job: TrainingJob, monitor: str) -> None:
-            super().__init__()
-            self.job = job
-            self.monitor = monitor
-            self.best = math.inf
-            self.best_epoch: int | None = None
-            self.best_weights: list[np.ndarray] | None = None
-            self.epochs_done = 0
-            self.bad_loss: tuple[int, float] | None = None
-            self.interrupted = False
-            self._linear = job.model_spec.kind == "linear"
-
-        def on_train_begin(self, logs: dict | None = None) -> None:
-            self.started = time.monotonic()
-
-        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            self.job._batch = batch + 1
-            self.job._batches_seen += 1
-            loss = (logs or {}).get("loss")
-            if loss is not None and not math.isfinite(loss):
-                self.bad_loss = (self.epochs_done + 1, loss)
-                self.interrupted = True
-                self.model.stop_training = True
-            elif self.job._stop_event.is_set():
-                self.interrupted = self.interrupted or batch + 1 < self.job.batches_per_epoch
-                self.model.stop_training = True
-
-        def on_test_begin(self, logs: dict | None = None) -> None:
-            self._cut_validation()
-
-        def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            self._cut_validation()
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            logs = dict(logs or {})
-            if self.interrupted:
-                return  # a cut epoch's numbers describe part of the data; keep them off the curves
-            bad = next(
-                (
-                    value
-                    for key, value in logs.items()
-                    if "loss" in key and not math.isfinite(value)
-                ),
-                None,
-            )
-            if bad is not None:
-                self.bad_loss = (epoch + 1, bad)
-                self.model.stop_training = True
-                return
-            self.epochs_done = epoch + 1
-            logs.pop("learning_rate", None)
-            # float32 noise (0.0010000000474974513) would show on the page; 7 digits is exact.
-            logs["learning_rate"] = float(f"{_current_learning_rate(self.model.optimizer):.7g}")
-            logs["time_s"] = round(time.monotonic() - self.started, 4)
-            current = logs.get(self.monitor, math.inf)
-            if current < self.best:
-                self.best, self.best_epoch = current, epoch + 1
-                self.best_weights = self.model.get_weights()
-            self.job._record_epoch(logs, self._parameters() if self._linear else {})
-            if self.job._stop_event.is_set():
-                self.model.stop_training = True
-
-        def _cut_validation(self) -> None:
-            if self.job._stop_event.is_set() or self.bad_loss is not None:
-                self.interrupted = True
-                self.model.stop_evaluating = True
-
-        def _parameters(self) -> dict[str, float]:
-            kernel, bias = (np.ravel(w) for w in self.model.get_layer("output").get_weights())
-            names = ["w"] if kernel.size == 1 else [f"w{i}" for i in range(1, kernel.size + 1)]
-            values = dict(zip(names, map(float, kernel), strict=True))
-            if bias.size == 1:
-                values["b"] = float(bias[0])
-            else:
-                values.update({f"b{i}": float(b) for i, b in enumerate(bias, start=1)})
-            return values
-
-    return _Monitor
-
-
 def _current_learning_rate(optimizer: Any) -> float:
     # A Variable (constant rate) or a tensor (schedule); .numpy() avoids Keras' np.array() path,
     # which warns under numpy 2.
     return float(optimizer.learning_rate.numpy())
-
-
-def _fit_targets(y: np.ndarray, task: str, n_classes: int) -> np.ndarray:
-    # Categorical losses (and MSE on a multiclass model) compare one-hot rows with softmax.
-    if task == "multiclass":
-        return np.eye(n_classes, dtype=np.float32)[y.astype(np.int64)]
-    return y.astype(np.float32).reshape(-1, 1)
 
 
 def _checked_arrays(
