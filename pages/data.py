@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import state
-from core.data.figures import correlation_heatmap, distribution_figure
+from core.data.figures import correlation_figure, distribution_figure
 from core.data.loading import SAMPLES, Dataset, ParseOptions, load_bytes, load_sample
 from core.data.profile import Profile, profile_frame
 from core.i18n import UserError
@@ -167,7 +167,7 @@ def show_dataset(dataset: Dataset, profile: Profile) -> None:
         st.plotly_chart(distribution_figure(dataset.frame[chosen], role, lang()), width="stretch")
 
     st.markdown(f"#### {tr('datapage.correlation')}")
-    heatmap = correlation_heatmap(dataset.frame, lang())
+    heatmap = correlation_figure(dataset.frame, lang())
     if heatmap is None:
         st.caption(tr("datapage.correlation.none"))
     else:

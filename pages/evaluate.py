@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-import core.evaluate.figures as eval_charts
+import core.evaluate.figures as figures
 import state
 from core.evaluate.diagnosis import diagnose, guessing_loss
 from core.evaluate.metrics import (
@@ -202,17 +202,17 @@ def _charts(report, prepared, classes: list) -> float:
     if task == "regression":
         left, right = st.columns(2)
         left.plotly_chart(
-            eval_charts.predicted_vs_actual(y_test, scores, lang=current),
+            figures.predicted_vs_actual_figure(y_test, scores, lang=current),
             width="stretch",
             key="ev_pred_actual",
         )
         right.plotly_chart(
-            eval_charts.residuals_vs_predicted(y_test, scores, lang=current),
+            figures.residuals_figure(y_test, scores, lang=current),
             width="stretch",
             key="ev_residuals",
         )
         st.plotly_chart(
-            eval_charts.residual_histogram(y_test, scores, lang=current),
+            figures.residual_histogram_figure(y_test, scores, lang=current),
             width="stretch",
             key="ev_residual_hist",
         )
@@ -234,7 +234,7 @@ def _charts(report, prepared, classes: list) -> float:
     )
     left, right = st.columns(2)
     left.plotly_chart(
-        eval_charts.confusion_figure(matrix, classes, normalized=normalized, lang=current),
+        figures.confusion_figure(matrix, classes, normalized=normalized, lang=current),
         width="stretch",
         key="ev_confusion",
     )
@@ -258,23 +258,23 @@ def _charts(report, prepared, classes: list) -> float:
         )
         left, right = st.columns(2)
         left.plotly_chart(
-            eval_charts.roc_figure(y_test, scores, threshold=threshold, lang=current),
+            figures.roc_figure(y_test, scores, threshold=threshold, lang=current),
             width="stretch",
             key="ev_roc",
         )
         right.plotly_chart(
-            eval_charts.pr_figure(y_test, scores, threshold=threshold, lang=current),
+            figures.pr_figure(y_test, scores, threshold=threshold, lang=current),
             width="stretch",
             key="ev_pr",
         )
     left, right = st.columns(2)
     left.plotly_chart(
-        eval_charts.calibration_figure(task, y_test, scores, classes, lang=current),
+        figures.calibration_figure(task, y_test, scores, classes, lang=current),
         width="stretch",
         key="ev_calibration",
     )
     right.plotly_chart(
-        eval_charts.probability_histogram(
+        figures.probability_histogram_figure(
             task, y_test, scores, classes, threshold=threshold, lang=current
         ),
         width="stretch",
@@ -291,7 +291,9 @@ def _curves(run, prepared) -> None:
         st.info(tr("evalpage.no_history"))
         return
     st.plotly_chart(
-        eval_charts.learning_curves(run.history, run.task, best_epoch=run.best_epoch, lang=lang()),
+        figures.learning_curves_figure(
+            run.history, run.task, best_epoch=run.best_epoch, lang=lang()
+        ),
         width="stretch",
         key="ev_learning",
     )
@@ -338,7 +340,9 @@ def _compare(runs: dict, run_id: str) -> None:
     names = _unique_run_names(runs, chosen)
     current = lang()
     st.plotly_chart(
-        eval_charts.compare_curves({names[i]: runs[i].history for i in chosen}, task, lang=current),
+        figures.compare_runs_figure(
+            {names[i]: runs[i].history for i in chosen}, task, lang=current
+        ),
         width="stretch",
         key="ev_compare_curves",
     )
@@ -359,7 +363,7 @@ def _compare(runs: dict, run_id: str) -> None:
     headline = headline_metric(task)
     rows = [run_settings(runs[i]) | {headline: metrics[i][headline]} for i in chosen]
     st.plotly_chart(
-        eval_charts.parallel_coordinates(rows, headline, lang=current),
+        figures.parallel_coordinates_figure(rows, headline, lang=current),
         width="stretch",
         key="ev_parallel",
     )
@@ -386,7 +390,7 @@ def _explain(run, report, prepared, classes: list, threshold: float) -> None:
         # The Compliance page's explainability item uses these as its evidence.
         state.importance()[run.run_id] = {item.column: item.mean for item in importances}
         st.plotly_chart(
-            eval_charts.importance_figure(importances, headline, lang=lang()),
+            figures.importance_figure(importances, headline, lang=lang()),
             width="stretch",
             key="ev_importance_chart",
         )

@@ -17,7 +17,7 @@ from core.train.engine import (
     TrainSpec,
     formulas_for,
 )
-from core.train.figures import parameter_curves, training_curves
+from core.train.figures import parameter_curves_figure, training_curves_figure
 from core.train.models import (
     ACTIVATIONS,
     KINDS,
@@ -423,14 +423,18 @@ def _live_panel() -> None:
         show(say(snapshot.message))
     if snapshot.history.get("loss"):
         st.plotly_chart(
-            training_curves(snapshot.history, job.task, lang()), width="stretch", key="tr_curves"
+            training_curves_figure(snapshot.history, job.task, lang()),
+            width="stretch",
+            key="tr_curves",
         )
     if snapshot.parameters:
         targets = FIRST_MODEL_TARGETS if state.is_first_model() else None
         last = {name: values[-1] for name, values in snapshot.parameters.items() if values}
         st.caption(tr("trainpage.parameters_now", values=_parameter_text(last)))
         st.plotly_chart(
-            parameter_curves(snapshot.parameters, targets, lang()), width="stretch", key="tr_params"
+            parameter_curves_figure(snapshot.parameters, targets, lang()),
+            width="stretch",
+            key="tr_params",
         )
     if snapshot.done and collect_finished_job():
         st.rerun()

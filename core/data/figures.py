@@ -44,7 +44,7 @@ def distribution_figure(series: pd.Series, role: str, lang: str = "en") -> go.Fi
     return _top_values(series, column, lang)
 
 
-def correlation_heatmap(
+def correlation_figure(
     frame: pd.DataFrame, lang: str = "en", max_columns: int = 30
 ) -> go.Figure | None:
     """Pearson correlations of the numeric columns (first `max_columns` that vary); None if < 2."""

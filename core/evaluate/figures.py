@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 
 from core.evaluate.metrics import Importance, class_probabilities
 from core.i18n import DEFAULT_LANGUAGE, t
-from core.train.figures import TRAIN_COLOR, VAL_COLOR, training_curves
+from core.train.figures import TRAIN_COLOR, VAL_COLOR, training_curves_figure
 from core.train.models import main_metric
 
 MARGIN = {"t": 50, "b": 40, "l": 50, "r": 10}
@@ -202,7 +202,7 @@ def calibration_figure(
     return figure
 
 
-def probability_histogram(
+def probability_histogram_figure(
     task: str,
     y_true: np.ndarray,
     scores: np.ndarray,
@@ -248,7 +248,7 @@ def probability_histogram(
     return figure
 
 
-def predicted_vs_actual(
+def predicted_vs_actual_figure(
     y_true: np.ndarray, predicted: np.ndarray, *, lang: str = DEFAULT_LANGUAGE
 ) -> go.Figure:
     """Each test row's prediction against its true value, with the line of perfect predictions."""
@@ -281,7 +281,7 @@ def predicted_vs_actual(
     return figure
 
 
-def residuals_vs_predicted(
+def residuals_figure(
     y_true: np.ndarray, predicted: np.ndarray, *, lang: str = DEFAULT_LANGUAGE
 ) -> go.Figure:
     """Residuals (true − predicted) against the prediction: patterns mean something was missed."""
@@ -305,7 +305,7 @@ def residuals_vs_predicted(
     return figure
 
 
-def residual_histogram(
+def residual_histogram_figure(
     y_true: np.ndarray, predicted: np.ndarray, *, lang: str = DEFAULT_LANGUAGE
 ) -> go.Figure:
     """How residuals (true − predicted) spread: ideally narrow and centred on 0."""
@@ -324,7 +324,7 @@ def residual_histogram(
     return figure
 
 
-def learning_curves(
+def learning_curves_figure(
     history: Mapping[str, Sequence[float]],
     task: str,
     *,
@@ -332,7 +332,7 @@ def learning_curves(
     lang: str = DEFAULT_LANGUAGE,
 ) -> go.Figure:
     """The run's training and validation curves, with the epoch whose weights it kept marked."""
-    figure = training_curves(dict(history), task, lang)
+    figure = training_curves_figure(dict(history), task, lang)
     if best_epoch is not None:
         figure.add_vline(
             x=best_epoch,
@@ -343,7 +343,7 @@ def learning_curves(
     return figure
 
 
-def compare_curves(
+def compare_runs_figure(
     histories: Mapping[str, Mapping[str, Sequence[float]]],
     task: str,
     *,
@@ -380,7 +380,7 @@ def compare_curves(
     return figure
 
 
-def parallel_coordinates(
+def parallel_coordinates_figure(
     rows: Sequence[Mapping[str, Any]],
     metric: str,
     *,

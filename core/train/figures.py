@@ -12,7 +12,7 @@ TRAIN_COLOR = "#2F6FEB"
 VAL_COLOR = "#E8590C"
 
 
-def training_curves(
+def training_curves_figure(
     history: dict[str, list[float]], task: str, lang: str = DEFAULT_LANGUAGE
 ) -> go.Figure:
     """Loss and the task's main metric per epoch, training and validation side by side."""
@@ -48,7 +48,7 @@ def training_curves(
     return figure
 
 
-def parameter_curves(
+def parameter_curves_figure(
     parameters: dict[str, list[float]],
     targets: dict[str, float] | None = None,
     lang: str = DEFAULT_LANGUAGE,

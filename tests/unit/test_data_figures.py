@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from core.data.figures import TOP_VALUES, correlation_heatmap, distribution_figure
+from core.data.figures import TOP_VALUES, correlation_figure, distribution_figure
 
 RNG = np.random.default_rng(11)
 N = 500
@@ -88,7 +88,7 @@ def test_titles_follow_the_language() -> None:
     assert title(english) != title(chinese)
     assert "x" in title(chinese)
     frame = pd.DataFrame({"a": RNG.normal(size=N), "b": RNG.normal(size=N)})
-    assert title(correlation_heatmap(frame, "en")) != title(correlation_heatmap(frame, "zh"))
+    assert title(correlation_figure(frame, "en")) != title(correlation_figure(frame, "zh"))
 
 
 def test_correlation_heatmap_is_pearson_on_numeric_columns() -> None:
@@ -103,7 +103,7 @@ def test_correlation_heatmap_is_pearson_on_numeric_columns() -> None:
             "constant": 1.0,
         }
     )
-    figure = correlation_heatmap(frame)
+    figure = correlation_figure(frame)
     [heatmap] = figure.data
     assert heatmap.type == "heatmap"
     assert list(heatmap.x) == ["a", "b", "c"]
@@ -115,7 +115,7 @@ def test_correlation_heatmap_is_pearson_on_numeric_columns() -> None:
 
 def test_correlation_heatmap_escapes_names_and_caps_columns() -> None:
     frame = pd.DataFrame({f"<b>{i}</b>": RNG.normal(size=N) for i in range(40)})
-    figure = correlation_heatmap(frame, max_columns=30)
+    figure = correlation_figure(frame, max_columns=30)
     [heatmap] = figure.data
     assert len(heatmap.x) == 30
     assert heatmap.x[0] == "&lt;b&gt;0&lt;/b&gt;"
@@ -123,7 +123,7 @@ def test_correlation_heatmap_escapes_names_and_caps_columns() -> None:
 
 
 def test_correlation_heatmap_needs_two_numeric_columns() -> None:
-    assert correlation_heatmap(pd.DataFrame({"a": RNG.normal(size=N)})) is None
-    assert correlation_heatmap(pd.DataFrame({"a": [1.0] * 5, "b": [1.0, 2, 3, 4, 5]})) is None
-    assert correlation_heatmap(pd.DataFrame({"s": ["x"] * 5, "t": ["y"] * 5})) is None
-    assert correlation_heatmap(pd.DataFrame()) is None
+    assert correlation_figure(pd.DataFrame({"a": RNG.normal(size=N)})) is None
+    assert correlation_figure(pd.DataFrame({"a": [1.0] * 5, "b": [1.0, 2, 3, 4, 5]})) is None
+    assert correlation_figure(pd.DataFrame({"s": ["x"] * 5, "t": ["y"] * 5})) is None
+    assert correlation_figure(pd.DataFrame()) is None
