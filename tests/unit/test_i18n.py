@@ -27,6 +27,7 @@ SOURCES = [
     *ROOT.glob("core/**/*.py"),
 ]
 # Literal keys passed to the catalog: tr("x.y"), t("x.y", ...), UserError("x.y"), Message("x.y").
+SENTENCE = re.compile(r"([A-Za-z]{3,}\s+){2}[A-Za-z]{3,}")  # three words or more
 KEY_USE = re.compile(r"""\b(?:tr|t|UserError|Message)\(\s*["']([a-z_]+(?:\.[a-z0-9_]+)+)["']""")
 
 
@@ -41,11 +42,29 @@ def test_every_namespace_has_the_same_keys_in_both_languages():
         assert english.keys() == chinese.keys(), f"{name}: {english.keys() ^ chinese.keys()}"
 
 
-@pytest.mark.parametrize("key", sorted(catalog_for("en")))
-def test_placeholders_match_and_text_is_translated(key):
-    english, chinese = catalog_for("en")[key], catalog_for("zh")[key]
-    assert _fields(english) == _fields(chinese), key
-    assert english.strip() and chinese.strip(), key
+def test_placeholders_match_in_both_languages():
+    english, chinese = catalog_for("en"), catalog_for("zh")
+    offending = sorted(k for k in english if _fields(english[k]) != _fields(chinese.get(k, "")))
+    assert not offending, "placeholders differ between English and Chinese: " + ", ".join(offending)
+
+
+def test_no_text_is_empty_in_either_language():
+    empty = sorted(
+        f"{lang}:{key}"
+        for lang in LANGUAGES
+        for key, text in catalog_for(lang).items()
+        if not str(text).strip()
+    )
+    assert not empty, "empty translations: " + ", ".join(empty)
+
+
+def test_chinese_text_is_translated_not_copied():
+    """A Chinese entry equal to an English sentence (three words or more) was copied."""
+    english, chinese = catalog_for("en"), catalog_for("zh")
+    copied = sorted(
+        k for k in english if chinese.get(k) == english[k] and SENTENCE.search(english[k])
+    )
+    assert not copied, "Chinese copies of English text: " + ", ".join(copied)
 
 
 def test_every_literal_key_in_the_code_exists():
