@@ -1,6 +1,6 @@
-"""`python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,COL,...]` (DESIGN.md).
+"""`python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,...]` (ARCHITECTURE.md).
 
-The lead's `core/cli/main.py` wires it: `add_scan_command(commands, lang)` adds the subcommand,
+`core/cli/main.py` wires it: `add_scan_command(commands, lang)` adds the subcommand,
 `run_scan(args, lang)` runs it and returns the exit code. Bad input (a missing or unreadable
 file, an unknown column) prints one line on stderr and returns 2.
 """

@@ -1,4 +1,4 @@
-"""python -m core profile: the contract in DESIGN.md, exit codes and one-line errors."""
+"""python -m core profile: the contract in docs/ARCHITECTURE.md, exit codes and one-line errors."""
 
 import json
 import subprocess

@@ -1,4 +1,4 @@
-"""python -m core predict BUNDLE FILE --out PREDICTIONS.csv (DESIGN.md, command-line twin)."""
+"""python -m core predict BUNDLE FILE --out PREDICTIONS.csv (docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 

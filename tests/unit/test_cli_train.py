@@ -1,4 +1,4 @@
-"""python -m core train: the contract in DESIGN.md, a config that reproduces, one-line errors."""
+"""python -m core train: the contract (docs/ARCHITECTURE.md), a config that reproduces, errors."""
 
 import io
 import json
