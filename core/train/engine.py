@@ -2,7 +2,7 @@
 
 A `TrainingJob` trains in its own thread and never touches streamlit: the page polls
 `snapshot()`. Same specs and the same seed give the same history, also when several jobs train
-at once, because every random part takes an explicit seed (DESIGN.md, "Reproducibility").
+at once, because every random part takes an explicit seed (docs/ARCHITECTURE.md, "Background jobs").
 TensorFlow is imported inside the functions that need it.
 """
 

@@ -129,7 +129,7 @@ def build_model(
     resolved_loss(spec, task)  # a loss that cannot fit the task fails before any building
 
     # Seeds go to each initializer and Dropout: process-wide seeding is not safe with
-    # concurrent jobs (DESIGN.md, "Reproducibility").
+    # concurrent jobs (docs/ARCHITECTURE.md, "Background jobs").
     regularizer = keras.regularizers.L2(spec.l2) if spec.l2 > 0 else None
     layers: list[Any] = [keras.Input(shape=(n_features,), name="features")]
     hidden = spec.hidden_layers if spec.kind == "mlp" else ()

@@ -44,7 +44,8 @@ def finished_run(job):
 def test_the_same_seed_gives_the_same_history_sequentially_and_concurrently():
     first = finished_run(binary_job()).history
     second = finished_run(binary_job()).history
-    # Two jobs with the same seed training at once, in threads (DESIGN.md, "Reproducibility").
+    # Two jobs with the same seed training at once, in threads (docs/ARCHITECTURE.md, "Background
+    # jobs").
     together = [binary_job(), binary_job()]
     for job in together:
         job.start()
