@@ -3,6 +3,7 @@
 import streamlit as st
 
 import state
+import workshop_ui
 from core.i18n import LANGUAGES
 from core.workflow import workflow_status
 from ui import (
@@ -19,6 +20,12 @@ keep_keras_state_between_runs()  # see its docstring: training was ~50x slower w
 st.set_page_config(page_title="ModelDesk", page_icon=":material/neurology:", layout="wide")
 
 STATE_ICONS = {"done": ":material/check_circle:", "current": ":material/arrow_right:", "todo": "·"}
+
+# Before anything reads the session: a reloaded tab gets its work back (resume token), the
+# queue hears this tab is alive, and a lesson or setup link in the URL is applied once.
+workshop_ui.start_session()
+workshop_ui.open_lesson_from_url()
+workshop_ui.open_setup_from_url()
 
 current_lang = lang()
 with st.sidebar:
@@ -44,6 +51,7 @@ navigation = st.navigation(
 # A job may have finished while its page was not shown: its run joins the history before any
 # page (Evaluate, Deploy, ...) looks for runs.
 collect_finished_job()
+workshop_ui.lesson_panel()
 navigation.run()
 
 with status:
@@ -57,3 +65,6 @@ with status:
     st.caption(tr("app.sidebar.workflow"))
     for step in workflow_status(done_steps()):
         st.write(f"{STATE_ICONS[step.state]} {tr(f'app.step.{step.step}')}")
+    workshop_ui.keep_alive()
+
+workshop_ui.end_of_run()

@@ -28,6 +28,7 @@ PAGES = {
     "evaluate": ("pages/evaluate.py", ":material/monitoring:"),
     "deploy": ("pages/deploy.py", ":material/rocket_launch:"),
     "compliance": ("pages/compliance.py", ":material/policy:"),
+    "room": ("pages/room.py", ":material/groups:"),
 }
 SESSION_CACHE_SIZE = 4
 # Downloads from the Deploy page that mean a model has left the app (audit "export" events).

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 import streamlit as st
 
 import state
 from core.i18n import UserError
+from core.train.controls import L2_VALUES, LEARNING_RATES, UNIT_CHOICES
 from core.train.engine import (
     BATCH_SIZES,
     OPTIMIZERS,
@@ -18,6 +17,7 @@ from core.train.engine import (
     formulas_for,
 )
 from core.train.figures import parameter_curves_figure, training_curves_figure
+from core.train.jobs import server_limiter
 from core.train.models import (
     ACTIVATIONS,
     KINDS,
@@ -40,7 +40,6 @@ from core.train.runner import (
     start_training,
 )
 from ui import (
-    collect_finished_job,
     labeler,
     lang,
     page_link,
@@ -51,10 +50,8 @@ from ui import (
     show_error,
     tr,
 )
+from workshop_ui import gated, heartbeat, participant, setup_link_button
 
-LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0)
-L2_VALUES = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
-UNIT_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 FIRST_MODEL_TARGETS = {"w": 2.0, "b": 1.0}
 PERSIST = {"persist_state": "session"}  # settings survive a visit to another page
 # Untouched controls give exactly the CLI's default config.
@@ -62,11 +59,10 @@ MODEL_DEFAULTS = default_model_spec()
 TRAIN_DEFAULTS = default_train_spec()
 
 
-@st.cache_resource
 def job_limiter() -> JobLimiter:
-    """One queue for the whole server: at most MODELDESK_MAX_JOBS (default: CPU cores) train."""
-    configured = int(os.environ.get("MODELDESK_MAX_JOBS", "0") or 0)
-    return JobLimiter(max_jobs=configured or None)
+    """One queue for the whole server (core.train.jobs.server_limiter: MODELDESK_MAX_JOBS,
+    MODELDESK_MAX_QUEUE, MODELDESK_JOB_MAX_SECONDS)."""
+    return server_limiter()
 
 
 def train_page() -> None:
@@ -115,13 +111,16 @@ def train_page() -> None:
         key="tr_config",
         help=tr("trainpage.download_config_help"),
     )
+    setup_link_button(config, "train")
     _job_controls(prepared, model_spec, train_spec)
     live_panel()
     run_history()
 
 
 def _model_controls(task: str) -> ModelSpec | None:
-    kind = st.radio(
+    kind = gated(
+        "kind",
+        st.radio,
         tr("train.label.kind"),
         KINDS,
         index=KINDS.index(MODEL_DEFAULTS.kind),
@@ -134,7 +133,9 @@ def _model_controls(task: str) -> ModelSpec | None:
     hidden: tuple[int, ...] = ()
     activation, dropout, batch_norm = "relu", 0.0, False
     if kind == "mlp":
-        layers = st.slider(
+        layers = gated(
+            "hidden_layers",
+            st.slider,
             tr("train.label.hidden_layers"),
             0,
             MAX_HIDDEN_LAYERS,
@@ -155,7 +156,9 @@ def _model_controls(task: str) -> ModelSpec | None:
             )
             for i in range(layers)
         )
-        activation = st.selectbox(
+        activation = gated(
+            "activation",
+            st.selectbox,
             tr("train.label.activation"),
             ACTIVATIONS,
             format_func=labeler(ACTIVATIONS, lambda a: tr(f"train.activation.{a}")),
@@ -163,7 +166,9 @@ def _model_controls(task: str) -> ModelSpec | None:
             key="tr_activation",
             **PERSIST,
         )
-        dropout = st.slider(
+        dropout = gated(
+            "dropout",
+            st.slider,
             tr("train.label.dropout"),
             0.0,
             0.9,
@@ -173,13 +178,17 @@ def _model_controls(task: str) -> ModelSpec | None:
             key="tr_dropout",
             **PERSIST,
         )
-        batch_norm = st.checkbox(
+        batch_norm = gated(
+            "batch_norm",
+            st.checkbox,
             tr("train.label.batch_norm"),
             help=tr("train.explain.batch_norm"),
             key="tr_batch_norm",
             **PERSIST,
         )
-    l2 = st.select_slider(
+    l2 = gated(
+        "l2",
+        st.select_slider,
         tr("train.label.l2"),
         L2_VALUES,
         value=MODEL_DEFAULTS.l2,
@@ -189,7 +198,9 @@ def _model_controls(task: str) -> ModelSpec | None:
         **PERSIST,
     )
     losses = allowed_losses(task)
-    loss = st.selectbox(
+    loss = gated(
+        "loss",
+        st.selectbox,
         tr("train.label.loss"),
         losses,
         index=losses.index(default_loss(task)),
@@ -215,7 +226,9 @@ def _model_controls(task: str) -> ModelSpec | None:
 
 
 def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
-    optimizer = st.selectbox(
+    optimizer = gated(
+        "optimizer",
+        st.selectbox,
         tr("train.label.optimizer"),
         OPTIMIZERS,
         index=OPTIMIZERS.index(TRAIN_DEFAULTS.optimizer),
@@ -224,7 +237,9 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         key="tr_optimizer",
         **PERSIST,
     )
-    learning_rate = st.select_slider(
+    learning_rate = gated(
+        "learning_rate",
+        st.select_slider,
         tr("train.label.learning_rate"),
         LEARNING_RATES,
         value=TRAIN_DEFAULTS.learning_rate,
@@ -233,7 +248,9 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         key="tr_lr",
         **PERSIST,
     )
-    batch_size = st.select_slider(
+    batch_size = gated(
+        "batch_size",
+        st.select_slider,
         tr("train.label.batch_size"),
         BATCH_SIZES,
         value=TRAIN_DEFAULTS.batch_size,
@@ -244,7 +261,9 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
     )
     if batch_size is None:
         st.caption(tr("trainpage.full_batch", rows=n_rows))
-    epochs = st.slider(
+    epochs = gated(
+        "epochs",
+        st.slider,
         tr("train.label.epochs"),
         1,
         500,
@@ -253,14 +272,18 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         key="tr_epochs",
         **PERSIST,
     )
-    early_stopping = st.checkbox(
+    early_stopping = gated(
+        "early_stopping",
+        st.checkbox,
         tr("train.label.early_stopping"),
         value=TRAIN_DEFAULTS.early_stopping,
         help=tr("train.explain.early_stopping"),
         key="tr_early",
         **PERSIST,
     )
-    patience = st.slider(
+    patience = gated(
+        "patience",
+        st.slider,
         tr("train.label.patience"),
         1,
         50,
@@ -269,14 +292,18 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         key="tr_patience",
         **PERSIST,
     )
-    restore_best = st.checkbox(
+    restore_best = gated(
+        "restore_best",
+        st.checkbox,
         tr("train.label.restore_best"),
         value=TRAIN_DEFAULTS.restore_best,
         help=tr("train.explain.restore_best"),
         key="tr_restore",
         **PERSIST,
     )
-    schedule = st.selectbox(
+    schedule = gated(
+        "schedule",
+        st.selectbox,
         tr("train.label.schedule"),
         SCHEDULES,
         format_func=labeler(SCHEDULES, lambda s: tr(f"train.schedule.{s}")),
@@ -284,14 +311,18 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         key="tr_schedule",
         **PERSIST,
     )
-    class_weights = st.checkbox(
+    class_weights = gated(
+        "class_weights",
+        st.checkbox,
         tr("train.label.class_weights"),
         help=tr("train.explain.class_weights"),
         disabled=task == "regression",
         key="tr_class_weights",
         **PERSIST,
     )
-    seed = st.number_input(
+    seed = gated(
+        "seed",
+        st.number_input,
         tr("train.label.seed"),
         min_value=0,
         value=TRAIN_DEFAULTS.seed,
@@ -382,6 +413,7 @@ def _job_controls(prepared, model_spec: ModelSpec, train_spec: TrainSpec) -> Non
                 train_spec,
                 limiter=job_limiter(),
                 name=tr("trainpage.run_name", number=len(state.runs()) + 1),
+                owner=participant(),
             )
             state.set_job(job, prepared)
             record_event("train", audit_details(RunConfig(prepared.spec, model_spec, train_spec)))
@@ -402,16 +434,29 @@ def live_panel() -> None:
     job = state.job()
     if job is None:
         return
-    # Poll only while there is something to watch; a finished job is drawn once.
-    st.fragment(_live_panel, run_every=None if job.done else 0.5)()
+    # Poll while there is something to watch, and until app.py has collected the run (each
+    # tick asks for that full rerun again, so a rerun the browser drops cannot leave the page
+    # on "Finished" with no run in the history); a collected job is drawn once.
+    live = not job.done or not state.job_collected(job.run_id)
+    st.fragment(_live_panel, run_every=0.5 if live else None)()
 
 
 def _live_panel() -> None:
+    heartbeat()
     job = state.job()
     snapshot = job.snapshot()
     status = tr(f"train.status.{snapshot.status}")
     if snapshot.status == "queued" and snapshot.queue_position:
-        st.info(tr("train.status.queue_position", position=snapshot.queue_position))
+        wait = job_limiter().wait_seconds(job)
+        if wait is None:
+            st.info(tr("train.status.queue_position", position=snapshot.queue_position))
+        else:
+            st.info(
+                tr("train.status.queue_wait", position=snapshot.queue_position, seconds=round(wait))
+            )
+    reason = job_limiter().stop_reason(job) if snapshot.done else None
+    if reason is not None:
+        st.warning(say(reason), icon=":material/timer_off:")
     text = f"{status} · " + tr(
         "train.status.progress", epoch=snapshot.epoch, epochs=snapshot.epochs
     )
@@ -436,8 +481,10 @@ def _live_panel() -> None:
             width="stretch",
             key="tr_params",
         )
-    if snapshot.done and collect_finished_job():
-        st.rerun()
+    if snapshot.done and not state.job_collected(job.run_id):
+        # The run joins the history in app.py, before any page, in the full rerun asked here;
+        # never collected inside the fragment, so a dropped rerun is asked again next tick.
+        st.rerun(scope="app")
 
 
 def run_history() -> None:
