@@ -38,6 +38,7 @@ from ui import (
     show_error,
     tr,
 )
+from workshop_ui import setup_link_button
 
 PREVIEW_ROWS = 5
 
@@ -133,6 +134,7 @@ def preprocess_page() -> None:
     spec_error = state.widget(f"{prefix}_spec_error")
     if spec_error is not None:
         show_error(spec_error)
+    setup_link_button(_link_config(spec), "preprocess")
 
     if st.button(
         tr("preppage.prepare"), type="primary", icon=":material/call_split:", key="pp_prepare"
@@ -179,6 +181,16 @@ def _split_controls(prefix: str, spec: PreprocessSpec, task: str) -> PreprocessS
         return None
     st.caption(tr("preppage.train_share", share=1 - val - test))
     return spec
+
+
+def _link_config(spec: PreprocessSpec):
+    """This plan with the Train page's current controls (or the defaults) for a setup link."""
+    from core.train.runner import RunConfig, default_model_spec, default_train_spec
+
+    current = state.train_config()
+    if current is not None:
+        return RunConfig(spec, current.model, current.train)
+    return RunConfig(spec, default_model_spec(), default_train_spec())
 
 
 def _apply_uploaded_spec(prefix: str, frame) -> None:

@@ -144,3 +144,21 @@ def test_the_facilitator_view_refuses_a_wrong_password(room):
     at.text_input(key="rb_pw").set_value("facilitator-pw")
     at.button(key="rb_sign_in").click().run()
     assert [b for b in at.button if b.key == "rb_reveal"]  # the right one opens it
+
+
+def test_a_preprocess_setup_link_restores_the_same_plan_and_split():
+    at = open_with({}, "pages/data.py")
+    at.button(key="load_sample").click().run()
+    at.switch_page("pages/preprocess.py")
+    at.run()
+    at.button(key="preprocess_share_link").click().run()
+    assert not at.exception, at.exception
+    link = at.query_params["setup"]
+    link = link[0] if isinstance(link, list) else link
+    participant = open_with({"setup": link}, "pages/preprocess.py")
+    restored = participant.session_state["prepared"].spec
+    from core.workshop.share import decode_setup
+
+    assert restored.to_json() == decode_setup(link).config.preprocess.to_json()
+    # The page's controls show that plan too: nothing "changed since the splits were prepared".
+    assert not any("changed since" in w.value for w in participant.warning)
