@@ -4,14 +4,17 @@ Layout of an encrypted file (all of it authenticated; the header is GCM's associ
 
     MAGIC (8 bytes) | log2 N (1) | r (1) | p (1) | salt (16) | nonce (12) | ciphertext + tag
 
-The scrypt cost travels in the header so that older files stay readable if the default rises;
-decryption refuses costs above MAX_LOG2_N so a crafted file cannot make it allocate gigabytes.
+The scrypt cost travels in the header, but decryption accepts only what `encrypt` writes
+(r = 8, p = 1, N at most 2**17: 128 MiB): a crafted header cannot make one click allocate
+gigabytes or run for seconds. At most MAX_CONCURRENT_DECRYPTS derivations run at once in the
+process; one more is refused with a message rather than queued.
 A wrong passphrase and a damaged file look the same to GCM: both fail the tag check.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -21,7 +24,8 @@ from core.i18n import UserError
 
 MAGIC = b"MDESK\x00E1"
 DEFAULT_LOG2_N = 17  # scrypt N = 2**17, r = 8: 128 MiB and ~0.3 s, OWASP's recommendation
-MAX_LOG2_N = 20
+MAX_LOG2_N = DEFAULT_LOG2_N  # 128 * r * N bytes = 128 MiB at most
+MAX_CONCURRENT_DECRYPTS = 2
 SCRYPT_R = 8
 SCRYPT_P = 1
 SALT_BYTES = 16
@@ -29,6 +33,7 @@ NONCE_BYTES = 12
 MIN_PASSPHRASE_CHARS = 8
 FILE_SUFFIX = ".mdenc"
 _HEADER = len(MAGIC) + 3 + SALT_BYTES + NONCE_BYTES
+_DECRYPT_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_DECRYPTS)
 
 
 def encrypt(data: bytes, passphrase: str, *, log2_n: int = DEFAULT_LOG2_N) -> bytes:
@@ -49,11 +54,16 @@ def decrypt(blob: bytes, passphrase: str) -> bytes:
         raise UserError("secure.error.not_encrypted")
     header = blob[:_HEADER]
     log2_n, r, p = header[len(MAGIC)], header[len(MAGIC) + 1], header[len(MAGIC) + 2]
-    if not (10 <= log2_n <= MAX_LOG2_N and 1 <= r <= 32 and 1 <= p <= 16):
+    if not (10 <= log2_n <= MAX_LOG2_N and r == SCRYPT_R and p == SCRYPT_P):
         raise UserError("secure.error.not_encrypted")
     salt = header[len(MAGIC) + 3 : len(MAGIC) + 3 + SALT_BYTES]
     nonce = header[-NONCE_BYTES:]
-    key = _derive(passphrase, salt, log2_n, r, p)
+    if not _DECRYPT_SLOTS.acquire(blocking=False):
+        raise UserError("secure.error.busy")
+    try:
+        key = _derive(passphrase, salt, log2_n, r, p)
+    finally:
+        _DECRYPT_SLOTS.release()
     try:
         return AESGCM(key).decrypt(nonce, blob[_HEADER:], header)
     except InvalidTag:

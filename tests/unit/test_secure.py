@@ -52,3 +52,30 @@ def test_a_crafted_huge_cost_is_refused():
     blob[8] = 40
     with pytest.raises(UserError):
         decrypt(bytes(blob), "passphrase!")
+
+
+@pytest.mark.parametrize(("log2_n", "r", "p"), [(20, 32, 1), (20, 8, 1), (17, 32, 1), (12, 8, 16)])
+def test_only_the_cost_encrypt_writes_is_accepted(log2_n, r, p):
+    # Finding 1 of issue 11: a 55-byte file with N = 2**20, r = 32 took 21.6 s and 4.1 GB.
+    blob = bytearray(encrypt(b"x", "passphrase!", log2_n=FAST))
+    blob[8], blob[9], blob[10] = log2_n, r, p
+    with pytest.raises(UserError) as error:
+        decrypt(bytes(blob), "passphrase!")
+    assert error.value.message.key == "secure.error.not_encrypted"
+
+
+def test_decrypts_beyond_the_concurrency_cap_are_refused(monkeypatch):
+    import threading
+
+    from core.compliance import secure
+
+    monkeypatch.setattr(secure, "_DECRYPT_SLOTS", threading.BoundedSemaphore(1))
+    blob = encrypt(b"x", "passphrase!", log2_n=FAST)
+    assert secure._DECRYPT_SLOTS.acquire(blocking=False)
+    try:
+        with pytest.raises(UserError) as error:
+            decrypt(blob, "passphrase!")
+        assert error.value.message.key == "secure.error.busy"
+    finally:
+        secure._DECRYPT_SLOTS.release()
+    assert decrypt(blob, "passphrase!") == b"x"
