@@ -98,7 +98,7 @@ def test_train_writes_the_four_files_with_contract_metrics(trained):
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert set(metrics) >= CLASSIFICATION_KEYS
-    assert set(metrics["baselines"]) == {"majority", "logistic"}
+    assert set(metrics["baselines"]) == {"majority", "logistic", "boosting"}
     for baseline in metrics["baselines"].values():
         assert set(baseline) >= CLASSIFICATION_KEYS
     assert set(metrics["validation"]) >= CLASSIFICATION_KEYS
@@ -131,7 +131,7 @@ def test_regression_with_a_seed(tmp_path):
     assert "Traceback" not in result.stderr
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert set(metrics) >= REGRESSION_KEYS
-    assert set(metrics["baselines"]) == {"mean", "linear"}
+    assert set(metrics["baselines"]) == {"mean", "linear", "boosting"}
     written = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert written["preprocess"]["seed"] == written["train"]["seed"] == 7
 

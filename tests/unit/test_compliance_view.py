@@ -137,7 +137,7 @@ def test_run_evidence_and_fairness_on_the_test_rows():
     facts = evidence.facts
     assert facts.task == "binary" and facts.metric == "accuracy"
     assert 0 <= facts.value <= 1
-    assert set(facts.baselines) == {"majority", "logistic"}
+    assert set(facts.baselines) == {"majority", "logistic", "boosting"}
     assert facts.parameters == 4 and facts.training_seconds == 1.5
     assert set(evidence.y_true) <= {"yes", "no"}
     report, why = fairness_for(evidence, prepared, "gender")

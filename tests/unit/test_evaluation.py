@@ -108,7 +108,7 @@ def test_values_are_plain_floats_that_json_accepts():
 
 def test_classification_baselines_on_the_same_split(iris):
     baselines = evaluation.baseline_metrics(iris)
-    assert list(baselines) == ["majority", "logistic"]
+    assert list(baselines) == ["majority", "logistic", "boosting"]
     train_majority = np.bincount(iris.y_train).argmax()
     share = float(np.mean(iris.y_test == train_majority))
     assert baselines["majority"]["accuracy"] == pytest.approx(share)
@@ -123,14 +123,19 @@ def test_binary_baseline_scores_the_positive_class():
     baselines = evaluation.baseline_metrics(prepared)
     assert baselines["logistic"]["roc_auc"] > 0.9  # well above chance: columns are the right way
     assert baselines["logistic"]["accuracy"] > baselines["majority"]["accuracy"]
+    assert baselines["boosting"]["roc_auc"] > 0.9
+    assert baselines["boosting"]["accuracy"] > baselines["majority"]["accuracy"]
 
 
 def test_regression_baselines_mean_and_linear(diabetes):
     baselines = evaluation.baseline_metrics(diabetes)
-    assert list(baselines) == ["mean", "linear"]
+    assert list(baselines) == ["mean", "linear", "boosting"]
     assert baselines["mean"]["r2"] <= 0.05  # the mean explains (almost) nothing on new rows
     assert baselines["linear"]["r2"] > baselines["mean"]["r2"]
     assert set(baselines["linear"]) == set(evaluation.REGRESSION_METRICS)
+    assert set(baselines["boosting"]) == set(evaluation.REGRESSION_METRICS)
+    again = evaluation.baseline_metrics(diabetes)["boosting"]  # fixed seed: the same numbers
+    assert again == baselines["boosting"]
 
 
 class _Stub:
@@ -154,7 +159,7 @@ def test_evaluate_run_scores_test_and_validation_and_lays_out_metrics_json(iris)
     document = evaluation.metrics_document(result)
     assert {"accuracy", "balanced_accuracy", "f1", "roc_auc"} <= set(document)
     assert document["validation"] == result["validation"]
-    assert set(document["baselines"]) == {"majority", "logistic"}
+    assert set(document["baselines"]) == {"majority", "logistic", "boosting"}
     json.dumps(document, allow_nan=False)
 
 

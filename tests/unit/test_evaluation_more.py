@@ -283,6 +283,12 @@ def test_baseline_verdict_names_the_best_baseline():
     assert evaluation.baseline_verdict("regression", {"r2": None}, baselines).key.endswith(
         "unknown"
     )
+    # When gradient boosting is the baseline that wins, the verdict says so plainly.
+    boosted = {**baselines, "boosting": {"r2": 0.8}}
+    verdict = evaluation.baseline_verdict("regression", {"r2": 0.7}, boosted)
+    assert verdict.key == "evaluation.verdict.boosting_wins"
+    assert "0.800" in verdict.text("en") and "梯度提升" in verdict.text("zh")
+    assert evaluation.baseline_verdict("regression", {"r2": 0.9}, boosted).key.endswith("better")
 
 
 def test_formatting_reads_like_a_report():
