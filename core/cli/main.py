@@ -1,7 +1,8 @@
-"""The command-line twin of the app (DESIGN.md, "Command-line twin").
+"""The command-line twin of the app (docs/ARCHITECTURE.md, "Command line").
 
     python -m core profile FILE [--json]
     python -m core train FILE --target COL --out DIR [--config CONFIG.json] [--seed N]
+                                   [--workers N]
     python -m core predict BUNDLE FILE --out PREDICTIONS.csv
     python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,COL,...] [--k K]
 
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--out", required=True, metavar="DIR", help=t("cli.out.help", lang))
     train.add_argument("--config", metavar="CONFIG.json", help=t("cli.config.help", lang))
     train.add_argument("--seed", type=int, metavar="N", help=t("cli.seed.help", lang))
+    train.add_argument(
+        "--workers", type=int, default=1, metavar="N", help=t("cluster.cli.workers_help", lang)
+    )
     predict = commands.add_parser("predict", help=t("cli.predict.help", lang))
     predict.add_argument("bundle", metavar="BUNDLE", help=t("cli.bundle.help", lang))
     predict.add_argument("file", metavar="FILE", help=t("cli.file.help", lang))
@@ -136,7 +140,11 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
     if args.seed is not None:
         config = config.with_seed(args.seed)
     prepared = prepare(frame, config.preprocess)
-    run = _train_quietly(prepared, config, name=data_path.stem)
+    run: Run | None
+    if args.workers != 1:
+        run = _train_across_workers(prepared, config, args.workers, name=data_path.stem)
+    else:
+        run = _train_quietly(prepared, config, name=data_path.stem)
     if run is None:
         print(f"error: {t('cli.train.interrupted', lang)}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -146,7 +154,19 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
         print(f"error: {' '.join(text.split())}", file=sys.stderr)
         unexpected = run.message is not None and run.message.key == "train.message.error"
         return EXIT_BUG if unexpected else EXIT_BAD_INPUT
-    return _write_run(out, prepared, run, config, data_name=data_path.name, lang=lang)
+    code = _write_run(out, prepared, run, config, data_name=data_path.name, lang=lang)
+    print(t("cluster.cli.trained_on", lang, device=_device_text(args.workers, lang)))
+    return code
+
+
+def _device_text(workers: int, lang: str) -> str:
+    """Which device trained the run (the CLI trains in this process or its workers)."""
+    from core.train.devices import training_device
+
+    device = training_device().text(lang)
+    if workers == 1:
+        return device
+    return t("cluster.device.workers", lang, workers=workers, device=device)
 
 
 def _train_quietly(prepared: Prepared, config: RunConfig, *, name: str) -> Run | None:
@@ -163,6 +183,25 @@ def _train_quietly(prepared: Prepared, config: RunConfig, *, name: str) -> Run |
         job.join()
         return None
     return job.result()
+
+
+def _train_across_workers(prepared: Prepared, config: RunConfig, workers: int, *, name: str) -> Run:
+    """One model data-parallel over `workers` local processes (core.train.multiworker)."""
+    from core.train.multiworker import train_across_workers
+
+    _quiet_tensorflow()
+    return train_across_workers(
+        config.model,
+        config.train,
+        prepared.spec.task,
+        len(prepared.preprocessor.classes_),
+        prepared.X_train,
+        prepared.y_train,
+        prepared.X_val,
+        prepared.y_val,
+        workers,
+        name=name,
+    )
 
 
 def _write_run(

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from core.i18n import Message
+from core.train.devices import training_device
 from core.train.engine import (
     DONE_STATUSES,
     JobLimiter,
@@ -425,21 +426,6 @@ class ClusterTrainingJob:
         if done <= 0:
             return None
         return max(0.0, (now - training_started) / done * (self.train_spec.epochs - done))
-
-
-def training_device(node: str | None = None) -> Message:
-    """The device TensorFlow trains on in this process (the first GPU it sees, else the CPU),
-    on a Ray node when `node` is given."""
-    import tensorflow as tf
-
-    where = {} if node is None else {"node": node}
-    suffix = "" if node is None else "_on_node"
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return Message(f"cluster.device.cpu{suffix}", where)
-    details = tf.config.experimental.get_device_details(gpus[0])
-    name = str(details.get("device_name", gpus[0].name))
-    return Message(f"cluster.device.gpu{suffix}", {"name": name, **where})
 
 
 # --- remote side -------------------------------------------------------------------------------
