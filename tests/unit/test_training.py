@@ -294,3 +294,102 @@ def _wait_for(condition, timeout: float = 30.0) -> None:
             return
         done.wait(0.02)
     raise AssertionError("condition not reached in time")
+
+
+# --- the compiled engine and the target scale (issue 10) --------------------------------------
+
+PRICES = (
+    30_000 + 8_000 * (X @ np.array([1.0, -0.5, 0.3, 0.0])) + RNG.normal(scale=500, size=len(X))
+).astype(np.float32)
+
+
+def test_a_target_in_the_tens_of_thousands_trains_and_predicts_in_its_own_units():
+    spec = TrainSpec(learning_rate=0.01, batch_size=16, epochs=40, seed=0)
+    job = TrainingJob(ModelSpec(kind="linear", hidden_layers=()), spec, "regression", 1,
+                      X[:90], PRICES[:90], X[90:], PRICES[90:])  # fmt: skip
+    run = finished_run(job)
+    predicted = run.model.predict(X[90:], verbose=0)[:, 0]
+    variance = float(np.var(PRICES[90:]))
+    assert np.mean((predicted - PRICES[90:]) ** 2) < 0.03 * variance  # R² > 0.97, in dollars
+    # The rebuilt model (Evaluate, Deploy, the bundle) predicts the same: the scale is folded in.
+    assert np.allclose(Run.from_dict(run.to_dict(), run.weights).build_model().predict(
+        X[90:], verbose=0)[:, 0], predicted, rtol=1e-6)  # fmt: skip
+    # Losses are in the target's units: the first epoch starts near the mean's error (the
+    # output bias starts at the mean), the kept epoch's is the model's MSE in dollars².
+    kept = run.best_epoch - 1
+    assert run.history["val_loss"][0] < 3 * variance
+    assert run.history["val_loss"][kept] == pytest.approx(
+        float(np.mean((predicted - PRICES[90:]) ** 2)), rel=1e-3
+    )
+    assert run.history["val_mae"][kept] == pytest.approx(
+        float(np.mean(np.abs(predicted - PRICES[90:]))), rel=1e-3
+    )
+    assert job.target_scale.mean == pytest.approx(float(np.mean(PRICES[:90])), rel=1e-6)
+
+
+def test_the_output_bias_starts_at_the_training_prior():
+    from core.train.loop import initial_output_bias
+
+    assert initial_output_bias("regression", PRICES, 1).tolist() == [0.0]
+    binary = initial_output_bias("binary", np.array([0, 1, 1, 1]), 2)
+    assert binary[0] == pytest.approx(np.log(3.0))  # log prior odds
+    multi = initial_output_bias("multiclass", np.array([0, 0, 1, 2]), 3)
+    assert np.exp(multi) == pytest.approx([0.5, 0.25, 0.25], rel=1e-6)
+    balanced = initial_output_bias("binary", np.array([0, 1, 1, 1]), 2, np.array([2, 2 / 3] * 2)[
+        [0, 1, 1, 1]])  # fmt: skip
+    assert balanced[0] == pytest.approx(0.0, abs=1e-6)  # class weights: a balanced prior
+    job = TrainingJob(SMALL_MLP, TrainSpec(epochs=1, batch_size=None, learning_rate=1e-5),
+                      "binary", 2, X, Y_BINARY)  # fmt: skip
+    run = finished_run(job)
+    share = float(np.mean(Y_BINARY))
+    expected_loss = -(share * np.log(share) + (1 - share) * np.log(1 - share))
+    # One tiny step from the prior: the first loss is the majority baseline's log loss.
+    assert run.history["loss"][0] == pytest.approx(expected_loss, rel=0.2)
+
+
+def test_how_batches_are_grouped_into_calls_never_changes_training():
+    import keras
+
+    from core.train.loop import CompiledLoop, fit_targets
+    from core.train.models import build_model
+
+    def trained(groups):
+        model = build_model(SMALL_MLP, 4, "binary", 2, seed=5)
+        loop = CompiledLoop(model, keras.optimizers.Adam(0.01), "binary_crossentropy", "binary",
+                            X, fit_targets(Y_BINARY, "binary", 2), None, 16, 7)  # fmt: skip
+        order, losses, first = loop.order(0), [], 0
+        for count in groups:
+            losses.append(loop.run(order, first, count)[0])
+            first += count
+        return np.concatenate(losses), model.get_weights()
+
+    steps = 8  # 120 rows, batches of 16
+    one_call, weights = trained([steps])
+    one_by_one, weights_again = trained([1] * steps)
+    mixed, _ = trained([3, 1, 4])
+    assert one_call.tolist() == one_by_one.tolist() == mixed.tolist()
+    assert all(np.array_equal(a, b) for a, b in zip(weights, weights_again, strict=True))
+
+
+def test_the_gradient_hook_is_what_trains_and_epochs_stream_to_a_callback():
+    import tensorflow as tf
+
+    def no_gradients(model, loss_fn, x, y, sample_weight):
+        loss = loss_fn(y, model(x, training=True), sample_weight=sample_weight)
+        return loss, model(x, training=False), [tf.zeros_like(v) for v in model.trainable_variables]
+
+    streamed = []
+    frozen = binary_job(gradients=no_gradients, on_epoch=lambda e, logs: streamed.append((e, logs)))
+    run = finished_run(frozen)
+    assert run.history["val_loss"][0] == run.history["val_loss"][-1]  # nothing moved
+    assert [epoch for epoch, _ in streamed] == [1, 2, 3]
+    assert [logs["loss"] for _, logs in streamed] == run.history["loss"]
+
+
+def test_batch_norm_learns_its_moving_statistics_in_the_compiled_loop():
+    spec = ModelSpec(hidden_layers=(8,), batch_norm=True, dropout=0.5)
+    job = TrainingJob(spec, QUICK, "binary", 2, X * 3 + 2, Y_BINARY)
+    run = finished_run(job)
+    moving_mean = run.model.get_layer("batch_norm_1").moving_mean.numpy()
+    assert np.abs(moving_mean).max() > 0.05  # updated in training mode (it starts at 0)
+    assert run.status == "finished"
