@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import state
-from core.i18n import UserError
+from core.i18n import Message, UserError
 from core.train.controls import L2_VALUES, LEARNING_RATES, UNIT_CHOICES
 from core.train.engine import (
     BATCH_SIZES,
@@ -463,6 +463,10 @@ def _live_panel() -> None:
     if snapshot.eta_seconds is not None and not snapshot.done:
         text += " · " + tr("train.status.eta", seconds=snapshot.eta_seconds)
     st.progress(snapshot.progress, text=text)
+    if snapshot.status != "queued":
+        device = _training_device(job)
+        if device is not None:
+            st.caption(tr("cluster.device.trained_on", device=say(device)))
     if snapshot.message is not None:
         show = st.error if snapshot.status == "failed" else st.info
         show(say(snapshot.message))
@@ -485,6 +489,16 @@ def _live_panel() -> None:
         # The run joins the history in app.py, before any page, in the full rerun asked here;
         # never collected inside the fragment, so a dropped rerun is asked again next tick.
         st.rerun(scope="app")
+
+
+def _training_device(job: object) -> Message | None:
+    """Which device trains the job: a cluster job's worker reports it; a thread job trains on
+    this server's (TensorFlow's first GPU, else the CPU)."""
+    if hasattr(job, "device"):  # core.train.cluster.ClusterTrainingJob
+        return job.device
+    from core.train.devices import training_device
+
+    return session_cache(("training_device",), training_device)
 
 
 def run_history() -> None:

@@ -92,6 +92,7 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
                 if _shared():
                     system["automatic_object_spilling_enabled"] = False
                 ray.init(
+                    address="local",  # always a new instance, never one already running here
                     num_cpus=num_cpus,
                     include_dashboard=False,
                     _node_ip_address="127.0.0.1",
