@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core import limits
 from core.compliance.anonymity import Action
 from core.compliance.audit import AuditTrail
 from core.compliance.checklist import ChecklistAnswers, ChecklistContext, ModelFacts
@@ -335,7 +336,7 @@ def session_backup(
 def read_backup(data: bytes | str) -> Backup:
     """A session backup read back; UserError (and nothing half-read) when any part is wrong."""
     try:
-        document = json.loads(data)
+        document = limits.loads(data, what="backup")
     except (ValueError, UnicodeDecodeError):
         raise UserError("compage.backup.error.not_json") from None
     if not isinstance(document, dict) or document.get("format") != BACKUP_FORMAT:

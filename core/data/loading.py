@@ -24,7 +24,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+import pyarrow.parquet as pa_parquet
 
+from core import limits
 from core.i18n import Message, UserError
 
 
@@ -411,6 +413,7 @@ def _finish_frame(
         raise UserError("data.error.no_columns", name=name)
     if frame.shape[0] == 0:
         raise UserError("data.error.no_rows", name=name)
+    limits.check_table_size(name, frame.shape[0], frame.shape[1])
     names, name_notices = _clean_column_names(list(frame.columns))
     frame.columns = pd.Index(names)
     return frame, (*notices, *name_notices)
@@ -621,6 +624,7 @@ def _read_text_table(
     if decimal == ".":
         thousands = None
     _check_first_row(sample, delimiter, name)
+    limits.check_table_size(name, 0, _header_width(source, delimiter, encoding))
     frame = _parse_csv(source, name, encoding, delimiter, decimal, thousands)
     header = next(iter(_sample_rows(sample, delimiter)), None)
     if header is not None and len(header) == frame.shape[1]:
@@ -798,6 +802,27 @@ def _check_first_row(sample: str, delimiter: str, name: str) -> None:
         )
 
 
+def _header_width(source: bytes | str, delimiter: str, encoding: str) -> int:
+    """An upper bound on the header's field count, read before any parsing (finding 3)."""
+    cap = 64 * _MIB
+    if isinstance(source, bytes):
+        first = source[: source.find(b"\n", 0, cap) if b"\n" in source[:cap] else cap]
+    else:
+        with open(source, "rb") as stream:
+            first = b""
+            while b"\n" not in first and len(first) < cap:
+                chunk = stream.read(_MIB)
+                if not chunk:
+                    break
+                first += chunk
+            first = first.split(b"\n", 1)[0]
+    try:
+        marker = delimiter.encode(encoding)
+    except (LookupError, UnicodeEncodeError):
+        marker = delimiter.encode()
+    return first.count(marker) + 1
+
+
 def _delimiter_label(delimiter: str) -> str:
     return "\\t" if delimiter == "\t" else delimiter
 
@@ -852,6 +877,7 @@ def _sniff_numbers(sample: str, delimiter: str) -> tuple[str, str | None]:
 def _read_excel(data: bytes, name: str, extension: str, options: ParseOptions) -> _Parsed:
     if not data.startswith(b"PK\x03\x04"):
         raise _not_excel(data, name)
+    _check_workbook_size(data, name, options.sheet)
     try:
         book = pd.ExcelFile(io.BytesIO(data), engine="openpyxl")
     except Exception:
@@ -875,6 +901,43 @@ def _read_excel(data: bytes, name: str, extension: str, options: ParseOptions) -
     return _Parsed(frame, "excel", sheet=sheet, sheets=sheets)
 
 
+def _check_workbook_size(data: bytes, name: str, sheet: str | None) -> None:
+    """Refuse a workbook by its declared sizes before any cell is read (zip bombs, dimensions)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise UserError("data.error.not_excel", name=name) from None
+    if unpacked > limits.max_unpacked_bytes():
+        raise UserError(
+            "limits.error.unpacked_too_large",
+            name=name,
+            size_mb=f"{unpacked / _MIB:.0f}",
+            limit_mb=f"{limits.max_unpacked_bytes() / _MIB:g}",
+        )
+    import openpyxl  # pandas' own engine; read-only mode reads the declared dimension only
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:
+        raise UserError("data.error.not_excel", name=name) from None
+    try:
+        names = book.sheetnames
+        if not names:
+            return
+        chosen = sheet if sheet in names else names[0]
+        worksheet = book[chosen]
+        rows, columns = worksheet.max_row, worksheet.max_column
+        if rows is None or columns is None:  # no <dimension>: count, streaming, without cells
+            rows = columns = 0
+            for index, row in enumerate(worksheet.iter_rows(values_only=True), start=1):
+                rows, columns = index, max(columns, len(row))
+                limits.check_table_size(name, rows, columns)
+        limits.check_table_size(name, rows, columns)
+    finally:
+        book.close()
+
+
 def _not_excel(data: bytes, name: str) -> UserError:
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         return UserError("data.error.legacy_excel", name=name)
@@ -893,6 +956,11 @@ def _read_parquet(data: bytes, name: str, extension: str, options: ParseOptions)
         if data.startswith(b"PK\x03\x04") and _is_xlsx(data):
             raise UserError("data.error.looks_like_excel", name=name)
         raise UserError("data.error.not_parquet", name=name)
+    try:
+        metadata = pa_parquet.ParquetFile(io.BytesIO(data)).metadata
+    except Exception as exc:
+        raise UserError("data.error.bad_parquet", name=name, reason=_reason(exc)) from None
+    limits.check_table_size(name, metadata.num_rows, metadata.num_columns)
     try:
         frame = pd.read_parquet(io.BytesIO(data), engine="pyarrow")
     except Exception as exc:

@@ -30,6 +30,7 @@ from sklearn.preprocessing import (
 )
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from core import limits
 from core.data.profile import ColumnProfile, Profile, profile_frame
 from core.i18n import DEFAULT_LANGUAGE, Message, UserError, t
 
@@ -47,6 +48,7 @@ LEAKAGE_SCORE = 0.99  # one column alone scoring this well (0-1) almost surely l
 LEAKAGE_SAMPLE = 2000  # rows used to judge leakage: enough to be sure, cheap on big tables
 LEAKAGE_MIN_ROWS = 20  # below this, a perfect score is luck, not leakage
 DEFAULT_MAX_CATEGORIES = 20
+MAX_CATEGORIES = 1_000  # an uploaded plan cannot ask for more one-hot columns per feature
 DEFAULT_MIN_FREQUENCY = 0.01
 SPEC_VERSION = 1
 SPLIT_FIELDS = ("val_share", "test_share", "seed", "stratify")
@@ -157,7 +159,7 @@ class PreprocessSpec:
     def from_json(cls, text: str | bytes) -> PreprocessSpec:
         """The spec a JSON text describes; anything malformed is a UserError that names it."""
         try:
-            data = json.loads(text)
+            data = limits.loads(text, what="plan")
         except json.JSONDecodeError as error:
             raise UserError(
                 "preprocess.error.spec_not_json", line=error.lineno, column=error.colno
@@ -389,6 +391,7 @@ class Preprocessor:
             raise UserError("preprocess.error.too_few_rows", rows=0)
         schema = [_schema_item(plan) for plan in kept]
         prepared = prepare_frame(X, schema)
+        _check_feature_count(kept, prepared)
         bounds: dict[str, list[float]] = {}
         transformers: list[tuple[str, Any, list[str]]] = []
         for index, plan in enumerate(kept):
@@ -692,6 +695,8 @@ def _validate_plan(plan: ColumnPlan) -> None:
     cap = plan.max_categories
     ok = isinstance(cap, int) and not isinstance(cap, bool) and cap >= 2
     _check(ok, f"{name}.max_categories", cap, "a whole number >= 2")
+    if cap > MAX_CATEGORIES:
+        raise UserError("limits.error.too_many_categories", value=cap, limit=MAX_CATEGORIES)
     ok = _is_number(plan.min_frequency) and 0 <= plan.min_frequency < 1
     _check(ok, f"{name}.min_frequency", plan.min_frequency, "0 <= x < 1")
     object.__setattr__(plan, "min_frequency", float(plan.min_frequency))
@@ -1026,6 +1031,24 @@ def _prepared_columns_of(item: dict) -> list[str]:
     if item["kind"] == "datetime":
         return [f"{item['name']}::{part}" for part in item["parts"]]
     return [item["name"]]
+
+
+def _check_feature_count(kept: Sequence[ColumnPlan], prepared: pd.DataFrame) -> None:
+    """Refuse, before any matrix is built, a plan that would encode too many model inputs."""
+    features = 0
+    for plan in kept:
+        if plan.kind == "datetime":
+            features += len(plan.datetime_parts)
+        elif plan.kind == "categorical" and plan.encoding == "onehot":
+            values = prepared[_prepared_columns(plan)[0]]
+            features += min(int(values.nunique(dropna=False)) + 1, plan.max_categories)
+        else:
+            features += 1
+        features += 1 if plan.add_indicator else 0
+    if features > limits.max_features():
+        raise UserError(
+            "limits.error.too_many_features", features=features, limit=limits.max_features()
+        )
 
 
 def _clip_bounds(plan: ColumnPlan, values: pd.Series) -> dict[str, list[float]]:

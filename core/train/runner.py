@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from core import limits
 from core.i18n import UserError
 from core.prep.pipeline import Prepared
 from core.prep.preprocessing import PreprocessSpec, default_spec
@@ -47,7 +48,7 @@ class RunConfig:
     def from_json(cls, text: str | bytes) -> RunConfig:
         """The config a JSON text describes; anything malformed is a UserError that names it."""
         try:
-            data = json.loads(text)
+            data = limits.loads(text, what="config")
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise UserError("runner.error.config_not_json") from None
         if not isinstance(data, dict) or data.get("format") != CONFIG_FORMAT:
