@@ -77,15 +77,24 @@ def ray_address() -> str | None:
 def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
     """Connect this process to Ray once (or reuse a connection made before); returns `ray`.
 
-    `local` starts an embedded cluster bound to 127.0.0.1 with `num_cpus` (default: this
+    `local` starts an embedded cluster on loopback only with `num_cpus` (default: this
     machine's cores); other addresses join a running cluster and ship the `core` package to it.
     """
     global _channels
+    address = address or ray_address() or "local"
+    if address == "local":
+        # Ray's single-machine mode: the node's address is 127.0.0.1, so every server of the
+        # embedded cluster listens on loopback only. The variable is read when Ray is imported
+        # (here and in the processes it starts); the constant covers a Ray imported before.
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     import ray
 
     with _connect_lock:
         if not ray.is_initialized():
-            address = address or ray_address() or "local"
+            if address == "local":
+                from ray._private import ray_constants
+
+                ray_constants.ENABLE_RAY_CLUSTER = False
             quiet = {"TF_CPP_MIN_LOG_LEVEL": "3"}
             if address == "local":
                 system: dict[str, Any] = {}
@@ -95,7 +104,6 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
                     address="local",  # always a new instance, never one already running here
                     num_cpus=num_cpus,
                     include_dashboard=False,
-                    _node_ip_address="127.0.0.1",
                     namespace=NAMESPACE,
                     log_to_driver=False,
                     runtime_env={"env_vars": {"PYTHONPATH": str(_ROOT), **quiet}},

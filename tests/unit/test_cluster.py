@@ -65,6 +65,11 @@ def without_time(history):
     return {key: values for key, values in history.items() if key != "time_s"}
 
 
+def test_the_embedded_cluster_is_on_loopback_only():
+    assert ray.util.get_node_ip_address() == "127.0.0.1"
+    assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
+
+
 def test_ray_jobs_match_thread_jobs_and_two_jobs_at_once_stay_apart():
     threads = [binary(TrainingJob).start(), regression(TrainingJob).start()]
     expected = [ended(job) for job in threads]
