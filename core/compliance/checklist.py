@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.i18n import DEFAULT_LANGUAGE, Message, UserError
+from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, Message, UserError, t
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -338,16 +338,27 @@ class Progress:
 
 @cache
 def load_checklist(path: Path = CHECKLIST_PATH) -> Checklist:
-    """The checklist from its JSON file."""
+    """The checklist: structure from its JSON file, every text from the translation catalog.
+
+    checklist.json holds ids, sections, references, when an item applies and its evidence check;
+    the words live in core/locales/<lang>/checklist.json (`section.<id>`,
+    `item.<id>.title|question|help`), so English and Chinese are checked like every other text.
+    """
     data = json.loads(path.read_text(encoding="utf-8"))
-    sections = tuple(Section(item["id"], dict(item["title"])) for item in data["sections"])
+
+    def texts(key: str) -> dict[str, str]:
+        return {lang: t(key, lang) for lang in LANGUAGES}
+
+    sections = tuple(
+        Section(item["id"], texts(f"checklist.section.{item['id']}")) for item in data["sections"]
+    )
     items = tuple(
         ChecklistItem(
             id=item["id"],
             section=item["section"],
-            title=dict(item["title"]),
-            question=dict(item["question"]),
-            help=dict(item["help"]),
+            title=texts(f"checklist.item.{item['id']}.title"),
+            question=texts(f"checklist.item.{item['id']}.question"),
+            help=texts(f"checklist.item.{item['id']}.help"),
             references=tuple(Reference(ref["framework"], ref["ref"]) for ref in item["references"]),
             applies_when=dict(item.get("applies_when", {})),
             check=item.get("check"),

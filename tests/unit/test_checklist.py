@@ -258,3 +258,30 @@ def test_every_evidence_message_renders_in_both_languages(customers, lang):
         for message in result.evidence:
             text = message.text(lang)
             assert text and text != message.key
+
+
+def test_checklist_json_holds_structure_only_and_the_catalog_holds_every_text():
+    import json
+
+    from core.compliance.checklist import CHECKLIST_PATH
+
+    raw = CHECKLIST_PATH.read_text(encoding="utf-8")
+    data = json.loads(raw)
+    assert '"zh"' not in raw and '"en"' not in raw, "texts belong in core/locales/*/checklist.json"
+    for lang in ("en", "zh"):
+        catalog = catalog_for(lang)
+        missing = [
+            key
+            for item in data["items"]
+            for key in (f"checklist.item.{item['id']}.{p}" for p in ("title", "question", "help"))
+            if not catalog.get(key, "").strip()
+        ] + [
+            f"checklist.section.{s['id']}"
+            for s in data["sections"]
+            if f"checklist.section.{s['id']}" not in catalog
+        ]
+        assert not missing, f"{lang}: {missing}"
+    checklist = load_checklist()
+    first = checklist.items[0]
+    assert first.text("title", "zh") == catalog_for("zh")[f"checklist.item.{first.id}.title"]
+    assert first.text("title", "en") != first.text("title", "zh")
