@@ -132,7 +132,7 @@ async def participant_flow(browser, url: str, lesson: str, p: Participant, timeo
         await step("open_lesson", lambda: _open_lesson(page, url, lesson, ms))
         await step("open_train", lambda: _open_page(page, "Train", "button:has-text('Train')", ms))
         await step("train_done", lambda: _train(page, ms))
-        await page.locator("input[aria-label='New name']").fill(p.word)
+        await page.get_by_role("textbox", name="Name").fill(p.word, timeout=ms)
         await page.get_by_role("button", name="Rename").click()
         await page.get_by_text(p.word).first.wait_for(timeout=ms)
         await step("open_evaluate", lambda: _open_page(page, "Evaluate", "h1", ms))
@@ -232,8 +232,18 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per step")
     args = parser.parse_args()
     print(f"ModelDesk workshop load: lesson {args.lesson}, {os.cpu_count()} cores on this machine")
+    rooms = []
     for n in args.n:
-        report(asyncio.run(one_room(n, args.lesson, args.timeout)))
+        rooms.append(asyncio.run(one_room(n, args.lesson, args.timeout)))
+        report(rooms[-1])
+    if len(rooms) > 1:
+        small, large = min(rooms, key=lambda r: r["n"]), max(rooms, key=lambda r: r["n"])
+        marginal = (large["cpu"] - small["cpu"]) / max(1, large["n"] - small["n"])
+        print(
+            f"\nMarginal server CPU per added participant (N = {small['n']} -> {large['n']}):"
+            f" {marginal:.1f} s; a room of 30 training within 60 s needs about"
+            f" {max(1, math.ceil(30 * marginal / 60))} cores for the server"
+        )
 
 
 if __name__ == "__main__":

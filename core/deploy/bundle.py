@@ -3,7 +3,7 @@
     bundle.zip
       bundle.json        format, version, task, target, classes, the run's name and status
       model.keras        the trained Keras model
-      preprocessing/     Preprocessor.save(): transformer.joblib, preprocessing.json, prepare.py
+      preprocessing/     Preprocessor.save(): transformer.skops, preprocessing.json, prepare.py
       config.json        the RunConfig (python -m core train --config accepts it)
       metrics.json       held-out test metrics, validation metrics, baselines
       schema.json        input columns: kind, categories, training ranges, defaults
@@ -362,11 +362,18 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle", ".npy")
+
+
 def _unpack(path: Path, folder: Path) -> None:
     try:
         with zipfile.ZipFile(path) as zipped:
             if sum(info.file_size for info in zipped.infolist()) > MAX_UNPACKED_BYTES:
                 raise UserError("evaluation.bundle.error.not_bundle", path=str(path))
+            # A bundle is data: a pickled file in it (ours never has one) means tampering.
+            planted = [n for n in zipped.namelist() if n.lower().endswith(PICKLE_SUFFIXES)]
+            if planted:
+                raise UserError("evaluation.bundle.error.damaged", path=str(path), file=planted[0])
             # extractall drops absolute paths and "..", so nothing lands outside the folder.
             zipped.extractall(folder)
     except (zipfile.BadZipFile, OSError, EOFError):
@@ -388,7 +395,7 @@ def _load_model(file: Path, bundle: Path) -> keras.Model:
     import keras
 
     try:
-        return keras.saving.load_model(file, compile=False)
+        return keras.saving.load_model(file, compile=False, safe_mode=True)
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
         raise UserError(
             "evaluation.bundle.error.damaged", path=str(bundle), file=MODEL_FILE

@@ -358,13 +358,17 @@ def fit(model, train, y_train, val, y_val, classes) -> None:
         loss={resolved_loss(model, task)!r},
         metrics=[{MAIN_METRICS[task]!r}],
     )
-    validation = (val, targets(y_val, classes)) if len(val) else None
+    # A regression target trains standardised on the training rows (any scale learns at the
+    # same pace); the output bias starts at the training prior (the mean, or the class shares).
+    mean, std = target_scale(y_train)
+    model.layers[-1].bias.assign(initial_bias(y_train, classes))
+    validation = (val, targets(y_val, classes, mean, std)) if len(val) else None
     monitor = "val_loss" if validation else "loss"
     callbacks = [
 {callback_lines}    ]
     model.fit(
         train,
-        targets(y_train, classes),
+        targets(y_train, classes, mean, std),
         validation_data=validation,
         epochs=EPOCHS,
         batch_size=batch,
@@ -372,13 +376,38 @@ def fit(model, train, y_train, val, y_val, classes) -> None:
         callbacks=callbacks,
         verbose=2,
     )
+    if TASK == "regression":
+        # Fold the scale into the output layer: the model now predicts in the target's units.
+        output = model.layers[-1]
+        kernel, bias = output.get_weights()
+        output.set_weights([kernel * std, bias * std + mean])
 
 
-def targets(y: np.ndarray, classes: list) -> np.ndarray:
-    """What the output layer is compared with: one-hot rows for several classes."""
+def target_scale(y: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation of a regression target on the training rows (else 0, 1)."""
+    if TASK != "regression":
+        return 0.0, 1.0
+    std = float(np.std(y))
+    return float(np.mean(y)), std if std > 0 else 1.0
+
+
+def initial_bias(y: np.ndarray, classes: list) -> np.ndarray:
+    """The output bias that predicts the training prior: 0 (the mean, standardised), the log
+    prior odds (binary) or the log class shares (several classes)."""
+    if TASK == "regression":
+        return np.zeros(1, dtype=np.float32)
+    shares = np.clip(np.bincount(y, minlength=len(classes)) / len(y), 1e-3, 1 - 1e-3)
+    if TASK == "binary":
+        return np.array([np.log(shares[1] / shares[0])], dtype=np.float32)
+    return np.log(shares / shares.sum()).astype(np.float32)
+
+
+def targets(y: np.ndarray, classes: list, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
+    """What the output layer is compared with: one-hot rows for several classes, the
+    standardised target for regression."""
     if TASK == "multiclass":
         return np.eye(len(classes), dtype=np.float32)[y]
-    return y.astype(np.float32).reshape(-1, 1)
+    return ((y.astype(np.float64) - mean) / std).astype(np.float32).reshape(-1, 1)
 
 
 def balanced_weights(y: np.ndarray, n_classes: int) -> dict[int, float]:

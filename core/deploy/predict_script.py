@@ -1,7 +1,7 @@
 """The text files a bundle carries for life outside ModelDesk: predict.py, the model card, and
 the requirements they need.
 
-predict.py imports only the standard library, numpy, pandas, joblib, scikit-learn and Keras (plus
+predict.py imports only the standard library, numpy, pandas, skops, scikit-learn and Keras (plus
 the bundle's own preprocessing/prepare.py), never this package, and predicts exactly what
 `core.deploy.bundle.predict_frame` does: the same pandas step, the same fitted transformer, the same
 model call, the same per-row errors, the same spreadsheet-safe CSV.
@@ -28,7 +28,7 @@ PREDICT_FILE = "predict.py"
 CARD_FILE = "README.md"
 REQUIREMENTS_FILE = "requirements.txt"
 # What predict.py needs, by distribution name; TensorFlow is Keras' backend.
-RUNTIME_PACKAGES = ("keras", "numpy", "pandas", "scikit-learn", "joblib", "openpyxl", "pyarrow")
+RUNTIME_PACKAGES = ("keras", "numpy", "pandas", "scikit-learn", "skops", "openpyxl", "pyarrow")
 TENSORFLOW_LINES = (
     'tensorflow-cpu=={version}; sys_platform == "linux" and platform_machine == "x86_64"',
     'tensorflow=={version}; sys_platform != "linux" or platform_machine != "x86_64"',
@@ -250,10 +250,10 @@ def main(argv: list[str]) -> int:
 
 def predict(frame, schema: list[dict], classes: list, task: str):
     """One row per input row: prediction, class probabilities, error."""
-    import joblib
     import keras
     import numpy as np
     import pandas as pd
+    import skops.io as sio
 
     prepare_frame = load_prepare()
     read = prepare_frame(frame, schema)
@@ -270,8 +270,14 @@ def predict(frame, schema: list[dict], classes: list, task: str):
             text = f'Row {position + 1}: "{value}" in column "{name}" isn\\'t {what}.'
             errors[position] = f"{errors[position]} {text}".strip()
     good = errors == ""
-    transformer = joblib.load(PREPROCESSING / "transformer.joblib")
-    model = keras.saving.load_model(HERE / "model.keras", compile=False)
+    # Data, never code: skops refuses any type beyond scikit-learn's and these two, and Keras'
+    # safe mode refuses a model that would run code (Lambda layers) when loaded.
+    file = PREPROCESSING / "transformer.skops"
+    untrusted = set(sio.get_untrusted_types(file=file)) - {"numpy.clip", "numpy.dtype"}
+    if untrusted:
+        raise SystemExit(fail(f"refusing preprocessing with untrusted types {sorted(untrusted)}"))
+    transformer = sio.load(file, trusted=["numpy.clip", "numpy.dtype"])
+    model = keras.saving.load_model(HERE / "model.keras", compile=False, safe_mode=True)
     rows = frame.iloc[good]
     if len(rows):
         X = np.asarray(transformer.transform(prepare_frame(rows, schema)), dtype=np.float32)

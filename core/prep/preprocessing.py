@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import inspect
 import json
-import pickle
 import textwrap
 import warnings
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
+import skops.io as skops_io
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score, train_test_split
@@ -55,7 +55,10 @@ SPLIT_FIELDS = ("val_share", "test_share", "seed", "stratify")
 
 # The saved folder: a pure scikit-learn object, its metadata, and the pandas step as source, so
 # a fresh Python with only pandas, numpy and scikit-learn can apply it without this package.
-TRANSFORMER_FILE = "transformer.joblib"
+TRANSFORMER_FILE = "transformer.skops"
+# skops.io refuses every type it does not trust; scikit-learn's own estimators are trusted by
+# default, and these are the only others a fitted plan contains. Nothing in the file is executed.
+TRUSTED_TYPES: tuple[str, ...] = ("numpy.clip", "numpy.dtype")
 METADATA_FILE = "preprocessing.json"
 PREPARE_FILE = "prepare.py"
 ARTIFACT_FORMAT = "modeldesk.preprocessing"
@@ -375,6 +378,15 @@ def split_frame(frame: pd.DataFrame, spec: PreprocessSpec) -> Splits:
     return Splits(X_train, X_val, X_test, y_train, y_val, y_test, dropped, _unique(notices))
 
 
+def load_transformer(file: str | Path) -> Any:
+    """A fitted ColumnTransformer read from a skops file, as data: ValueError for any type
+    beyond scikit-learn's and TRUSTED_TYPES (a planted callable or class is never imported)."""
+    untrusted = set(skops_io.get_untrusted_types(file=file)) - set(TRUSTED_TYPES)
+    if untrusted:
+        raise ValueError(f"untrusted types in {Path(file).name}: {sorted(untrusted)}")
+    return skops_io.load(file, trusted=list(TRUSTED_TYPES))
+
+
 class Preprocessor:
     """The spec's plan as a fitted scikit-learn ColumnTransformer; fit on training rows only."""
 
@@ -492,7 +504,7 @@ class Preprocessor:
         self._require_fitted()
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self.transformer_, folder / TRANSFORMER_FILE)
+        skops_io.dump(self.transformer_, folder / TRANSFORMER_FILE)
         metadata = {
             "format": ARTIFACT_FORMAT,
             "version": SPEC_VERSION,
@@ -517,14 +529,16 @@ class Preprocessor:
             if metadata.get("format") != ARTIFACT_FORMAT:
                 raise ValueError("not a preprocessing folder")
             preprocessor = cls(PreprocessSpec.from_json(json.dumps(metadata["spec"])))
-            preprocessor.transformer_ = joblib.load(folder / TRANSFORMER_FILE)
+            preprocessor.transformer_ = load_transformer(folder / TRANSFORMER_FILE)
         except (
             OSError,
             ValueError,
             KeyError,
             AttributeError,
             EOFError,
-            pickle.PickleError,
+            TypeError,
+            zipfile.BadZipFile,
+            RecursionError,
         ) as error:
             raise UserError("preprocess.error.load_failed", path=str(folder)) from error
         preprocessor.schema_ = metadata["schema"]

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import re
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+
+from core.data.loading import load_sample
+from core.train.runner import default_config
+from core.workshop.share import Setup, encode_setup
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
@@ -88,21 +94,34 @@ def epoch_shown(page: Page) -> int:
     return int(match.group(1)) if match else -1
 
 
-def test_first_model_preset_trains_live_and_stops(page: Page, app_url: str):
+def test_first_model_preset_trains_and_lands_in_the_history(page: Page, app_url: str):
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(f"{app_url}/train")
     wait_idle(page)
     page.get_by_role("button", name="Classic first model").click()
     wait_idle(page)
-    epochs = page.get_by_role("slider", name=re.compile("Epochs"))
-    epochs.focus()
-    page.keyboard.press("End")  # 500 epochs: long enough to watch and to stop
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.locator("[data-testid='stPlotlyChart']").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Runs in this session")).to_be_visible(timeout=120_000)
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+
+
+def test_live_curves_move_and_stop_keeps_the_run(page: Page, app_url: str):
+    # The compiled engine trains the y = 2x + 1 preset in about a second: a long job to watch is
+    # breast cancer with batch size 1, 500 epochs and no early stopping, opened by a setup link.
+    config = default_config(load_sample("breast_cancer").frame, "diagnosis")
+    long_job = replace(
+        config, train=replace(config.train, epochs=500, batch_size=1, early_stopping=False)
+    )
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{app_url}/train?setup={encode_setup(Setup(long_job, 'breast_cancer'))}")
     wait_idle(page)
     page.get_by_role("button", name="Train", exact=True).click()
-    chart = page.locator("[data-testid='stPlotlyChart']").first
-    expect(chart).to_be_visible(timeout=60_000)
+    expect(page.locator("[data-testid='stPlotlyChart']").first).to_be_visible(timeout=120_000)
     first = epoch_shown(page)
-    page.wait_for_timeout(2_000)
+    deadline = time.monotonic() + 30  # poll the progress bar until it moves
+    while epoch_shown(page) <= first and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
     assert epoch_shown(page) > first, "the progress and curves move while training"
     page.get_by_role("button", name="Stop", exact=True).click()
     expect(page.get_by_text(re.compile(r"Stopped after \d+ complete epochs"))).to_be_visible(

@@ -178,4 +178,4 @@ def test_a_run_trained_on_the_train_page_is_evaluated(monkeypatch):
     assert not at.exception, at.exception
     assert at.selectbox(key="ev_run").value in at.session_state["runs"]
     assert "Root mean squared error" in frame_texts(at)[0]
-    assert table_with(at, "Model").shape[0] == 3  # the network and two baselines
+    assert table_with(at, "Model").shape[0] == 4  # the network and three baselines (HGB too)

@@ -36,7 +36,7 @@ MEMBERS = {
     "metrics.json",
     "schema.json",
     "history.csv",
-    "preprocessing/transformer.joblib",
+    "preprocessing/transformer.skops",
     "preprocessing/preprocessing.json",
     "preprocessing/prepare.py",
 }

@@ -149,7 +149,7 @@ def test_the_bundle_carries_card_script_and_requirements(unpacked):
         for line in script.splitlines()
         if line.strip().startswith(("import ", "from ")) and "__future__" not in line
     }
-    assert imported <= {"importlib", "json", "os", "sys", "pathlib", "joblib", "keras", "numpy",
+    assert imported <= {"importlib", "json", "os", "sys", "pathlib", "skops", "keras", "numpy",
                         "pandas", "re"}  # fmt: skip
 
 

@@ -612,12 +612,12 @@ def test_saved_pipeline_applies_without_this_package(trained, tmp_path):
         """
         import importlib.util, json, sys
         assert importlib.util.find_spec("core") is None, "core must not be importable here"
-        import joblib, numpy as np, pandas as pd
+        import numpy as np, pandas as pd, skops.io as sio
         meta = json.load(open("prep/preprocessing.json", encoding="utf-8"))
         spec = importlib.util.spec_from_file_location("prepare", "prep/prepare.py")
         prepare = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(prepare)
-        transformer = joblib.load("prep/transformer.joblib")
+        transformer = sio.load("prep/transformer.skops", trusted=["numpy.clip", "numpy.dtype"])
         X = pd.read_csv("input.csv")
         out = transformer.transform(prepare.prepare_frame(X, meta["schema"])).astype("float32")
         assert out.shape[1] == len(meta["feature_names"])
@@ -699,7 +699,7 @@ def test_frames_with_repeated_row_labels_work():
 
 
 def test_every_preprocess_key_exists_in_both_languages():
-    source = (ROOT / "core" / "preprocessing.py").read_text(encoding="utf-8")
+    source = (ROOT / "core" / "prep" / "preprocessing.py").read_text(encoding="utf-8")
     used = set(re.findall(r'"(preprocess\.[a-z_.]+)"', source))
     used |= {f"preprocess.summary.{split}" for split in ("train", "val", "test")}
     for lang in LANGUAGES:
