@@ -132,7 +132,7 @@ def fairness_report(
     dp_difference = dp_ratio = eo_difference = None
     findings: list[Message] = []
     if len(compared) >= 2:
-        rates = [metrics.selection_rate for metrics in compared]
+        rates = [_selection(metrics) for metrics in compared]
         dp_difference = max(rates) - min(rates)
         dp_ratio = min(rates) / max(rates) if max(rates) > 0 else 1.0
         gaps = [
@@ -145,8 +145,8 @@ def fairness_report(
         ]
         eo_difference = max(gaps) if gaps else None
         if dp_ratio < FOUR_FIFTHS:
-            low = min(compared, key=lambda m: m.selection_rate)
-            high = max(compared, key=lambda m: m.selection_rate)
+            low = min(compared, key=_selection)
+            high = max(compared, key=_selection)
             findings.append(
                 Message(
                     "fairness.finding.four_fifths",
@@ -283,3 +283,9 @@ def _is_missing(value: object) -> bool:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 4)
+
+
+def _selection(metrics: GroupMetrics) -> float:
+    """A compared group's selection rate (defined: compared groups have at least one row)."""
+    assert metrics.selection_rate is not None, metrics.group
+    return metrics.selection_rate

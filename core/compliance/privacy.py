@@ -225,7 +225,7 @@ def scan_frame(
                 present=present,
             )
         )
-    notes = ()
+    notes: tuple[Message, ...] = ()
     if sampled:
         notes = (Message("privacy.scan.sampled", {"sample": sample_size}),)
     return ScanResult(

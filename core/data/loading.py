@@ -260,6 +260,7 @@ def _load_utf8_text_file(path: Path, options: ParseOptions) -> Dataset | None:
         ):
             if guess.error is not None:
                 raise guess.error
+            assert guess.parsed is not None, "a guess holds either a parse or its error"
             return guess.parsed
         return _parse_text_file(path, scan.head, scan.size, encoding, options)
 

@@ -47,6 +47,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -413,7 +414,7 @@ def _summarise_strings(
     counts = _value_counts(series)
     unique = counts.unique
     present = rows - missing
-    base = {"name": name, "dtype": dtype, "missing": missing, "unique": unique}
+    base: dict[str, Any] = {"name": name, "dtype": dtype, "missing": missing, "unique": unique}
     base["missing_share"] = _share(missing, rows)
     if unique <= 1:
         return _Summary(ColumnProfile(role="constant", stats=_top_stats(counts), **base), memory)
@@ -442,7 +443,7 @@ def _summarise_strings(
     spaces = float(sample.str.contains(r"\s", regex=True).mean()) if len(sample) else 0.0
     if not mixed and _looks_like_identifier(name, unique, present, spaces):
         role = "identifier"
-        stats: dict = {}
+        stats = {}
     else:
         role = _string_role(unique, present, spaces, sample)
         stats = _top_stats(counts)
@@ -618,7 +619,7 @@ def _numeric_summary(finite: np.ndarray, owned: bool = False) -> tuple[int, dict
             ordered = finite
         else:
             ordered = np.sort(finite)
-    stats = {"min": float(ordered[0]), "max": float(ordered[-1])}
+    stats: dict[str, float | None] = {"min": float(ordered[0]), "max": float(ordered[-1])}
     for key, q in _QUANTILES:
         stats[key] = _sorted_quantile(ordered, q)
     stats["mean"] = float(ordered.mean())
@@ -672,7 +673,7 @@ def _table_summary(values: np.ndarray, counts: np.ndarray) -> tuple[int, dict]:
     def at(rank: int) -> float:
         return float(values[np.searchsorted(ends, rank, side="right")])
 
-    stats = {"min": float(values[0]), "max": float(values[-1])}
+    stats: dict[str, float | None] = {"min": float(values[0]), "max": float(values[-1])}
     for key, q in _QUANTILES:
         # numpy's default ("linear") interpolation between the two ranks around the position.
         position = q * (count - 1)
@@ -774,10 +775,11 @@ def _near_duplicate_alerts(summaries: list[_Summary]) -> list[Alert]:
     if len(numeric) < 2:
         return []
     # Pairwise Pearson with gaps costs rows x columns^2: shrink the sample for wide tables.
-    sampled = len(numeric[0].values)
+    columns = [item.values for item in numeric if item.values is not None]
+    sampled = len(columns[0])
     budget = max(1_000, int(2e8 // len(numeric) ** 2))
     positions = _sample_positions(sampled, budget) if budget < sampled else slice(None)
-    matrix = np.column_stack([item.values[positions] for item in numeric])
+    matrix = np.column_stack([values[positions] for values in columns])
     r = _pearson(matrix)
     alerts = []
     first, second = np.triu_indices(len(numeric), k=1)

@@ -179,7 +179,7 @@ def _metrics_table(task: str, metrics: Mapping[str, Any], lang: str) -> list[str
     return rows
 
 
-def _number(value: object) -> str:
+def _number(value: Any) -> str:
     return "-" if value is None else f"{float(value):.4f}"
 
 

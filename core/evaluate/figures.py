@@ -332,7 +332,7 @@ def learning_curves_figure(
     lang: str = DEFAULT_LANGUAGE,
 ) -> go.Figure:
     """The run's training and validation curves, with the epoch whose weights it kept marked."""
-    figure = training_curves_figure(dict(history), task, lang)
+    figure = training_curves_figure({k: list(v) for k, v in history.items()}, task, lang)
     if best_epoch is not None:
         figure.add_vline(
             x=best_epoch,

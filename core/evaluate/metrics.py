@@ -66,7 +66,9 @@ def headline_metric(task: str) -> str:
 def predict_scores(run_or_model: Run | Any, X: np.ndarray) -> np.ndarray:
     """Model output for rows X: positive-class probability (binary, shape (n,)), class
     probabilities (multiclass, (n, k)) or predicted values (regression, (n,))."""
-    model = run_or_model.build_model() if hasattr(run_or_model, "build_model") else run_or_model
+    model: Any = (
+        run_or_model.build_model() if hasattr(run_or_model, "build_model") else run_or_model
+    )
     X = np.asarray(X, dtype=np.float32)
     if len(X) == 0:
         units = int(model.outputs[0].shape[-1]) if hasattr(model, "outputs") else 1
@@ -368,8 +370,11 @@ def baseline_verdict(
     """One sentence on the headline metric: does the network beat the best baseline?"""
     metric = headline_metric(task)
     mine = network.get(metric)
-    scored = {name: values.get(metric) for name, values in baselines.items()}
-    scored = {name: value for name, value in scored.items() if value is not None}
+    scored: dict[str, float] = {
+        name: float(values[metric])
+        for name, values in baselines.items()
+        if values.get(metric) is not None
+    }
     if mine is None or not scored:
         return Message("evaluation.verdict.unknown")
     better = min if metric in LOWER_IS_BETTER else max

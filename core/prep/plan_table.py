@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Any
 
 import pandas as pd
 
@@ -60,7 +61,7 @@ def apply_plan_table(spec: PreprocessSpec, table: pd.DataFrame) -> PreprocessSpe
 
 
 def _edited(plan: ColumnPlan, row: dict) -> ColumnPlan:
-    changes = {
+    changes: dict[str, Any] = {
         "action": str(row["action"]),
         "kind": str(row["kind"]),
         "impute": str(row["impute"]),
@@ -90,13 +91,13 @@ def _clip(low: object, high: object) -> tuple[float, float] | None:
     return (0.0 if low is None else low, 1.0 if high is None else high)
 
 
-def _number(value: object) -> float | None:
+def _number(value: Any) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return float(value)
 
 
-def _parts(value: object) -> list[str]:
+def _parts(value: Any) -> list[str]:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return []
     if isinstance(value, str):

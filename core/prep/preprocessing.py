@@ -471,7 +471,7 @@ class Preprocessor:
         required = [item["name"] for item in self.schema_]
         _require_columns(X, required)
         extra = [str(c) for c in X.columns if c not in required]
-        notices = ()
+        notices: tuple[Message, ...] = ()
         if extra:
             notices = (
                 Message(
@@ -748,6 +748,7 @@ def _plan_to_dict(plan: ColumnPlan) -> dict:
 def _plan_from_dict(item: object, index: int) -> ColumnPlan:
     where = f"columns[{index}]."
     _check(isinstance(item, dict), f"columns[{index}]", type(item).__name__, "{name, action, ...}")
+    assert isinstance(item, dict)  # _check raised otherwise
     _check_keys(item, {f.name for f in fields(ColumnPlan)}, required=("name",), where=where)
     values = dict(item)
     if "reason" in values:
@@ -1067,9 +1068,9 @@ def _check_feature_count(kept: Sequence[ColumnPlan], prepared: pd.DataFrame) -> 
 
 def _clip_bounds(plan: ColumnPlan, values: pd.Series) -> dict[str, list[float]]:
     present = values.dropna().to_numpy()
-    if present.size == 0:
+    if present.size == 0 or plan.clip is None:
         return {}
-    low, high = np.quantile(present, plan.clip)
+    low, high = np.quantile(present, list(plan.clip))
     return {plan.name: [float(low), float(high)]}
 
 

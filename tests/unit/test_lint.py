@@ -1,4 +1,4 @@
-"""The tree stays clean under the project's ruff configuration."""
+"""The tree stays clean: ruff check, ruff format --check and mypy over core/ (pyproject.toml)."""
 
 import subprocess
 import sys
@@ -20,5 +20,12 @@ def test_ruff_format_check_is_clean():
         cwd=ROOT,
         capture_output=True,
         text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_finds_no_errors_in_core():
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stdout + result.stderr
