@@ -47,6 +47,7 @@ class Participant:
     failure: str | None = None
     errors: list[str] = field(default_factory=list)
     leaked: list[str] = field(default_factory=list)
+    sees_own: bool = False
 
 
 class Sampler(threading.Thread):
@@ -130,12 +131,21 @@ async def participant_flow(browser, url: str, lesson: str, p: Participant, timeo
 
     try:
         await step("open_lesson", lambda: _open_lesson(page, url, lesson, ms))
-        await step("open_train", lambda: _open_page(page, "Train", "button:has-text('Train')", ms))
+        await step("open_train", lambda: _open_page(page, "Train", "h1:has-text('Train')", ms))
         await step("train_done", lambda: _train(page, ms))
         await page.get_by_role("textbox", name="Name").fill(p.word, timeout=ms)
         await page.get_by_role("button", name="Rename").click()
-        await page.get_by_text(p.word).first.wait_for(timeout=ms)
-        await step("open_evaluate", lambda: _open_page(page, "Evaluate", "h1", ms))
+        # The run picker is a combobox whose value is the run's name once the rename landed.
+        await page.wait_for_function(
+            "w => [...document.querySelectorAll('input')].some("
+            "e => e.getAttribute('aria-label') === 'Run' && e.value === w)",
+            arg=p.word,
+            timeout=ms,
+        )
+        await step(
+            "open_evaluate",
+            lambda: _open_page(page, "Evaluate", "h3:has-text('Held-out metrics')", ms),
+        )
     except Exception as error:  # a participant's failure is a figure, not a crash
         p.failure = f"{len(p.times)}:{type(error).__name__}: {str(error).splitlines()[0][:120]}"
     return context, page
@@ -178,10 +188,15 @@ async def one_room(n: int, lesson: str, timeout: float) -> dict:
             )
             for p, (_, page) in zip(people, opened, strict=True):
                 try:
-                    text = await page.inner_text("body", timeout=30_000)
+                    # Every text node (the run table's cells included) and every input's value.
+                    text = await page.evaluate(
+                        "() => document.body.textContent + ' ' + [...document.querySelectorAll("
+                        "'input, textarea')].map(e => e.value).join(' ')"
+                    )
                 except Exception:
                     continue
                 p.leaked = [o.word for o in people if o is not p and o.word in text]
+                p.sees_own = p.word in text  # the check can see a word when one is there
             await browser.close()
     finally:
         elapsed = time.monotonic() - started
@@ -209,7 +224,11 @@ def report(room: dict) -> None:
     leaks = sum(len(p.leaked) for p in people)
     health = sorted(sampler.health) or [0.0]
     p95 = health[min(len(health) - 1, math.ceil(0.95 * len(health)) - 1)]
-    print(f"  frontend errors: {errors}   isolation violations: {leaks}")
+    own = sum(p.sees_own for p in people)
+    print(
+        f"  frontend errors: {errors}   isolation violations: {leaks}"
+        f"   (own run name found on {own} of {n} pages)"
+    )
     print(
         f"  health probe: p50 {statistics.median(health):.3f} s, p95 {p95:.3f} s,"
         f" max {health[-1]:.3f} s ({len(health)} probes)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import streamlit as st
 
@@ -525,13 +527,19 @@ def run_history() -> None:
     )
     st.dataframe(table, hide_index=True, width="stretch")
     ids = list(runs)
+    names = tuple(run.name for run in runs.values())
+    # Streamlit's selectbox keeps showing an option's old label after a rename, so the widget's
+    # key follows the names; the pick survives a rename and a new run is picked when one lands.
+    picked, seen = state.scratch("train.picked_run", (None, ()))
+    index = ids.index(picked) if picked in ids and seen == tuple(ids) else len(ids) - 1
     chosen = st.selectbox(
         tr("trainpage.pick_run"),
         ids,
-        index=len(ids) - 1,
+        index=index,
         format_func=labeler(ids, lambda i: runs[i].name),
-        key="tr_pick",
+        key="tr_pick_" + hashlib.sha256(repr(names).encode()).hexdigest()[:12],
     )
+    state.set_scratch("train.picked_run", (chosen, tuple(ids)))
     name_col, rename_col, delete_col = st.columns([3, 1, 1])
     new_name = name_col.text_input(tr("trainpage.new_name"), value=runs[chosen].name, key="tr_name")
     if rename_col.button(tr("trainpage.rename"), key="tr_rename") and new_name.strip():

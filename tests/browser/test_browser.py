@@ -104,6 +104,10 @@ def test_first_model_preset_trains_and_lands_in_the_history(page: Page, app_url:
     expect(page.locator("[data-testid='stPlotlyChart']").first).to_be_visible(timeout=60_000)
     expect(page.get_by_text("Runs in this session")).to_be_visible(timeout=120_000)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    # A rename shows in the run picker at once (Streamlit kept the old label before).
+    page.get_by_role("textbox", name="Name").fill("line fit")
+    page.get_by_role("button", name="Rename").click()
+    expect(page.get_by_role("combobox", name="Run")).to_have_value("line fit", timeout=30_000)
 
 
 def test_live_curves_move_and_stop_keeps_the_run(page: Page, app_url: str):
