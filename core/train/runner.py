@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from core import limits
+from core import limits, private_files
 from core.i18n import UserError
 from core.prep.pipeline import Prepared
 from core.prep.preprocessing import PreprocessSpec, default_spec
@@ -155,7 +155,7 @@ def first_model_setup() -> tuple:
 
 def shared_deployment() -> bool:
     """Whether this server is shared (MODELDESK_SHARED=1): then nothing is written to disk."""
-    return os.environ.get("MODELDESK_SHARED", "0").strip().lower() in ("1", "true", "yes")
+    return private_files.shared_deployment()
 
 
 def save_runs(runs: list[Run], folder: str | os.PathLike) -> list[Path]:
