@@ -135,6 +135,18 @@ def collect_finished_job() -> bool:
     return True
 
 
+def show_frame(frame: Any, **kwargs: Any) -> Any:
+    """st.dataframe for a table of user data: cells and column names that a spreadsheet would
+    run as formulas are quoted first (core.export_safety), so even where the table toolbar's
+    "Download as CSV" is on (.streamlit/config.toml turns it off: client.disableDataExport)
+    its file runs nothing (issue 11, finding 7)."""
+    import pandas as pd
+
+    from core.export_safety import neutralise_frame
+
+    return st.dataframe(neutralise_frame(pd.DataFrame(frame)), **kwargs)
+
+
 def server_setting(env: str, secret: str) -> str | None:
     """A server setting: the environment variable, else the Streamlit secret, else None."""
     value = os.environ.get(env, "").strip()
