@@ -4,7 +4,8 @@ Building a bundle or a TFLite file needs a folder: Keras, skops and the TFLite c
 files. `private_dir()` gives a fresh folder only this process's user can open (mode 0700, as
 `tempfile.mkdtemp` makes it) and removes it, whatever happens, when the block ends.
 
-On a shared server (MODELDESK_SHARED=1, see `shared_deployment`) it also:
+On a shared server (MODELDESK_SHARED=1, or Streamlit Community Cloud: `shared_deployment`)
+it also:
 
 - puts the folder in memory (`/dev/shm`, a RAM file system, where the machine has one), so
   nothing made from a participant's data reaches the disk, even for a moment;
@@ -29,9 +30,25 @@ MEMORY_ROOT = Path("/dev/shm")
 _REDIRECT_LOCK = threading.RLock()
 
 
+# Streamlit Community Cloud clones the app's repository under /mount/src/<repository> and runs
+# it from there: anyone with the link is a visitor, so the server is shared.
+CLOUD_ROOT = Path("/mount/src")
+
+
+def community_cloud() -> bool:
+    """Whether this app runs on Streamlit Community Cloud (its code or working folder is under
+    /mount/src)."""
+    places = (Path.cwd(), Path(__file__).resolve().parent)
+    return any(place == CLOUD_ROOT or CLOUD_ROOT in place.parents for place in places)
+
+
 def shared_deployment() -> bool:
-    """Whether this server is shared (MODELDESK_SHARED=1): then nothing is written to disk."""
-    return os.environ.get("MODELDESK_SHARED", "0").strip().lower() in ("1", "true", "yes")
+    """Whether this server is shared: MODELDESK_SHARED=1 (0 turns it off), else on by default on
+    Streamlit Community Cloud. Then nothing made from a user's data is written to disk."""
+    value = os.environ.get("MODELDESK_SHARED", "").strip().lower()
+    if value:
+        return value in ("1", "true", "yes", "on")
+    return community_cloud()
 
 
 def private_root() -> str | None:

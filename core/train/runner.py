@@ -158,6 +158,32 @@ def shared_deployment() -> bool:
     return private_files.shared_deployment()
 
 
+RUNS_FOLDER = "runs"  # the one folder, under the working folder, the app saves runs in
+
+
+def runs_folder(name: str, *, base: str | os.PathLike | None = None) -> Path:
+    """The folder the Train page saves runs in: `name` (empty: the folder itself) inside
+    ./runs/ under `base` (the working folder). A name with "..", an absolute path, a home
+    folder (~) or a link that leads out of ./runs/ is a UserError (issue 11, finding 10)."""
+    root = Path(base if base is not None else Path.cwd()).resolve() / RUNS_FOLDER
+    text = (name or "").strip()
+    relative = Path(text.replace("\\", "/"))
+    refused = (
+        relative.is_absolute()
+        or text.startswith(("~", "/", "\\"))
+        or ".." in relative.parts
+        or (len(text) > 1 and text[1] == ":")  # a Windows drive
+        or "\x00" in text
+    )
+    target = root
+    if not refused:
+        target = (root / relative).resolve()  # follows links: one leading out is refused
+        refused = root.resolve() != root or not (target == root or root in target.parents)
+    if refused:
+        raise UserError("runner.error.runs_folder", name=text, root=f"{RUNS_FOLDER}/")
+    return target
+
+
 def save_runs(runs: list[Run], folder: str | os.PathLike) -> list[Path]:
     """Write each run into folder/<run_id>/ (run.json and weights.npz); refused when shared."""
     if shared_deployment():
