@@ -174,22 +174,18 @@ def mark_job_collected(run_id: str) -> None:
 # --- audit, answers, evaluation -------------------------------------------------------------
 
 
-def audit_trail() -> AuditTrail:
-    """This session's audit trail (created on first use)."""
+def audit_trail(key: bytes | None = None) -> AuditTrail:
+    """This session's audit trail (created on first use, chained under `key`)."""
     if _AUDIT not in st.session_state:
         from core.compliance.audit import AuditTrail
 
-        st.session_state[_AUDIT] = AuditTrail()
+        st.session_state[_AUDIT] = AuditTrail(key=key)
     return st.session_state[_AUDIT]
 
 
 def existing_audit_trail() -> AuditTrail | None:
     """The audit trail if one was started (reading it never creates one)."""
     return st.session_state.get(_AUDIT)
-
-
-def set_audit_trail(trail: AuditTrail) -> None:
-    st.session_state[_AUDIT] = trail
 
 
 def checklist_answers() -> ChecklistAnswers:

@@ -5,6 +5,7 @@ Kept out of `core` on purpose: core never imports streamlit.
 
 from __future__ import annotations
 
+import os
 import re
 import runpy
 from collections.abc import Callable, Hashable, Iterable
@@ -134,9 +135,44 @@ def collect_finished_job() -> bool:
     return True
 
 
+def show_frame(frame: Any, **kwargs: Any) -> Any:
+    """st.dataframe for a table of user data: cells and column names that a spreadsheet would
+    run as formulas are quoted first (core.export_safety), so even where the table toolbar's
+    "Download as CSV" is on (.streamlit/config.toml turns it off: client.disableDataExport)
+    its file runs nothing (issue 11, finding 7)."""
+    import pandas as pd
+
+    from core.export_safety import neutralise_frame
+
+    return st.dataframe(neutralise_frame(pd.DataFrame(frame)), **kwargs)
+
+
+def server_setting(env: str, secret: str) -> str | None:
+    """A server setting: the environment variable, else the Streamlit secret, else None."""
+    value = os.environ.get(env, "").strip()
+    if value:
+        return value
+    try:
+        found = st.secrets.get(secret)
+    except Exception:  # no secrets.toml: Streamlit raises its own error type
+        return None
+    return (str(found).strip() or None) if found else None
+
+
+def audit_key() -> Any:
+    """The server's audit key (MODELDESK_AUDIT_KEY or secrets' audit_key), else this process's
+    random one (`configured` False: trails then verify only while this process runs)."""
+    from core.compliance.audit import audit_key as resolve
+
+    return resolve(server_setting("MODELDESK_AUDIT_KEY", "audit_key"))
+
+
 def audit_trail() -> Any:
-    """This session's hash-chained audit trail (created on first use)."""
-    return state.audit_trail()
+    """This session's HMAC-chained audit trail (created on first use, under the server key)."""
+    existing = state.existing_audit_trail()
+    if existing is not None:
+        return existing
+    return state.audit_trail(audit_key().key)
 
 
 def record_event(kind: str, details: dict) -> None:

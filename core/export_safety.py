@@ -1,4 +1,5 @@
-"""Spreadsheet-safe exports: no cell of a CSV or Excel file the app writes runs as a formula.
+"""Safe exports: no cell of a CSV or Excel file the app writes runs as a formula, and no user
+text in a Markdown file it writes becomes HTML, a link or an image (`markdown_text`).
 
 Excel, LibreOffice and Google Sheets treat a cell starting with =, +, - or @ (and, after a tab
 or carriage return, the same) as a formula, so a value such as `=HYPERLINK(...)` in an uploaded
@@ -9,12 +10,17 @@ column is never touched, and text that is just a number ("-3.5", "+7") is left a
 
 from __future__ import annotations
 
+import html
 import io
 import re
 
 import pandas as pd
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Markdown's punctuation that can start emphasis, code, links, images, tables, headings or
+# lists; < > & " ' become HTML entities instead, so no tag or entity of the user's survives.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$:=^])")
+_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
 QUOTE = "'"
 CSV_MIME = "text/csv"
 EXCEL_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -23,6 +29,14 @@ EXCEL_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def neutralise_cell(value: object) -> object:
     """The value as a spreadsheet should store it: risky text quoted, everything else as is."""
     return _neutralise(value)
+
+
+def markdown_text(value: object) -> str:
+    """User text shown literally in a Markdown file (a model card): one line, every Markdown
+    special character backslash-escaped and HTML's characters as entities, so column names,
+    labels and dataset names cannot become tags, links, images, tables or headings."""
+    one_line = _LINE_BREAKS.sub(" ", str(value))
+    return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", one_line), quote=True)
 
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:

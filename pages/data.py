@@ -22,6 +22,7 @@ from ui import (
     session_cache,
     set_dataset,
     show_error,
+    show_frame,
     tr,
 )
 
@@ -157,7 +158,7 @@ def show_dataset(dataset: Dataset, profile: Profile) -> None:
         st.warning(f"{say(alert.message)}  \n{say(alert.why)}", icon=":material/warning:")
 
     st.markdown(f"#### {tr('datapage.columns')}")
-    st.dataframe(_column_table(profile), hide_index=True, width="stretch")
+    show_frame(_column_table(profile), hide_index=True, width="stretch")
 
     st.markdown(f"#### {tr('datapage.distribution')}")
     names = [column.name for column in profile.columns]
@@ -174,7 +175,7 @@ def show_dataset(dataset: Dataset, profile: Profile) -> None:
         st.plotly_chart(heatmap, width="stretch")
 
     st.markdown(f"#### {tr('datapage.preview', n=min(PREVIEW_ROWS, profile.rows))}")
-    st.dataframe(dataset.frame.head(PREVIEW_ROWS), width="stretch")
+    show_frame(dataset.frame.head(PREVIEW_ROWS), width="stretch")
 
 
 def _event(dataset: Dataset) -> dict:

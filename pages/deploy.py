@@ -43,6 +43,7 @@ from ui import (
     say,
     session_cache,
     show_error,
+    show_frame,
     tr,
 )
 
@@ -133,7 +134,7 @@ def one_row(run_id: str, bundle: LoadedBundle) -> None:
     st.markdown(tr("deploy.one.predicted_class", label=escape_md(table["prediction"].iloc[0])))
     summary = prediction_summary(table, bundle.classes)
     summary.columns = [tr("deploy.one.class"), tr("deploy.one.probability")]
-    st.dataframe(
+    show_frame(
         summary,
         hide_index=True,
         column_config={
@@ -202,9 +203,9 @@ def _show_batch(result: dict) -> None:
     if bad.any():
         st.warning(tr("deploy.batch.bad_rows", count=int(bad.sum())), icon=":material/warning:")
         st.caption(tr("deploy.batch.errors"))
-        st.dataframe(table.loc[bad, [ERROR_COLUMN]].head(PREVIEW_ROWS))
+        show_frame(table.loc[bad, [ERROR_COLUMN]].head(PREVIEW_ROWS))
     shown = frame.rename(columns=lambda name: f"· {name}" if name in table.columns else name)
-    st.dataframe(pd.concat([table, shown], axis=1).head(PREVIEW_ROWS))
+    show_frame(pd.concat([table, shown], axis=1).head(PREVIEW_ROWS))
     stem = result["name"].rsplit(".", 1)[0]
     csv_column, excel_column = st.columns(2)
     csv_column.download_button(

@@ -36,6 +36,7 @@ from ui import (
     say,
     session_cache,
     show_error,
+    show_frame,
     tr,
 )
 from workshop_ui import setup_link_button
@@ -231,12 +232,12 @@ def _show_prepared(frame, prepared: Prepared) -> None:
     st.caption(" · ".join(f"{name}: {rows:,} × {cols}" for name, (rows, cols) in shapes.items()))
     names = prepared.feature_names
     with st.expander(tr("preppage.features", count=len(names)), icon=":material/list:"):
-        st.dataframe({tr("preppage.feature"): names}, hide_index=True, width="stretch")
+        show_frame({tr("preppage.feature"): names}, hide_index=True, width="stretch")
     before, after = preview(frame, prepared.spec, prepared.preprocessor, n=PREVIEW_ROWS)
     st.markdown(f"**{tr('preppage.before')}**")
-    st.dataframe(before, width="stretch")
+    show_frame(before, width="stretch")
     st.markdown(f"**{tr('preppage.after')}**")
-    st.dataframe(after, width="stretch")
+    show_frame(after, width="stretch")
     page_link("train", label=tr("preppage.next"), icon=":material/arrow_forward:")
 
 

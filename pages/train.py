@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -42,6 +43,7 @@ from core.train.runner import (
     start_training,
 )
 from ui import (
+    escape_md,
     labeler,
     lang,
     page_link,
@@ -552,19 +554,22 @@ def run_history() -> None:
 
 
 def _save_runs(runs: dict) -> None:
-    from core.train.runner import save_runs, shared_deployment
+    from core.train.runner import runs_folder, save_runs, shared_deployment
 
     if shared_deployment():
         st.caption(tr("trainpage.shared_no_save"))
         return
-    folder = st.text_input(tr("trainpage.save_folder"), value="runs", key="tr_folder")
+    # Only inside ./runs/ under the working folder (issue 11, finding 10).
+    name = st.text_input(tr("trainpage.save_folder"), value="", key="tr_folder")
     if st.button(tr("trainpage.save"), icon=":material/save:", key="tr_save"):
         try:
+            folder = runs_folder(name)
             written = save_runs(list(runs.values()), folder)
         except UserError as error:
             show_error(error)
         else:
-            st.success(tr("trainpage.saved", count=len(written), folder=folder))
+            shown = escape_md(folder.relative_to(Path.cwd().resolve()).as_posix())
+            st.success(tr("trainpage.saved", count=len(written), folder=shown))
 
 
 def _apply_first_model_preset() -> None:

@@ -372,7 +372,8 @@ def _audit(inputs: ReportInputs, lang: str) -> dict:
         [
             str(event.index),
             event.time,
-            t(f"audit.kind.{event.kind}", lang, time=event.time),
+            t(f"audit.kind.{event.kind}", lang, time=event.time)
+            + (f" ({t('audit.imported', lang)})" if event.imported else ""),
             _short_details(event.details),
             event.hash[:12],
         ]
@@ -387,7 +388,7 @@ def _audit(inputs: ReportInputs, lang: str) -> dict:
             t("report.time", lang),
             t("report.event", lang),
             t("report.details", lang),
-            "SHA-256",
+            "HMAC-SHA-256",
         ],
         "rows": rows,
     }

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ import pandas as pd
 from core.evaluate.metrics import predict_scores, predicted_codes
 from core.i18n import DEFAULT_LANGUAGE, UserError
 from core.prep.preprocessing import Preprocessor, prepare_frame
+from core.private_files import private_dir
 from core.train.runner import RunConfig
 
 if TYPE_CHECKING:
@@ -94,8 +94,9 @@ def write_bundle(
     if run.model is None and run.weights is None:
         raise UserError("evaluation.bundle.error.no_model", status=run.status)
     target = Path(path_zip)
-    # Built in a temporary folder and moved in whole: a failure leaves nothing half-written.
-    with tempfile.TemporaryDirectory(prefix="modeldesk-bundle-") as tmp:
+    # Built in a private folder (0700; in memory on a shared server, removed in any case) and
+    # moved in whole: a failure leaves nothing half-written (issue 11, finding 9).
+    with private_dir("modeldesk-bundle-") as tmp:
         content = Path(tmp) / "content"
         content.mkdir()
         _write_content(content, prepared, run, config, metrics, extra_files or {})
@@ -117,7 +118,7 @@ def bundle_bytes(
     extra_files: Mapping[str, str | bytes] | None = None,
 ) -> bytes:
     """The bundle zip as bytes (for a download button): nothing stays on disk."""
-    with tempfile.TemporaryDirectory(prefix="modeldesk-bundle-") as tmp:
+    with private_dir("modeldesk-bundle-") as tmp:
         path = write_bundle(Path(tmp) / "bundle.zip", prepared, run, config, metrics, extra_files)
         return path.read_bytes()
 
@@ -157,7 +158,7 @@ def read_bundle(path_zip: str | Path) -> LoadedBundle:
     path = Path(path_zip)
     if not path.is_file():
         raise UserError("evaluation.bundle.error.not_found", path=str(path))
-    with tempfile.TemporaryDirectory(prefix="modeldesk-bundle-") as tmp:
+    with private_dir("modeldesk-bundle-") as tmp:
         folder = Path(tmp)
         _unpack(path, folder)
         manifest = _read_json(folder / MANIFEST_FILE, path)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from core.evaluate.metrics import LOWER_IS_BETTER, PREDICT_BATCH, metric_names
-from core.export_safety import FORMULA_STARTS, QUOTE
+from core.export_safety import FORMULA_STARTS, QUOTE, markdown_text
 from core.i18n import DEFAULT_LANGUAGE, t
 
 if TYPE_CHECKING:
@@ -95,7 +95,8 @@ def model_card(
     splits = prepared.splits
     task_name = t(f"preprocess.task.name.{task}", lang)
     layers = ", ".join(str(units) for units in model.hidden_layers) if model.kind == "mlp" else "-"
-    classes = ", ".join(str(label) for label in prepared.preprocessor.classes_) or "-"
+    # Every user-derived string (names, labels, columns) is escaped: issue 11, finding 8.
+    classes = ", ".join(_md(label) for label in prepared.preprocessor.classes_) or "-"
     test_rows = len(splits.y_test)
     inputs = [item["name"] for item in prepared.preprocessor.schema_]
     dropped = [plan.name for plan in spec.columns if plan.action != "keep"]
@@ -107,8 +108,8 @@ def model_card(
         f"## {tr('details')}",
         "",
         f"- {tr('task')}: {task_name}",
-        f"- {tr('target')}: `{_md(spec.target)}`",
-        f"- {tr('classes')}: {_md(classes)}",
+        f"- {tr('target')}: {_md(spec.target)}",
+        f"- {tr('classes')}: {classes}",
         f"- {tr('architecture', kind=model.kind, layers=layers, activation=model.activation)}",
         f"- {tr('regularisation', dropout=model.dropout, l2=model.l2)}",
         f"- {tr('training', optimizer=train.optimizer, lr=train.learning_rate)}",
@@ -123,8 +124,8 @@ def model_card(
         "",
         f"- {tr('dataset', name=_md(dataset_name or '-'))}",
         f"- {tr('rows', train=len(splits.y_train), val=len(splits.y_val), test=test_rows)}",
-        f"- {tr('inputs', columns=_md(', '.join(inputs)))}",
-        f"- {tr('dropped', columns=_md(', '.join(dropped) or '-'))}",
+        f"- {tr('inputs', columns=', '.join(_md(name) for name in inputs))}",
+        f"- {tr('dropped', columns=', '.join(_md(name) for name in dropped) or '-')}",
         "",
         f"## {tr('metrics')}",
         "",
@@ -184,8 +185,8 @@ def _number(value: Any) -> str:
 
 
 def _md(text: object) -> str:
-    # Column names are user data: keep them from becoming markdown tables, links or code.
-    return str(text).replace("|", "\\|").replace("`", "'").replace("\n", " ")
+    # User data shown as text: no HTML, links, images, tables or code (core.export_safety).
+    return markdown_text(text)
 
 
 def _version(name: str) -> str | None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.evaluate.metrics import headline_metric, predict_scores, test_metrics
+from core.private_files import private_dir
 
 if TYPE_CHECKING:
     import keras
@@ -75,7 +75,7 @@ def compare_exports(
 
 def keras_bytes(model: keras.Model) -> bytes:
     """The model as a .keras file's bytes."""
-    with tempfile.TemporaryDirectory(prefix="modeldesk-keras-") as tmp:
+    with private_dir("modeldesk-keras-") as tmp:
         path = Path(tmp) / "model.keras"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -87,7 +87,8 @@ def tflite_float(model: keras.Model) -> bytes:
     """The model as a float32 TensorFlow Lite flatbuffer."""
     import tensorflow as tf
 
-    with warnings.catch_warnings():
+    # The converter writes a SavedModel of its own: in a private folder (issue 11, finding 9).
+    with private_dir("modeldesk-tflite-"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         converter = tf.lite.TFLiteConverter.from_keras_model(model)
         return bytes(converter.convert())
@@ -99,13 +100,13 @@ def tflite_dynamic(model: keras.Model) -> bytes:
 
     # export() prints the SavedModel's signature to stdout even with verbose=False.
     with (
-        tempfile.TemporaryDirectory(prefix="modeldesk-savedmodel-") as tmp,
+        private_dir("modeldesk-savedmodel-") as tmp,
         warnings.catch_warnings(),
         contextlib.redirect_stdout(io.StringIO()),
     ):
         warnings.simplefilter("ignore")
-        model.export(tmp, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        model.export(str(tmp), verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(tmp))
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         return bytes(converter.convert())
 

@@ -602,7 +602,9 @@ def _number_setting(name: str, default: float) -> float:
 
 
 def _shared() -> bool:
-    return os.environ.get("MODELDESK_SHARED", "0").strip().lower() in ("1", "true", "yes")
+    from core.private_files import shared_deployment
+
+    return shared_deployment()
 
 
 def _first_line(error: BaseException) -> str:

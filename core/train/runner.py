@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from core import limits
+from core import limits, private_files
 from core.i18n import UserError
 from core.prep.pipeline import Prepared
 from core.prep.preprocessing import PreprocessSpec, default_spec
@@ -155,7 +155,33 @@ def first_model_setup() -> tuple:
 
 def shared_deployment() -> bool:
     """Whether this server is shared (MODELDESK_SHARED=1): then nothing is written to disk."""
-    return os.environ.get("MODELDESK_SHARED", "0").strip().lower() in ("1", "true", "yes")
+    return private_files.shared_deployment()
+
+
+RUNS_FOLDER = "runs"  # the one folder, under the working folder, the app saves runs in
+
+
+def runs_folder(name: str, *, base: str | os.PathLike | None = None) -> Path:
+    """The folder the Train page saves runs in: `name` (empty: the folder itself) inside
+    ./runs/ under `base` (the working folder). A name with "..", an absolute path, a home
+    folder (~) or a link that leads out of ./runs/ is a UserError (issue 11, finding 10)."""
+    root = Path(base if base is not None else Path.cwd()).resolve() / RUNS_FOLDER
+    text = (name or "").strip()
+    relative = Path(text.replace("\\", "/"))
+    refused = (
+        relative.is_absolute()
+        or text.startswith(("~", "/", "\\"))
+        or ".." in relative.parts
+        or (len(text) > 1 and text[1] == ":")  # a Windows drive
+        or "\x00" in text
+    )
+    target = root
+    if not refused:
+        target = (root / relative).resolve()  # follows links: one leading out is refused
+        refused = root.resolve() != root or not (target == root or root in target.parents)
+    if refused:
+        raise UserError("runner.error.runs_folder", name=text, root=f"{RUNS_FOLDER}/")
+    return target
 
 
 def save_runs(runs: list[Run], folder: str | os.PathLike) -> list[Path]:

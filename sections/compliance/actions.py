@@ -171,7 +171,8 @@ def _on_backup_download() -> None:
 
 
 def _restore_backup() -> None:
-    """Read the uploaded backup whole; replace answers and audit trail only if all of it is good."""
+    """Read the uploaded backup whole; replace the answers and append its audit events (marked
+    imported) only if all of it is good."""
     uploaded = state.widget("cp_backup_upload")
     if uploaded is None:
         return
@@ -183,7 +184,8 @@ def _restore_backup() -> None:
         return
     state.set_scratch("cp_backup_error", None)
     state.set_checklist_answers(backup.answers)
-    state.set_audit_trail(backup.audit)
+    # Appended, marked imported: the session's own events stay (issue 11, finding 6).
+    audit_trail().import_events(backup.audit.events)
     _set_answer_widgets(backup.answers)
     for name in CARD_FIELDS:
         state.set_widget(f"cp_card_{name}", getattr(backup.card, name))

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from ui import (
+    audit_key,
     audit_trail,
     say,
     show_error,
@@ -16,13 +17,15 @@ from ui import (
 
 
 def audit_section() -> None:
-    """Every event of this session, and whether the hash chain still holds."""
+    """Every event of this session, and whether the keyed chain still holds."""
     trail = audit_trail()
     verification = trail.verify()
     if verification.ok:
         st.success(say(verification.message), icon=":material/verified:")
     else:
         show_error(verification)
+    if not audit_key().configured:
+        st.info(tr("compage.audit.ephemeral_key"), icon=":material/key_off:")
     events = trail.events
     if not events:
         st.caption(tr("compliance.evidence.no_audit"))
@@ -32,6 +35,9 @@ def audit_section() -> None:
             tr("compage.audit.index"): [e.index for e in events],
             tr("compage.audit.time"): [e.time for e in events],
             tr("compage.audit.event"): [tr(f"audit.kind.{e.kind}") for e in events],
+            tr("compage.audit.origin"): [
+                tr("compage.audit.imported" if e.imported else "compage.audit.own") for e in events
+            ],
             tr("compage.audit.details"): [
                 json.dumps(e.details, ensure_ascii=False)[:300] for e in events
             ],

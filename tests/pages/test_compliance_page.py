@@ -215,8 +215,10 @@ def test_backup_round_trip_restores_answers_and_the_audit_trail(monkeypatch):
     assert fresh.radio(key="cp_ans_purpose.intended_use").value == "partial"
     assert fresh.checkbox(key="cp_automated_decisions").value is True
     assert any("1 answers" in s.value for s in fresh.success)
-    kinds = [event.kind for event in fresh.session_state["audit"].events]
-    assert kinds == ["checklist", "checklist", "note"], "restored trail, then the restore itself"
+    kinds = [(event.kind, event.imported) for event in fresh.session_state["audit"].events]
+    assert kinds == [("checklist", True), ("checklist", True), ("note", False)], (
+        "the backup's events appended as imported, then the restore itself"
+    )
     assert fresh.session_state["audit"].verify().ok
 
 
@@ -239,22 +241,35 @@ def test_a_bad_backup_is_explained_and_loses_nothing(data: bytes, says: str):
     assert at.radio(key="cp_ans_purpose.intended_use").value == "yes"
 
 
-def test_a_tampered_backup_is_refused_in_chinese():
+def test_a_forged_backup_is_appended_as_imported_and_the_session_keeps_its_own_events():
+    # Issue 11, finding 6: a backup with a fake "export (encrypted)" event, its chain re-hashed,
+    # used to replace the trail and verify as intact; the real events are now kept.
     from core.compliance.audit import AuditTrail
     from core.compliance.checklist import ChecklistAnswers
     from core.compliance.evidence import session_backup
 
-    trail = AuditTrail()
-    trail.record("upload", {"name": "a.csv"})
-    trail.record("checklist", {"item": "x", "answer": "yes"})
-    document = json.loads(session_backup(answers=ChecklistAnswers(), audit=trail))
-    document["audit"]["events"][0]["details"]["name"] = "b.csv"
     at = page("zh")
+    answer(at, "purpose.intended_use", "yes")
+    own = [(e.kind, e.details) for e in at.session_state["audit"].events]
+    assert own and all(kind == "checklist" for kind, _ in own)
+    forged = AuditTrail(key=b"the forger's key")
+    forged.record("export", {"what": "report", "format": "html", "encrypted": True})
+    document = json.loads(session_backup(answers=ChecklistAnswers(), audit=forged))
     at.file_uploader(key="cp_backup_upload").set_value(
         ("b.json", json.dumps(document).encode(), "application/json")
     ).run()
-    assert at.error and CHINESE.search(at.error[0].value)
-    assert at.session_state["cp_answers"].answers == {}
+    assert not at.exception, at.exception
+    trail = at.session_state["audit"]
+    events = trail.events
+    assert [(e.kind, e.details) for e in events[: len(own)]] == own
+    assert not any(e.imported for e in events[: len(own)])
+    imported = [e for e in events if e.imported]
+    assert [(e.kind, e.details["encrypted"]) for e in imported] == [("export", True)]
+    result = trail.verify()
+    assert result.ok and result.imported == 1
+    assert any("随机生成的密钥" in i.value for i in at.info), "no audit key set: the page says so"
+    assert any("未在此校验" in s.value for s in at.success)
+    assert not at.session_state["_scratch"].get("cp_encrypted_export")
 
 
 def test_encrypted_export_checks_the_passphrase_and_offers_the_file():

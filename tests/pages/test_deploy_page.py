@@ -131,3 +131,19 @@ def test_the_first_model_preset_run_predicts_a_value_on_deploy():
     value = at.session_state["_scratch"]["dp_one"]["table"]["prediction"].iloc[0]
     assert abs(value - 7.0) < 3.0, "y = 2x + 1 at x = 3, roughly, after 20 epochs"
     assert isinstance(at.session_state["_scratch"]["dp_one"]["table"], pd.DataFrame)
+
+
+def test_the_batch_preview_shows_formula_cells_quoted(iris_run):
+    # Issue 11, finding 7: the preview's toolbar CSV wrote =HYPERLINK(...) cells unchanged.
+    from core.export_safety import FORMULA_STARTS
+
+    prepared, _run = iris_run
+    rows = prepared.splits.X_test.head(3).astype(object)
+    rows["note"] = ['=HYPERLINK("https://evil.example","x")', "+cmd|' /C calc'!A0", "ok"]
+    at = deploy_page("en", iris_run)
+    upload(at, "new_rows.csv", rows.to_csv(index=False).encode())
+    assert at.session_state["_scratch"]["dp_batch"]["table"] is not None
+    shown = [t.value for t in at.dataframe]
+    cells = [v for t in shown for c in t.columns for v in t[c].tolist() if isinstance(v, str)]
+    assert '\'=HYPERLINK("https://evil.example","x")' in cells
+    assert not [v for v in cells if v.startswith(FORMULA_STARTS)]

@@ -105,3 +105,36 @@ def test_the_first_model_targets_are_forgotten_with_its_dataset():
     at.selectbox(key="sample_choice").set_value("iris").run()
     at.button(key="load_sample").click().run()
     assert "first_model" not in at.session_state, "w = 2, b = 1 belong to the line sample only"
+
+
+@pytest.mark.parametrize(
+    ("lang", "says"), [("en", "only inside the folder runs/"), ("zh", "runs/")]
+)
+def test_save_runs_stays_inside_the_runs_folder(tmp_path, monkeypatch, lang, says):
+    # Issue 11, finding 10: "Save runs" wrote wherever a visitor typed, ../../.. included.
+    import numpy as np
+
+    from core.train.engine import Run, TrainSpec
+    from core.train.models import ModelSpec
+
+    monkeypatch.delenv("MODELDESK_SHARED", raising=False)
+    monkeypatch.chdir(tmp_path)
+    run = Run(
+        run_id="abc123", name="Run 1", model_spec=ModelSpec(kind="linear", hidden_layers=()),
+        train_spec=TrainSpec(epochs=2), task="regression", n_features=1, n_classes=0,
+        history={"loss": [2.0, 1.0]}, status="finished", duration_s=0.5,
+        created_at="2026-11-28T00:00:00+00:00",
+        weights=[np.array([[2.0]], np.float32), np.array([1.0], np.float32)],
+    )  # fmt: skip
+    at = open_app(lang, "pages/train.py", state={"runs": {run.run_id: run}}, timeout=120)
+    at.button(key="tr_preset").click().run()  # data prepared: the page shows the run history
+    for typed in ("../../..", "/tmp/elsewhere"):
+        at.text_input(key="tr_folder").input(typed).run()
+        at.button(key="tr_save").click().run()
+        assert not at.exception, at.exception
+        assert any(says in e.value for e in at.error), [e.value for e in at.error]
+    assert list(tmp_path.iterdir()) == [], "nothing written anywhere"
+    at.text_input(key="tr_folder").input("exp-1").run()
+    at.button(key="tr_save").click().run()
+    assert (tmp_path / "runs" / "exp-1" / "abc123" / "run.json").is_file()
+    assert at.success

@@ -27,7 +27,14 @@ LAYERS = {
     "workshop": 7,
     "cli": 8,
 }
-FOUNDATION = {"core", "core.i18n", "core.export_safety", "core.workflow", "core.limits"}
+FOUNDATION = {
+    "core",
+    "core.i18n",
+    "core.export_safety",
+    "core.workflow",
+    "core.limits",
+    "core.private_files",
+}
 
 
 def module_name(path: Path) -> str:

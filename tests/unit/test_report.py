@@ -131,3 +131,23 @@ def test_an_empty_report_still_renders():
     for lang in LANGUAGES:
         assert "ModelDesk" in report_markdown(ReportInputs(), lang)
         assert report_html(ReportInputs(), lang).endswith("</html>\n")
+
+
+@pytest.mark.parametrize(
+    ("lang", "mark"), [("en", "imported, not verified here"), ("zh", "未在此校验")]
+)
+def test_imported_audit_events_are_marked_in_the_report(lang, mark):
+    # Issue 11, finding 6: a restored backup's events never read as this session's own.
+    from core.compliance.report import report_document
+
+    backup = AuditTrail(key=b"another server")
+    backup.record("export", {"what": "report", "encrypted": True})
+    trail = AuditTrail()
+    trail.record("upload", {"name": "real.csv"})
+    trail.import_events(backup.events)
+    inputs = ReportInputs(results=(), card=ModelCardText(), audit=trail)
+    audit = report_document(inputs, lang)["audit"]
+    assert audit["verified"] is True
+    own, imported = audit["rows"]
+    assert mark not in own[2] and mark in imported[2]
+    assert [e["imported"] for e in audit["events"]] == [False, True]

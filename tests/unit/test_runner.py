@@ -15,6 +15,7 @@ from core.train.runner import (
     default_config,
     first_model_setup,
     load_runs,
+    runs_folder,
     save_runs,
     shared_deployment,
 )
@@ -92,3 +93,61 @@ def test_a_shared_server_never_writes_runs(tmp_path, monkeypatch):
         save_runs([_run()], tmp_path / "runs")
     assert caught.value.message.key == "runner.error.shared_no_disk"
     assert not (tmp_path / "runs").exists()
+
+
+# --- issue 11, finding 10: Community Cloud is shared; saving stays inside ./runs/ ---------------
+
+
+@pytest.mark.parametrize("name", ["", "  ", "exp-1", "a/b", "实验"])
+def test_runs_are_saved_inside_the_runs_folder(tmp_path, name):
+    folder = runs_folder(name, base=tmp_path)
+    root = (tmp_path / "runs").resolve()
+    assert folder == root or root in folder.parents
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["..", "../../..", "a/../../x", "/etc", "/tmp/x", "~", "~/runs", "C:\\Users", "..\\x", "a\x00"],
+)
+def test_a_folder_outside_runs_is_a_translated_user_error(tmp_path, name):
+    with pytest.raises(UserError) as caught:
+        runs_folder(name, base=tmp_path)
+    assert caught.value.message.key == "runner.error.runs_folder"
+    assert "runs/" in caught.value.message.text("zh")
+    assert list(tmp_path.iterdir()) == [], "nothing is created"
+
+
+def test_a_link_leading_out_of_runs_is_refused(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "app" / "runs").mkdir(parents=True)
+    (tmp_path / "app" / "runs" / "escape").symlink_to(outside)
+    with pytest.raises(UserError):
+        runs_folder("escape", base=tmp_path / "app")
+    with pytest.raises(UserError):
+        runs_folder("escape/deeper", base=tmp_path / "app")
+    linked = tmp_path / "linked-app"
+    linked.mkdir()
+    (linked / "runs").symlink_to(outside)  # ./runs itself a link elsewhere
+    with pytest.raises(UserError):
+        runs_folder("", base=linked)
+
+
+def test_community_cloud_is_shared_unless_turned_off(tmp_path, monkeypatch):
+    from core import private_files
+
+    monkeypatch.delenv("MODELDESK_SHARED", raising=False)
+    assert not shared_deployment(), "a checkout elsewhere is not shared by default"
+    cloud = tmp_path / "mount" / "src"
+    (cloud / "modeldesk").mkdir(parents=True)
+    monkeypatch.setattr(private_files, "CLOUD_ROOT", cloud)
+    monkeypatch.chdir(cloud / "modeldesk")  # where Community Cloud runs the app
+    assert private_files.community_cloud() and shared_deployment()
+    with pytest.raises(UserError) as caught:
+        save_runs([_run()], runs_folder("", base=cloud / "modeldesk"))
+    assert caught.value.message.key == "runner.error.shared_no_disk"
+    monkeypatch.setenv("MODELDESK_SHARED", "0")
+    assert not shared_deployment(), "the owner may turn it off explicitly"
+    monkeypatch.setenv("MODELDESK_SHARED", "1")
+    monkeypatch.chdir(tmp_path)
+    assert shared_deployment()
