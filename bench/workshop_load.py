@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import os
 import secrets
@@ -112,7 +113,9 @@ def niced_chromium() -> str:
     return str(wrapper)
 
 
-async def participant_flow(browser, url: str, lesson: str, p: Participant, timeout: float):
+async def participant_flow(
+    browser, url: str, lesson: str, p: Participant, timeout: float, shots: Path | None
+):
     context = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     page.on("pageerror", lambda error: p.errors.append(str(error)[:200]))
@@ -148,6 +151,9 @@ async def participant_flow(browser, url: str, lesson: str, p: Participant, timeo
         )
     except Exception as error:  # a participant's failure is a figure, not a crash
         p.failure = f"{len(p.times)}:{type(error).__name__}: {str(error).splitlines()[0][:120]}"
+        if shots is not None:
+            with contextlib.suppress(Exception):
+                await page.screenshot(path=str(shots / f"failed-{p.index}.png"), full_page=True)
     return context, page
 
 
@@ -166,7 +172,7 @@ async def _train(page, ms):
     await page.get_by_text("Runs in this session").first.wait_for(timeout=ms)
 
 
-async def one_room(n: int, lesson: str, timeout: float) -> dict:
+async def one_room(n: int, lesson: str, timeout: float, shots: Path | None = None) -> dict:
     from playwright.async_api import async_playwright
 
     port = free_port()
@@ -184,7 +190,7 @@ async def one_room(n: int, lesson: str, timeout: float) -> dict:
                 args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
             )
             opened = await asyncio.gather(
-                *(participant_flow(browser, url, lesson, p, timeout) for p in people)
+                *(participant_flow(browser, url, lesson, p, timeout, shots) for p in people)
             )
             for p, (_, page) in zip(people, opened, strict=True):
                 try:
@@ -249,11 +255,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, nargs="+", default=[1, 10, 20])
     parser.add_argument("--lesson", default="first_model")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per step")
+    parser.add_argument("--shots", type=Path, help="folder for a screenshot of each failed page")
     args = parser.parse_args()
     print(f"ModelDesk workshop load: lesson {args.lesson}, {os.cpu_count()} cores on this machine")
     rooms = []
     for n in args.n:
-        rooms.append(asyncio.run(one_room(n, args.lesson, args.timeout)))
+        rooms.append(asyncio.run(one_room(n, args.lesson, args.timeout, args.shots)))
         report(rooms[-1])
     if len(rooms) > 1:
         small, large = min(rooms, key=lambda r: r["n"]), max(rooms, key=lambda r: r["n"])
