@@ -16,7 +16,7 @@ import streamlit as st
 
 import state
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, Message, UserError, language_from_locale, t
-from core.train.runs import USABLE_STATUSES
+from core.train.runs import USABLE_STATUSES, is_usable
 
 T = TypeVar("T")
 APP = Path(__file__).resolve().parent / "app.py"
@@ -125,7 +125,7 @@ def collect_finished_job() -> bool:
         return False
     run = job.result()
     prepared = state.job_prepared()
-    if prepared is not None and run.status in USABLE_STATUSES:
+    if is_usable(run, prepared):  # a job stopped in the queue has no model to measure
         from core.evaluate.metrics import run_metrics
 
         # Held-out test metrics (and the baselines') travel with the run, as in metrics.json.

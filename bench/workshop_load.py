@@ -154,6 +154,8 @@ async def participant_flow(
         if shots is not None:
             with contextlib.suppress(Exception):
                 await page.screenshot(path=str(shots / f"failed-{p.index}.png"), full_page=True)
+                text = await page.inner_text("body")
+                (shots / f"failed-{p.index}.txt").write_text(text)
     return context, page
 
 
