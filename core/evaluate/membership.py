@@ -1,0 +1,133 @@
+"""Membership inference: how well an attacker tells the model's training rows from held-out ones.
+
+The loss-threshold attack (Yeom et al. 2018) scores each row by minus the model's loss on it: a
+model that memorised its training rows has lower loss on them. Members are the run's training
+rows, non-members the validation and test rows (never trained on). The attack's ROC AUC (0.5:
+it cannot tell; 1: it always can), with the Hanley-McNeil standard error, and the true-positive
+rate at a 1% false-positive rate (the rows an attacker finds while rarely accusing a
+non-member) are the evidence the Evaluate and Compliance pages show, beside the ε a DP-SGD run
+spent (core.train.privacy). The run's privacy block in metrics.json (docs/ARCHITECTURE.md,
+"metrics.json") holds both.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+ATTACK = "loss_threshold"
+TARGET_FPR = 0.01
+# Probabilities are clipped to this before taking logs, as Keras' cross-entropy does.
+_EPSILON = 1e-7
+
+
+@dataclass(frozen=True)
+class MembershipAudit:
+    """The attack's result: AUC, its standard error, TPR at 1% FPR, counts and the ROC curve."""
+
+    auc: float
+    auc_se: float
+    tpr_at_1pct_fpr: float
+    members: int
+    non_members: int
+    fpr: tuple[float, ...]
+    tpr: tuple[float, ...]
+    attack: str = ATTACK
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the numbers without the curve."""
+        return {
+            "attack": self.attack,
+            "auc": self.auc,
+            "auc_se": self.auc_se,
+            "tpr_at_1pct_fpr": self.tpr_at_1pct_fpr,
+            "members": self.members,
+            "non_members": self.non_members,
+        }
+
+
+def example_losses(task: str, y: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Each row's loss: cross-entropy of its true class for classifiers, squared error else."""
+    scores = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(y).reshape(-1)
+    if task == "regression":
+        return (scores.reshape(-1) - y.astype(np.float64)) ** 2
+    if task == "binary":
+        p = np.clip(scores.reshape(-1), _EPSILON, 1 - _EPSILON)
+        return -np.where(y.astype(np.int64) == 1, np.log(p), np.log(1 - p))
+    p = np.clip(scores[np.arange(len(y)), y.astype(np.int64)], _EPSILON, 1.0)
+    return -np.log(p)
+
+
+def auc_standard_error(auc: float, positives: int, negatives: int) -> float:
+    """Hanley & McNeil (1982): the standard error of a ROC AUC from its counts."""
+    if positives < 1 or negatives < 1:
+        return math.nan
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    variance = (
+        auc * (1 - auc) + (positives - 1) * (q1 - auc**2) + (negatives - 1) * (q2 - auc**2)
+    ) / (positives * negatives)
+    return float(math.sqrt(max(variance, 0.0)))
+
+
+def loss_threshold_attack(
+    member_losses: np.ndarray, non_member_losses: np.ndarray
+) -> MembershipAudit:
+    """The attack on two sets of per-row losses: a lower loss says "member"."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    members = np.asarray(member_losses, dtype=np.float64).reshape(-1)
+    others = np.asarray(non_member_losses, dtype=np.float64).reshape(-1)
+    if len(members) == 0 or len(others) == 0:
+        raise ValueError("the attack needs members and non-members")
+    labels = np.concatenate([np.ones(len(members)), np.zeros(len(others))])
+    # Non-finite losses (a blown-up model) rank as the least member-like.
+    scores = -np.nan_to_num(np.concatenate([members, others]), nan=np.inf, posinf=np.inf)
+    scores = np.nan_to_num(scores, neginf=np.finfo(np.float64).min)
+    auc = float(roc_auc_score(labels, scores))
+    fpr, tpr, _ = roc_curve(labels, scores)
+    return MembershipAudit(
+        auc=auc,
+        auc_se=auc_standard_error(auc, len(members), len(others)),
+        tpr_at_1pct_fpr=tpr_at_fpr(fpr, tpr, TARGET_FPR),
+        members=len(members),
+        non_members=len(others),
+        fpr=tuple(float(v) for v in fpr),
+        tpr=tuple(float(v) for v in tpr),
+    )
+
+
+def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
+    """The highest true-positive rate at a false-positive rate of at most `target`."""
+    fpr, tpr = np.asarray(fpr), np.asarray(tpr)
+    allowed = fpr <= target + 1e-12
+    return float(tpr[allowed].max()) if allowed.any() else 0.0
+
+
+def membership_audit(prepared: Any, run: Any) -> MembershipAudit:
+    """The loss-threshold attack on a run: its training rows against its validation and test
+    rows (core.prep.pipeline.Prepared)."""
+    from core.evaluate.metrics import predict_scores
+
+    task = prepared.spec.task
+    member_losses = example_losses(task, prepared.y_train, predict_scores(run, prepared.X_train))
+    held_out_y = np.concatenate([np.asarray(prepared.y_val), np.asarray(prepared.y_test)])
+    held_out_X = np.concatenate([prepared.X_val, prepared.X_test]).astype(np.float32)
+    other_losses = example_losses(task, held_out_y, predict_scores(run, held_out_X))
+    return loss_threshold_attack(member_losses, other_losses)
+
+
+def privacy_document(run: Any, audit: MembershipAudit | None) -> dict[str, Any]:
+    """metrics.json's "privacy" block: whether DP was on, its ε, δ, σ, C, q, steps and
+    accountant (None without DP), and the membership-inference attack's numbers."""
+    spent = getattr(run, "privacy", None) or {}
+    keys = ("epsilon", "delta", "noise_multiplier", "clip_norm", "sampling_rate", "steps")
+    document: dict[str, Any] = {"dp": bool(spent.get("dp", False))}
+    document.update({key: spent.get(key) for key in keys})
+    document["target_epsilon"] = spent.get("target_epsilon")
+    document["accountant"] = spent.get("accountant")
+    document["membership_inference"] = None if audit is None else audit.to_dict()
+    return document
