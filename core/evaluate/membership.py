@@ -20,6 +20,7 @@ import numpy as np
 
 ATTACK = "loss_threshold"
 TARGET_FPR = 0.01
+PREDICT_BATCH = 4096
 # Probabilities are clipped to this before taking logs, as Keras' cross-entropy does.
 _EPSILON = 1e-7
 
@@ -110,14 +111,23 @@ def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
 def membership_audit(prepared: Any, run: Any) -> MembershipAudit:
     """The loss-threshold attack on a run: its training rows against its validation and test
     rows (core.prep.pipeline.Prepared)."""
-    from core.evaluate.metrics import predict_scores
-
     task = prepared.spec.task
-    member_losses = example_losses(task, prepared.y_train, predict_scores(run, prepared.X_train))
+    if len(prepared.y_train) == 0 or len(prepared.y_val) + len(prepared.y_test) == 0:
+        raise ValueError("the attack needs members and non-members")
+    model = run.build_model() if hasattr(run, "build_model") else run
+    member_losses = example_losses(task, prepared.y_train, _scores(model, prepared.X_train))
     held_out_y = np.concatenate([np.asarray(prepared.y_val), np.asarray(prepared.y_test)])
-    held_out_X = np.concatenate([prepared.X_val, prepared.X_test]).astype(np.float32)
-    other_losses = example_losses(task, held_out_y, predict_scores(run, held_out_X))
+    held_out_X = np.concatenate([prepared.X_val, prepared.X_test])
+    other_losses = example_losses(task, held_out_y, _scores(model, held_out_X))
     return loss_threshold_attack(member_losses, other_losses)
+
+
+def _scores(model: Any, X: np.ndarray) -> np.ndarray:
+    # The model's output per row, as core.evaluate.metrics.predict_scores computes it (that
+    # module imports this one; importing it back would be a cycle).
+    X = np.asarray(X, dtype=np.float32)
+    scores = np.asarray(model.predict(X, batch_size=PREDICT_BATCH, verbose=0), dtype=np.float64)
+    return scores[:, 0] if scores.ndim == 2 and scores.shape[1] == 1 else scores
 
 
 def privacy_document(run: Any, audit: MembershipAudit | None) -> dict[str, Any]:
@@ -131,3 +141,45 @@ def privacy_document(run: Any, audit: MembershipAudit | None) -> dict[str, Any]:
     document["accountant"] = spent.get("accountant")
     document["membership_inference"] = None if audit is None else audit.to_dict()
     return document
+
+
+def privacy_lines(privacy: dict[str, Any] | None, lang: str) -> list[str]:
+    """The privacy block in sentences (model card, compliance report): ε and δ when DP was on,
+    else that there is no guarantee; then the attack's AUC and TPR at 1% FPR."""
+    from core.i18n import t
+
+    block = privacy or {}
+    lines = []
+    if block.get("dp"):
+        epsilon = block.get("epsilon")
+        lines.append(
+            t(
+                "dp.summary.dp_on",
+                lang,
+                epsilon="∞" if epsilon is None else f"{epsilon:.3g}",
+                delta=f"{block.get('delta') or 0:.0e}",
+                steps=block.get("steps") or 0,
+                sigma=f"{block.get('noise_multiplier') or 0:.3g}",
+                clip=f"{block.get('clip_norm') or 0:g}",
+                rate=f"{block.get('sampling_rate') or 0:.3g}",
+                accountant=str(block.get("accountant") or "").upper(),
+            )
+        )
+    else:
+        lines.append(t("dp.summary.dp_off", lang))
+    attack = block.get("membership_inference")
+    if attack:
+        lines.append(
+            t(
+                "dp.summary.attack",
+                lang,
+                members=attack["members"],
+                non_members=attack["non_members"],
+                auc=f"{attack['auc']:.3f}",
+                se=f"{attack['auc_se']:.3f}",
+                tpr=f"{attack['tpr_at_1pct_fpr']:.3f}",
+            )
+        )
+    else:
+        lines.append(t("dp.summary.no_attack", lang))
+    return lines
