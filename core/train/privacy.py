@@ -201,13 +201,7 @@ def per_example_gradients(
         tf.zeros(tf.concat([tf.shape(losses)[:1], tf.shape(v)], 0)) if j is None else j
         for j, v in zip(tape.jacobian(losses, variables), variables, strict=True)
     ]
-    # The L2 penalty depends on the weights only (Keras computes it from them when asked).
-    with tf.GradientTape() as penalty_tape:
-        penalty = tf.add_n(model.losses) if model.losses else tf.constant(0.0)
-    penalty_gradients = [
-        tf.zeros(tf.shape(v)) if g is None else g
-        for g, v in zip(penalty_tape.gradient(penalty, variables), variables, strict=True)
-    ]
+    penalty_gradients, penalty = _penalty_gradients(model)
     squares = tf.add_n(
         [tf.reduce_sum(tf.reshape(tf.square(g), [tf.shape(g)[0], -1]), axis=1) for g in jacobians]
     )
@@ -218,6 +212,79 @@ def per_example_gradients(
         for g in jacobians
     ]
     return losses, predictions, clipped, penalty_gradients, penalty
+
+
+def _penalty_gradients(model: Any) -> tuple[list[Any], Any]:
+    # The L2 penalty depends on the weights only (Keras computes it from them when asked).
+    import tensorflow as tf
+
+    variables = model.trainable_variables
+    with tf.GradientTape() as tape:
+        penalty = tf.add_n(model.losses) if model.losses else tf.constant(0.0)
+    gradients = [
+        tf.zeros(tf.shape(v)) if g is None else g
+        for g, v in zip(tape.gradient(penalty, variables), variables, strict=True)
+    ]
+    return gradients, penalty
+
+
+def dense_only(model: Any) -> bool:
+    """Whether every layer is Dense or Dropout (ModelDesk's MLPs): then the clipped sum has a
+    closed form (`ghost_clipped_sum`)."""
+    import keras
+
+    return all(
+        isinstance(layer, keras.layers.Dense | keras.layers.Dropout) for layer in model.layers
+    )
+
+
+def ghost_clipped_sum(
+    model: Any, loss_fn: Any, x: Any, y: Any, sample_weight: Any, clip_norm: float
+) -> tuple[Any, Any, list[Any], Any]:
+    """(weighted per-example losses, predictions, the sum of per-example gradients each clipped
+    to norm <= C, the per-example norms before clipping) for a model of Dense and Dropout layers.
+
+    A Dense layer z = a·W + b gives row i the kernel gradient a_iᵀ δ_i and the bias gradient δ_i,
+    with δ_i = ∂ℓ_i/∂z_i (one backward pass: row i's loss depends on row i only). So
+    ‖g_i‖² = Σ_layers (‖a_i‖² + 1)·‖δ_i‖², and the clipped sum is Aᵀ·diag(c)·Δ per layer: the
+    same numbers as per-example gradients (`per_example_gradients`), without materialising them
+    ("ghost clipping", Goodfellow 2015; Lee & Kifer 2021)."""
+    import keras
+    import tensorflow as tf
+
+    records = []
+    with tf.GradientTape() as tape:
+        a = tf.convert_to_tensor(x)
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.Dense):
+                z = tf.matmul(a, layer.kernel)
+                if layer.use_bias:
+                    z = z + layer.bias
+                records.append((a, z, layer))
+                a = layer.activation(z)
+            else:
+                a = layer(a, training=True)
+        predictions = a
+        losses = loss_fn.call(y, predictions)
+        if sample_weight is not None:
+            losses = losses * tf.cast(sample_weight, losses.dtype)
+        total = tf.reduce_sum(losses)
+    deltas = tape.gradient(total, [z for _, z, _ in records])
+    squares = tf.zeros(tf.shape(losses)[:1])
+    for (a_in, _, layer), delta in zip(records, deltas, strict=True):
+        delta_sq = tf.reduce_sum(tf.square(delta), axis=1)
+        a_sq = tf.reduce_sum(tf.square(a_in), axis=1) + (1.0 if layer.use_bias else 0.0)
+        squares += a_sq * delta_sq
+    norms = tf.sqrt(squares)
+    factor = tf.minimum(1.0, clip_norm / tf.maximum(norms, 1e-12))
+    sums: dict[int, Any] = {}
+    for (a_in, _, layer), delta in zip(records, deltas, strict=True):
+        scaled = delta * factor[:, None]
+        sums[id(layer.kernel)] = tf.matmul(a_in, scaled, transpose_a=True)
+        if layer.use_bias:
+            sums[id(layer.bias)] = tf.reduce_sum(scaled, axis=0)
+    gradients = [sums[id(v)] for v in model.trainable_variables]
+    return losses, predictions, gradients, norms
 
 
 class DPGradients:
@@ -239,13 +306,19 @@ class DPGradients:
     def __call__(self, model: Any, loss_fn: Any, x: Any, y: Any, sample_weight: Any) -> tuple:
         import tensorflow as tf
 
-        losses, predictions, clipped, penalty_gradients, penalty = per_example_gradients(
-            model, loss_fn, x, y, sample_weight, self.clip_norm
-        )
+        if dense_only(model):
+            losses, predictions, sums, _ = ghost_clipped_sum(
+                model, loss_fn, x, y, sample_weight, self.clip_norm
+            )
+            penalty_gradients, penalty = _penalty_gradients(model)
+        else:
+            losses, predictions, clipped, penalty_gradients, penalty = per_example_gradients(
+                model, loss_fn, x, y, sample_weight, self.clip_norm
+            )
+            sums = [tf.reduce_sum(per_example, axis=0) for per_example in clipped]
         step = self.step.assign_add(1)
         gradients = []
-        for index, (per_example, extra) in enumerate(zip(clipped, penalty_gradients, strict=True)):
-            total = tf.reduce_sum(per_example, axis=0)
+        for index, (total, extra) in enumerate(zip(sums, penalty_gradients, strict=True)):
             if self.noise_multiplier > 0:
                 seed = tf.stack([tf.constant(self.seed + index, tf.int64), step])
                 total += tf.random.stateless_normal(

@@ -19,6 +19,8 @@ from core.train.privacy import (
     dp_settings,
     epsilon_spent,
     noise_for_epsilon,
+    dense_only,
+    ghost_clipped_sum,
     per_example_gradients,
 )
 
@@ -87,6 +89,12 @@ def test_each_examples_gradient_is_clipped_to_the_norm_before_noise():
     small = raw_norms <= clip
     np.testing.assert_allclose(norms[small], raw_norms[small], rtol=1e-5)
     np.testing.assert_allclose(norms[~small], clip, rtol=1e-5)
+    # The closed form the hook uses for Dense networks gives the same norms and clipped sum.
+    assert dense_only(model)
+    ghost = tf.function(lambda: ghost_clipped_sum(model, loss_fn, x, y, None, clip))()
+    np.testing.assert_allclose(ghost[3].numpy(), raw_norms, rtol=1e-4)
+    for got, want in zip(ghost[2], clipped, strict=True):
+        np.testing.assert_allclose(got.numpy(), np.sum(want.numpy(), axis=0), rtol=1e-4, atol=1e-6)
     # Each row's gradient is its own: the batch's mean gradient is their mean.
     _, _, whole = compute_gradients(model, loss_fn, x, y, None)[0:3]
     mean = [np.mean(g.numpy(), axis=0) for g in raw]
