@@ -115,17 +115,43 @@ def membership_audit(prepared: Any, run: Any) -> MembershipAudit:
     if len(prepared.y_train) == 0 or len(prepared.y_val) + len(prepared.y_test) == 0:
         raise ValueError("the attack needs members and non-members")
     model = run.build_model() if hasattr(run, "build_model") else run
-    member_losses = example_losses(task, prepared.y_train, _scores(model, prepared.X_train))
     held_out_y = np.concatenate([np.asarray(prepared.y_val), np.asarray(prepared.y_test)])
     held_out_X = np.concatenate([prepared.X_val, prepared.X_test])
-    other_losses = example_losses(task, held_out_y, _scores(model, held_out_X))
+    member_losses = _losses(model, task, prepared.X_train, prepared.y_train)
+    other_losses = _losses(model, task, held_out_X, held_out_y)
     return loss_threshold_attack(member_losses, other_losses)
+
+
+def logit_losses(task: str, y: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """Each row's cross-entropy from the output layer's logits, in float64: unlike
+    probabilities, these never round to exactly 0 or 1, so confident rows keep their order."""
+    logits = np.asarray(logits, dtype=np.float64)
+    codes = np.asarray(y).reshape(-1).astype(np.int64)
+    if task == "binary":
+        z = logits.reshape(-1)
+        return np.logaddexp(0.0, np.where(codes == 1, -z, z))
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_sum = np.log(np.exp(shifted).sum(axis=1))
+    return log_sum - shifted[np.arange(len(codes)), codes]
+
+
+def _losses(model: Any, task: str, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # Classifiers: from the logits where the model ends in a Dense layer (ModelDesk's models);
+    # otherwise from the predicted probabilities or values.
+    X = np.asarray(X, dtype=np.float32)
+    layers = getattr(model, "layers", [])
+    if task != "regression" and layers and type(layers[-1]).__name__ == "Dense":
+        hidden = X
+        for layer in layers[:-1]:
+            hidden = np.asarray(layer(hidden, training=False))
+        kernel, bias = (np.asarray(w, dtype=np.float64) for w in layers[-1].get_weights())
+        return logit_losses(task, y, hidden.astype(np.float64) @ kernel + bias)
+    return example_losses(task, y, _scores(model, X))
 
 
 def _scores(model: Any, X: np.ndarray) -> np.ndarray:
     # The model's output per row, as core.evaluate.metrics.predict_scores computes it (that
     # module imports this one; importing it back would be a cycle).
-    X = np.asarray(X, dtype=np.float32)
     scores = np.asarray(model.predict(X, batch_size=PREDICT_BATCH, verbose=0), dtype=np.float64)
     return scores[:, 0] if scores.ndim == 2 and scores.shape[1] == 1 else scores
 

@@ -123,3 +123,21 @@ def test_example_losses_and_the_privacy_block_of_a_dp_run():
     block = privacy_document(run, loss_threshold_attack(np.zeros(3), np.ones(3)))
     assert block["dp"] is True and block["epsilon"] == 2.5 and block["delta"] == 1e-3
     assert block["membership_inference"]["auc"] == 1.0
+
+
+def test_logit_losses_match_the_probability_losses_and_keep_confident_rows_apart():
+    from core.evaluate.membership import logit_losses
+
+    z = np.array([-3.0, 0.5, 2.0])
+    y = np.array([0, 1, 0])
+    p = 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(logit_losses("binary", y, z), example_losses("binary", y, p))
+    z3 = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
+    p3 = np.exp(z3) / np.exp(z3).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(
+        logit_losses("multiclass", np.array([1, 2]), z3),
+        example_losses("multiclass", np.array([1, 2]), p3),
+    )
+    # Logits 40 and 60 both round to probability 1 in float32, but not their losses.
+    far = logit_losses("binary", np.array([1, 1]), np.array([40.0, 60.0]))
+    assert far[0] > far[1] > 0
