@@ -307,6 +307,10 @@ class CompiledLoop:
         assert self._poisson is not None
         rate, seed = self._poisson
         variables = self.model.trainable_variables
+        # The hook has no tensor-dependent Python control flow: traced as written, not converted
+        # by autograph (whose parsing of source, in this thread, can collide with a page
+        # script's parsing in another: CPython 3.11 "AST constructor recursion depth mismatch").
+        hook = tf.autograph.experimental.do_not_convert(self._gradients)
         losses = tf.TensorArray(tf.float32, size=count)
         metric_sums = tf.TensorArray(tf.float32, size=count)
         for i in tf.range(count):
@@ -321,7 +325,7 @@ class CompiledLoop:
             x = tf.gather(self._X, rows)
             y = tf.gather(self._y, rows)
             weight = mask if self._w is None else mask * tf.gather(self._w, rows)
-            loss, predictions, gradients = self._gradients(self.model, self._loss_fn, x, y, weight)
+            loss, predictions, gradients = hook(self.model, self._loss_fn, x, y, weight)
             self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
             losses = losses.write(i, loss)
             metric_sums = metric_sums.write(i, self._metric_sum(y, predictions, mask))
