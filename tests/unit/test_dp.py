@@ -16,11 +16,11 @@ from core.train.models import ModelSpec, build_model
 from core.train.privacy import (
     DPGradients,
     default_delta,
+    dense_only,
     dp_settings,
     epsilon_spent,
-    noise_for_epsilon,
-    dense_only,
     ghost_clipped_sum,
+    noise_for_epsilon,
     per_example_gradients,
 )
 
