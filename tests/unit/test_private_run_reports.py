@@ -115,3 +115,46 @@ def test_a_config_with_bad_dp_values_is_refused(bad):
     data["train"].update(bad)
     with pytest.raises(UserError):
         RunConfig.from_json(json.dumps(data))
+
+
+def test_the_private_training_lessons_challenges_read_dp_epsilon_and_the_attack():
+    from types import SimpleNamespace
+
+    from core.workshop.challenges import Progress, is_done, validate_check
+    from core.workshop.lessons import load_lesson
+
+    lesson = load_lesson("private_training")
+    assert lesson.model_spec().hidden_layers == (128, 128)
+    assert lesson.train_spec().early_stopping is False
+
+    def run(dp, early, epsilon=None, accuracy=0.95, auc=0.6):
+        return SimpleNamespace(
+            status="finished",
+            train_spec=SimpleNamespace(
+                dp=dp, early_stopping=early, optimizer="adam", batch_size=32
+            ),
+            model_spec=SimpleNamespace(kind="mlp"),
+            message=None,
+            weights=(),
+            privacy={"dp": True, "epsilon": epsilon} if dp else None,
+            metrics={
+                "accuracy": accuracy,
+                "privacy": {"membership_inference": {"auc": auc}},
+            },
+            history={},
+            parameters={},
+        )
+
+    four, useful = (challenge.check for challenge in lesson.challenges)
+    for check in (four, useful):
+        validate_check(check, "test")
+    runs = [run(False, False), run(False, True), run(True, False, 7.9), run(True, False, 0.99)]
+    assert is_done(four, Progress(runs=runs))
+    assert not is_done(four, Progress(runs=runs[:3]))
+    assert not is_done(four, Progress(runs=[*runs[:3], run(True, False, 2.0)]))
+    assert is_done(useful, Progress(runs=runs))
+    assert not is_done(useful, Progress(runs=[run(True, False, 0.99, accuracy=0.8)]))
+    attack = {"kind": "run", "conditions": [{"of": "attack_auc", "op": "<", "value": 0.55}]}
+    validate_check(attack, "test")
+    assert is_done(attack, Progress(runs=[run(False, True, auc=0.52)]))
+    assert not is_done(attack, Progress(runs=[run(False, True, auc=0.7)]))
