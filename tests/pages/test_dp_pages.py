@@ -68,3 +68,18 @@ def test_evaluate_shows_the_attack_and_the_runs_side_by_side(lang):
     assert sorted(table[t("dp.column.dp", lang)]) == sorted([t("dp.yes", lang), t("dp.no", lang)])
     private = runs[1][0]
     assert f"{private.privacy['epsilon']:.2f}" in list(table[t("dp.column.epsilon", lang)])
+
+
+def test_compliance_takes_the_model_privacy_evidence_from_the_attack_and_epsilon():
+    from core.evaluate.metrics import run_metrics
+
+    run, prepared = _trained(True, "Private")
+    privacy = run_metrics(prepared, run)["privacy"]
+    state = {"runs": {run.run_id: run}, "run_data": {run.run_id: prepared}}
+    at = open_app("en", "pages/compliance.py", state=state, timeout=180)
+    assert not at.exception, at.exception
+    kinds = ("markdown", "caption", "info", "warning", "success", "error")
+    shown = " ".join(str(el.value) for kind in kinds for el in getattr(at, kind))
+    epsilon = f"ε = {privacy['epsilon']:.3g}"
+    auc = f"AUC {privacy['membership_inference']['auc']:.3f}"
+    assert epsilon in shown and auc in shown, shown[:2000]
