@@ -158,3 +158,13 @@ def test_the_private_training_lessons_challenges_read_dp_epsilon_and_the_attack(
     validate_check(attack, "test")
     assert is_done(attack, Progress(runs=[run(False, True, auc=0.52)]))
     assert not is_done(attack, Progress(runs=[run(False, True, auc=0.7)]))
+
+
+def test_the_training_script_says_it_trains_without_dp():
+    from core.deploy.codegen import training_script
+
+    config = default_config(load_sample("iris").frame, "species")
+    plain = training_script(config, 3)
+    private = training_script(replace(config, train=replace(config.train, dp=True)), 3)
+    assert "WITHOUT differential" in private and "WITHOUT differential" not in plain
+    compile(private, "train.py", "exec")
