@@ -606,6 +606,9 @@ def run_history() -> None:
                 tr("trainpage.col.model"): tr(f"train.kind.{run.model_spec.kind}"),
                 tr("trainpage.col.optimizer"): tr(f"train.optimizer.{run.train_spec.optimizer}"),
                 tr("trainpage.col.learning_rate"): run.train_spec.learning_rate,
+                tr("dp.column.epsilon"): "∞"
+                if not run.privacy or run.privacy.get("epsilon") is None
+                else f"{run.privacy['epsilon']:.2f}",
             }
             for run in runs.values()
         ]

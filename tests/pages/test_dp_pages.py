@@ -37,6 +37,9 @@ def test_train_page_trains_privately_and_shows_the_epsilon_spent():
     assert run.metrics["privacy"]["epsilon"] == run.privacy["epsilon"]
     shown = [m for m in at.metric if m.label == t("dp.live.label", "en")]
     assert shown and shown[0].value == f"{run.privacy['epsilon']:.2f}"
+    column = t("dp.column.epsilon", "en")
+    history = next(df.value for df in at.dataframe if column in df.value.columns)
+    assert list(history[column]) == [f"{run.privacy['epsilon']:.2f}"]
 
 
 def _trained(dp: bool, name: str):
