@@ -220,3 +220,14 @@ def test_dp_refuses_batch_norm_bad_values_and_shows_its_update_rule():
     assert "dp_sgd" in [f.name for f in formulas_for(MLP, DP, "binary")]
     assert "dp_sgd" not in [f.name for f in formulas_for(MLP, replace(DP, dp=False), "binary")]
     assert TrainSpec.from_dict(DP.to_dict()) == DP
+
+
+def test_early_stopping_reports_the_epsilon_of_the_epochs_run():
+    spec = replace(DP, epochs=200, early_stopping=True, patience=1, learning_rate=0.05)
+    run = _run(spec)
+    assert run.status == "finished" and run.message.key == "train.message.early_stopped"
+    privacy = run.privacy
+    steps_per_epoch = math.ceil(150 / 20)
+    assert privacy["steps"] == run.epochs_trained * steps_per_epoch < privacy["planned_steps"]
+    assert privacy["epsilon"] == pytest.approx(epsilon_spent(1.1, 20 / 150, privacy["steps"], 1e-3))
+    assert privacy["epsilon"] < epsilon_spent(1.1, 20 / 150, privacy["planned_steps"], 1e-3)
