@@ -13,6 +13,8 @@ loss-threshold membership-inference attack's AUC (± standard error) and TPR at 
 training rows against the validation and test rows (core.evaluate.membership), and the
 training time (start() to join(), tracing included) relative to the non-private run; a warm-up
 run of each kind goes first so TensorFlow's one-off start costs count for neither.
+With --lira N it adds the online LiRA attack (N shadow models of the same network and
+settings, each on a random half of all rows; core.evaluate.membership.lira_audit).
 Targets: the attack AUC falls toward 0.5 as ε falls; DP at most 5x slower on breast_cancer.
 """
 
@@ -37,13 +39,16 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--datasets", default="breast_cancer,gapminder")
+    parser.add_argument(
+        "--lira", type=int, default=0, help="also the LiRA attack with this many shadow models"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")  # Keras' retracing notes on predict, once per run
     from core.data.loading import load_sample
-    from core.evaluate.membership import membership_audit
+    from core.evaluate.membership import lira_audit, membership_audit
     from core.evaluate.metrics import headline_metric, predict_scores, test_metrics
     from core.prep.pipeline import prepare
     from core.train.engine import TrainingJob, TrainSpec
@@ -96,6 +101,7 @@ def main() -> int:
         print(
             f"{'target ε':>9} {'ε spent':>8} {'δ':>7} {'σ':>6} {metric:>9} {'attack AUC':>15} "
             f"{'TPR@1%FPR':>10} {'time s':>7} {'x plain':>8}"
+            + (f" {'LiRA AUC':>15} {'LiRA TPR':>9}" if args.lira else "")
         )
         plain_seconds = None
         for epsilon in EPSILONS:
@@ -113,8 +119,13 @@ def main() -> int:
                 f"{privacy.get('delta', float('nan')):>7.0e} "
                 f"{privacy.get('noise_multiplier', 0.0):>6.2f} {value[metric]:>9.4f} "
                 f"{audit.auc:>8.3f} ± {audit.auc_se:.3f} {audit.tpr_at_1pct_fpr:>10.3f} "
-                f"{seconds:>7.2f} {ratio:>8.2f}"
+                f"{seconds:>7.2f} {ratio:>8.2f}",
+                end="",
             )
+            if args.lira:
+                lira = lira_audit(prepared, run, shadows=args.lira)
+                print(f" {lira.auc:>8.3f} ± {lira.auc_se:.3f} {lira.tpr_at_1pct_fpr:>9.3f}", end="")
+            print()
             if name == "breast_cancer" and ratio > SLOWDOWN_TARGET:
                 ok = False
     print(

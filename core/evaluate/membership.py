@@ -8,6 +8,11 @@ rate at a 1% false-positive rate (the rows an attacker finds while rarely accusi
 non-member) are the evidence the Evaluate and Compliance pages show, beside the ε a DP-SGD run
 spent (core.train.privacy). The run's privacy block in metrics.json (docs/ARCHITECTURE.md,
 "metrics.json") holds both.
+
+The stronger online LiRA attack (`lira_audit`, Carlini et al. 2022) trains shadow models of the
+run's own network on random halves of all rows and scores each row by a likelihood ratio; it
+costs one training per shadow, so the Evaluate page runs it on request and bench/
+private_training.py with --lira; it is not part of metrics.json.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import numpy as np
 ATTACK = "loss_threshold"
 TARGET_FPR = 0.01
 PREDICT_BATCH = 4096
+# Shadow models the LiRA attack trains (each is one training of the run's network).
+DEFAULT_SHADOWS = 8
 # Probabilities are clipped to this before taking logs, as Keras' cross-entropy does.
 _EPSILON = 1e-7
 
@@ -141,11 +148,7 @@ def _losses(model: Any, task: str, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     X = np.asarray(X, dtype=np.float32)
     layers = getattr(model, "layers", [])
     if task != "regression" and layers and type(layers[-1]).__name__ == "Dense":
-        hidden = X
-        for layer in layers[:-1]:
-            hidden = np.asarray(layer(hidden, training=False))
-        kernel, bias = (np.asarray(w, dtype=np.float64) for w in layers[-1].get_weights())
-        return logit_losses(task, y, hidden.astype(np.float64) @ kernel + bias)
+        return logit_losses(task, y, _logits(model, X))
     return example_losses(task, y, _scores(model, X))
 
 
@@ -154,6 +157,112 @@ def _scores(model: Any, X: np.ndarray) -> np.ndarray:
     # module imports this one; importing it back would be a cycle).
     scores = np.asarray(model.predict(X, batch_size=PREDICT_BATCH, verbose=0), dtype=np.float64)
     return scores[:, 0] if scores.ndim == 2 and scores.shape[1] == 1 else scores
+
+
+def confidence_scores(model: Any, task: str, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """LiRA's statistic per row (Carlini et al. 2022): the logit-scaled confidence in the true
+    class, log(p / (1 - p)), from the logits in float64 (near-Gaussian across models, unlike p);
+    minus the squared error for regression."""
+    y = np.asarray(y).reshape(-1)
+    if task == "regression":
+        return -example_losses(task, y, _scores(model, np.asarray(X, dtype=np.float32)))
+    logits = _logits(model, X)
+    codes = y.astype(np.int64)
+    if task == "binary":
+        z = logits.reshape(-1)
+        return np.where(codes == 1, z, -z)
+    true = logits[np.arange(len(codes)), codes]
+    others = logits.copy()
+    others[np.arange(len(codes)), codes] = -np.inf
+    top = others.max(axis=1, keepdims=True)
+    return true - (top[:, 0] + np.log(np.exp(others - top).sum(axis=1)))
+
+
+def lira_audit(
+    prepared: Any, run: Any, shadows: int = DEFAULT_SHADOWS, seed: int = 0
+) -> MembershipAudit:
+    """The online likelihood-ratio attack (LiRA, Carlini et al. 2022) with `shadows` shadow
+    models: each is the run's own model and training settings (DP included, another seed)
+    trained on a random half of all the rows (training, validation and test); for each row the
+    statistic of the models that trained on it and of those that did not are fitted with
+    Gaussians (per-row means, pooled variances, as the paper does with few shadows), and the
+    run's own statistic is scored by the log-likelihood ratio. Costs `shadows` trainings."""
+    from dataclasses import replace
+
+    from core.train.engine import TrainingJob
+
+    task = prepared.spec.task
+    X = np.concatenate([prepared.X_train, prepared.X_val, prepared.X_test]).astype(np.float32)
+    y = np.concatenate(
+        [np.asarray(prepared.y_train), np.asarray(prepared.y_val), np.asarray(prepared.y_test)]
+    )
+    members = np.zeros(len(X), dtype=bool)
+    members[: len(prepared.y_train)] = True
+    if members.all() or not members.any():
+        raise ValueError("the attack needs members and non-members")
+    n_classes = len(prepared.preprocessor.classes_)
+    rng = np.random.default_rng(seed)
+    stats = np.empty((shadows, len(X)))
+    inside = np.zeros((shadows, len(X)), dtype=bool)
+    for index in range(shadows):
+        chosen = rng.permutation(len(X))[: len(X) // 2]
+        inside[index, chosen] = True
+        spec = replace(run.train_spec, seed=(run.train_spec.seed + 1 + index) % (2**31 - 1))
+        job = TrainingJob(run.model_spec, spec, task, n_classes, X[chosen], y[chosen])
+        job.start().join()
+        shadow = job.result()
+        stats[index] = confidence_scores(shadow.build_model(), task, X, y)
+    target = confidence_scores(
+        run.build_model() if hasattr(run, "build_model") else run, task, X, y
+    )
+    scores = _likelihood_ratio(target, stats, inside)
+    labels = members.astype(int)
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    auc = float(roc_auc_score(labels, scores))
+    fpr, tpr, _ = roc_curve(labels, scores)
+    return MembershipAudit(
+        auc=auc,
+        auc_se=auc_standard_error(auc, int(members.sum()), int((~members).sum())),
+        tpr_at_1pct_fpr=tpr_at_fpr(fpr, tpr, TARGET_FPR),
+        members=int(members.sum()),
+        non_members=int((~members).sum()),
+        fpr=tuple(float(v) for v in fpr),
+        tpr=tuple(float(v) for v in tpr),
+        attack="lira",
+    )
+
+
+def _likelihood_ratio(target: np.ndarray, stats: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    # log N(target; μ_in, σ_in) - log N(target; μ_out, σ_out), per-row means (the overall mean
+    # where a row has no shadow of that kind) and pooled standard deviations.
+    finite = np.where(np.isfinite(stats), stats, np.nan)
+
+    def fitted(mask: np.ndarray) -> tuple[np.ndarray, float]:
+        values = np.where(mask, finite, np.nan)
+        counts = np.sum(~np.isnan(values), axis=0)
+        overall = float(np.nanmean(values)) if np.any(counts) else 0.0
+        with np.errstate(invalid="ignore"):
+            means = np.where(counts > 0, np.nansum(values, axis=0) / np.maximum(counts, 1), overall)
+        spread = float(np.nanstd(values - means[None, :])) if np.any(counts) else 1.0
+        return means, max(spread, 1e-6)
+
+    mu_in, sd_in = fitted(inside)
+    mu_out, sd_out = fitted(~inside)
+    t = np.nan_to_num(target, nan=0.0, posinf=1e6, neginf=-1e6)
+    log_in = -0.5 * ((t - mu_in) / sd_in) ** 2 - math.log(sd_in)
+    log_out = -0.5 * ((t - mu_out) / sd_out) ** 2 - math.log(sd_out)
+    return log_in - log_out
+
+
+def _logits(model: Any, X: np.ndarray) -> np.ndarray:
+    # The output layer's pre-activation, in float64 (ModelDesk's models end in a Dense layer).
+    layers = model.layers
+    hidden = np.asarray(X, dtype=np.float32)
+    for layer in layers[:-1]:
+        hidden = np.asarray(layer(hidden, training=False))
+    kernel, bias = (np.asarray(w, dtype=np.float64) for w in layers[-1].get_weights())
+    return hidden.astype(np.float64) @ kernel + bias
 
 
 def privacy_document(run: Any, audit: MembershipAudit | None) -> dict[str, Any]:

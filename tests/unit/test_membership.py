@@ -141,3 +141,30 @@ def test_logit_losses_match_the_probability_losses_and_keep_confident_rows_apart
     # Logits 40 and 60 both round to probability 1 in float32, but not their losses.
     far = logit_losses("binary", np.array([1, 1]), np.array([40.0, 60.0]))
     assert far[0] > far[1] > 0
+
+
+def test_lira_finds_the_members_of_an_overfitted_model_and_not_of_an_untrained_one():
+    from core.evaluate.membership import _likelihood_ratio, lira_audit
+
+    # The likelihood ratio on hand-made statistics: IN shadows near 2, OUT near -2.
+    inside = np.array([[True, False], [False, True], [True, False], [False, True]])
+    stats = np.where(inside, 2.0, -2.0) + np.array([[0.1], [-0.1], [0.2], [-0.2]])
+    ratio = _likelihood_ratio(np.array([2.0, -2.0]), stats, inside)
+    assert ratio[0] > 0 > ratio[1]
+
+    prepared = _prepared(np.random.default_rng(0).permutation(len(X)))
+    prepared.preprocessor = SimpleNamespace(classes_=[0, 1])
+    spec = TrainSpec(learning_rate=0.01, batch_size=16, epochs=60, restore_best=False, seed=1)
+    model = ModelSpec(hidden_layers=(64, 64))
+    job = TrainingJob(model, spec, "binary", 2, prepared.X_train, prepared.y_train)
+    assert job.start().join(300)
+    run = job.result()
+    audit = lira_audit(prepared, run, shadows=4)
+    assert audit.attack == "lira" and audit.members == 150 and audit.non_members == 150
+    assert audit.auc > 0.5 + 4 * audit.auc_se, (audit.auc, audit.auc_se)
+    # An untrained model of the same kind: its members are not special.
+    untrained = SimpleNamespace(
+        train_spec=spec, model_spec=model, build_model=lambda: build_model(model, 8, "binary", 2, 9)
+    )
+    blank = lira_audit(prepared, untrained, shadows=4)
+    assert abs(blank.auc - 0.5) < 3 * blank.auc_se, (blank.auc, blank.auc_se)
