@@ -45,8 +45,10 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     import tensorflow as tf
+    from absl import logging as absl_logging
 
     tf.get_logger().setLevel("ERROR")  # Keras' retracing notes on predict, once per run
+    absl_logging.set_verbosity(absl_logging.ERROR)  # dp-accounting's notes on skipped orders
     from core.data.loading import load_sample
     from core.evaluate.membership import lira_audit, membership_audit
     from core.evaluate.metrics import headline_metric, predict_scores, test_metrics
@@ -114,18 +116,18 @@ def main() -> int:
             privacy = run.privacy or {}
             spent = privacy.get("epsilon")
             ratio = seconds / plain_seconds
+            lira_text = ""
+            if args.lira:  # computed first, so the row prints in one piece
+                lira = lira_audit(prepared, run, shadows=args.lira)
+                lira_text = f" {lira.auc:>8.3f} ± {lira.auc_se:.3f} {lira.tpr_at_1pct_fpr:>9.3f}"
             print(
                 f"{epsilon:>9g} {'∞' if spent is None else f'{spent:.2f}':>8} "
                 f"{privacy.get('delta', float('nan')):>7.0e} "
                 f"{privacy.get('noise_multiplier', 0.0):>6.2f} {value[metric]:>9.4f} "
                 f"{audit.auc:>8.3f} ± {audit.auc_se:.3f} {audit.tpr_at_1pct_fpr:>10.3f} "
-                f"{seconds:>7.2f} {ratio:>8.2f}",
-                end="",
+                f"{seconds:>7.2f} {ratio:>8.2f}{lira_text}",
+                flush=True,
             )
-            if args.lira:
-                lira = lira_audit(prepared, run, shadows=args.lira)
-                print(f" {lira.auc:>8.3f} ± {lira.auc_se:.3f} {lira.tpr_at_1pct_fpr:>9.3f}", end="")
-            print()
             if name == "breast_cancer" and ratio > SLOWDOWN_TARGET:
                 ok = False
     print(

@@ -8,7 +8,12 @@ import streamlit as st
 import core.evaluate.figures as figures
 import state
 from core.evaluate.diagnosis import diagnose, guessing_loss
-from core.evaluate.membership import membership_audit, privacy_lines
+from core.evaluate.membership import (
+    DEFAULT_SHADOWS,
+    lira_audit,
+    membership_audit,
+    privacy_lines,
+)
 from core.evaluate.metrics import (
     DEFAULT_RESAMPLES,
     IMPORTANCE_REPEATS,
@@ -146,6 +151,8 @@ def _privacy(runs: dict, run_id: str) -> None:
             width="stretch",
             key="ev_membership_roc",
         )
+    if audit is not None:
+        _lira(run_id, run, prepared)
     st.subheader(tr("dp.page.compare"))
     st.caption(tr("dp.page.compare_help"))
     headline = headline_metric(run.task)
@@ -169,6 +176,22 @@ def _privacy(runs: dict, run_id: str) -> None:
             }
         )
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="ev_privacy_table")
+
+
+def _lira(run_id: str, run, prepared) -> None:
+    """The shadow-model (LiRA) attack, on request: it trains DEFAULT_SHADOWS models."""
+    key = ("ev_lira", run_id)
+    kept = state.scratch_dict("_ev_lira")
+    if key not in kept:
+        st.caption(tr("dp.page.lira_help", shadows=DEFAULT_SHADOWS))
+        if not st.button(tr("dp.page.lira_run"), key="ev_lira", icon=":material/science:"):
+            return
+        with st.spinner(tr("dp.page.lira_running", shadows=DEFAULT_SHADOWS)):
+            kept[key] = lira_audit(prepared, run, shadows=DEFAULT_SHADOWS)
+    lira = kept[key]
+    auc_column, tpr_column = st.columns(2)
+    auc_column.metric(tr("dp.page.lira_auc"), f"{lira.auc:.3f} ± {lira.auc_se:.3f}")
+    tpr_column.metric(tr("dp.page.lira_tpr"), f"{lira.tpr_at_1pct_fpr:.3f}")
 
 
 def _privacy_block(run_id: str, run) -> dict:

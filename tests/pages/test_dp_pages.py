@@ -71,6 +71,11 @@ def test_evaluate_shows_the_attack_and_the_runs_side_by_side(lang):
     assert sorted(table[t("dp.column.dp", lang)]) == sorted([t("dp.yes", lang), t("dp.no", lang)])
     private = runs[1][0]
     assert f"{private.privacy['epsilon']:.2f}" in list(table[t("dp.column.epsilon", lang)])
+    assert t("dp.page.lira_auc", lang) not in labels, "LiRA runs only on request"
+    if lang == "en":
+        at.button(key="ev_lira").click().run()
+        assert not at.exception, at.exception
+        assert t("dp.page.lira_auc", lang) in [m.label for m in at.metric]
 
 
 def test_compliance_takes_the_model_privacy_evidence_from_the_attack_and_epsilon():
