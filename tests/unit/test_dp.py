@@ -147,6 +147,12 @@ def test_a_dp_run_is_reproducible_and_reports_the_epsilon_spent():
     assert first.status == "finished", first.message
     assert first.history["loss"] == second.history["loss"]
     assert first.history["val_loss"] == second.history["val_loss"]
+    # Two jobs with one seed training at once (docs/ARCHITECTURE.md, "Background jobs").
+    dropout = replace(MLP, dropout=0.2)
+    together = [_job(DP, model=dropout).start(), _job(DP, model=dropout).start()]
+    assert all(job.join(120) for job in together)
+    histories = [job.result().history for job in together]
+    assert histories[0]["loss"] == histories[1]["loss"] == _run(DP, model=dropout).history["loss"]
     other = _run(replace(DP, seed=6))
     assert other.history["loss"] != first.history["loss"]
     privacy = first.privacy
