@@ -40,6 +40,9 @@ TRAIN_WIDGETS = {
     "schedule": "tr_schedule",
     "class_weights": "tr_class_weights",
     "seed": "tr_seed",
+    "dp": "tr_dp",
+    "dp_epsilon": "tr_dp_epsilon",
+    "dp_clip_norm": "tr_dp_clip",
 }
 
 

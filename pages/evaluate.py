@@ -8,6 +8,12 @@ import streamlit as st
 import core.evaluate.figures as figures
 import state
 from core.evaluate.diagnosis import diagnose, guessing_loss
+from core.evaluate.membership import (
+    DEFAULT_SHADOWS,
+    lira_audit,
+    membership_audit,
+    privacy_lines,
+)
 from core.evaluate.metrics import (
     DEFAULT_RESAMPLES,
     IMPORTANCE_REPEATS,
@@ -26,6 +32,7 @@ from core.evaluate.metrics import (
     permutation_importance,
     predict_scores,
     run_predictor,
+    run_privacy,
     run_settings,
     test_metrics,
     worst_rows,
@@ -93,13 +100,14 @@ def show_run(runs: dict, run_id: str) -> None:
             val=len(prepared.y_val),
         )
     )
-    metrics_tab, charts_tab, curves_tab, compare_tab, explain_tab = st.tabs(
+    metrics_tab, charts_tab, curves_tab, compare_tab, explain_tab, privacy_tab = st.tabs(
         [
             tr("evalpage.tab.metrics"),
             tr("evalpage.tab.charts"),
             tr("evalpage.tab.curves"),
             tr("evalpage.tab.compare"),
             tr("evalpage.tab.explain"),
+            tr("dp.tab"),
         ]
     )
     with metrics_tab:
@@ -112,6 +120,87 @@ def show_run(runs: dict, run_id: str) -> None:
         _compare(runs, run_id)
     with explain_tab:
         _explain(run, report, prepared, classes, threshold)
+    with privacy_tab:
+        _privacy(runs, run_id)
+
+
+# --- privacy -------------------------------------------------------------------------------
+
+
+def _privacy(runs: dict, run_id: str) -> None:
+    """The membership-inference attack on the run, its ε, and a side-by-side of the runs."""
+    run = runs[run_id]
+    prepared = state.run_data(run_id)
+    st.caption(tr("dp.page.intro"))
+    try:
+        audit = session_cache(("ev_membership", run_id), lambda: membership_audit(prepared, run))
+    except ValueError:
+        audit = None
+    for line in privacy_lines(_privacy_block(run_id, run), lang()):
+        st.markdown(f"- {line}")
+    if audit is not None:
+        auc_column, tpr_column = st.columns(2)
+        auc_column.metric(
+            tr("dp.page.auc"),
+            f"{audit.auc:.3f} ± {audit.auc_se:.3f}",
+            help=tr("dp.page.auc_help", members=audit.members, non_members=audit.non_members),
+        )
+        tpr_column.metric(tr("dp.page.tpr"), f"{audit.tpr_at_1pct_fpr:.3f}")
+        st.plotly_chart(
+            figures.membership_roc_figure(audit.fpr, audit.tpr, audit.auc, lang=lang()),
+            width="stretch",
+            key="ev_membership_roc",
+        )
+    if audit is not None:
+        _lira(run_id, run, prepared)
+    st.subheader(tr("dp.page.compare"))
+    st.caption(tr("dp.page.compare_help"))
+    headline = headline_metric(run.task)
+    rows = []
+    for other_id, other in runs.items():
+        if other.task != run.task:
+            continue
+        block = _privacy_block(other_id, other)
+        attack = block.get("membership_inference") or {}
+        epsilon = block.get("epsilon")
+        rows.append(
+            {
+                tr("dp.column.run"): _run_label(other),
+                tr("dp.column.dp"): tr("dp.yes") if block.get("dp") else tr("dp.no"),
+                tr("dp.column.epsilon"): "∞"
+                if not block.get("dp") or epsilon is None
+                else f"{epsilon:.2f}",
+                _metric(headline): format_value(headline, (other.metrics or {}).get(headline)),
+                tr("dp.column.auc"): "-" if not attack else f"{attack['auc']:.3f}",
+                tr("dp.column.tpr"): "-" if not attack else f"{attack['tpr_at_1pct_fpr']:.3f}",
+            }
+        )
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="ev_privacy_table")
+
+
+def _lira(run_id: str, run, prepared) -> None:
+    """The shadow-model (LiRA) attack, on request: it trains DEFAULT_SHADOWS models."""
+    key = ("ev_lira", run_id)
+    kept = state.scratch_dict("_ev_lira")
+    if key not in kept:
+        st.caption(tr("dp.page.lira_help", shadows=DEFAULT_SHADOWS))
+        if not st.button(tr("dp.page.lira_run"), key="ev_lira", icon=":material/science:"):
+            return
+        with st.spinner(tr("dp.page.lira_running", shadows=DEFAULT_SHADOWS)):
+            kept[key] = lira_audit(prepared, run, shadows=DEFAULT_SHADOWS)
+    lira = kept[key]
+    auc_column, tpr_column = st.columns(2)
+    auc_column.metric(tr("dp.page.lira_auc"), f"{lira.auc:.3f} ± {lira.auc_se:.3f}")
+    tpr_column.metric(tr("dp.page.lira_tpr"), f"{lira.tpr_at_1pct_fpr:.3f}")
+
+
+def _privacy_block(run_id: str, run) -> dict:
+    # metrics.json's privacy block (computed with the run's metrics when it was collected).
+    block = (run.metrics or {}).get("privacy")
+    if block is None:
+        prepared = state.run_data(run_id)
+        block = session_cache(("ev_privacy", run_id), lambda: run_privacy(prepared, run))
+    return block
 
 
 # --- metrics -------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from core.train.models import (
     parameter_count,
     work_per_epoch,
 )
+from core.train.privacy import CLIP_RANGE, DELTA_RANGE, EPSILON_RANGE, default_delta
 from core.train.runner import (
     RunConfig,
     audit_details,
@@ -335,6 +336,7 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         key="tr_seed",
         **PERSIST,
     )
+    private = _privacy_controls(n_rows)
     try:
         return TrainSpec(
             optimizer=optimizer,
@@ -347,10 +349,71 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
             schedule=schedule,
             class_weights=bool(class_weights) and task != "regression",
             seed=int(seed),
+            **private,
         )
     except UserError as error:
         show_error(error)
         return None
+
+
+def _privacy_controls(n_rows: int) -> dict:
+    """DP-SGD (core.train.privacy), off by default: target ε, δ and the clipping norm."""
+    dp = gated(
+        "dp",
+        st.checkbox,
+        tr("dp.label.dp"),
+        value=TRAIN_DEFAULTS.dp,
+        help=tr("dp.explain.dp"),
+        key="tr_dp",
+        **PERSIST,
+    )
+    if not dp:
+        return {}
+    epsilon = gated(
+        "dp_epsilon",
+        st.number_input,
+        tr("dp.label.epsilon"),
+        min_value=EPSILON_RANGE[0],
+        max_value=EPSILON_RANGE[1],
+        value=TRAIN_DEFAULTS.dp_epsilon,
+        step=0.5,
+        help=tr("dp.explain.epsilon"),
+        key="tr_dp_epsilon",
+        **PERSIST,
+    )
+    suggested = default_delta(n_rows)
+    delta = gated(
+        "dp_delta",
+        st.number_input,
+        tr("dp.label.delta"),
+        min_value=DELTA_RANGE[0],
+        max_value=DELTA_RANGE[1],
+        value=suggested,
+        format="%.0e",
+        step=suggested / 10,
+        help=tr("dp.explain.delta", rows=n_rows, delta=f"{suggested:.0e}"),
+        key="tr_dp_delta",
+        **PERSIST,
+    )
+    clip = gated(
+        "dp_clip_norm",
+        st.number_input,
+        tr("dp.label.clip"),
+        min_value=CLIP_RANGE[0],
+        max_value=CLIP_RANGE[1],
+        value=TRAIN_DEFAULTS.dp_clip_norm,
+        step=0.1,
+        help=tr("dp.explain.clip"),
+        key="tr_dp_clip",
+        **PERSIST,
+    )
+    st.caption(tr("dp.caption.controls"))
+    return {
+        "dp": True,
+        "dp_epsilon": float(epsilon),
+        "dp_delta": None if delta is None or float(delta) == suggested else float(delta),
+        "dp_clip_norm": float(clip),
+    }
 
 
 def _summary(
@@ -474,6 +537,8 @@ def _live_panel() -> None:
     if snapshot.message is not None:
         show = st.error if snapshot.status == "failed" else st.info
         show(say(snapshot.message))
+    if snapshot.privacy:
+        _privacy_spent(snapshot.privacy)
     if snapshot.history.get("loss"):
         st.plotly_chart(
             training_curves_figure(snapshot.history, job.task, lang()),
@@ -493,6 +558,28 @@ def _live_panel() -> None:
         # The run joins the history in app.py, before any page, in the full rerun asked here;
         # never collected inside the fragment, so a dropped rerun is asked again next tick.
         st.rerun(scope="app")
+
+
+def _privacy_spent(privacy: dict) -> None:
+    """The ε a DP-SGD job has spent so far (the steps taken), beside the curves."""
+    epsilon = privacy.get("epsilon")
+    target = privacy.get("target_epsilon")
+    st.metric(
+        tr("dp.live.label"),
+        "∞" if epsilon is None else f"{epsilon:.2f}",
+        help=tr("dp.live.help"),
+    )
+    st.caption(
+        tr(
+            "dp.live.detail",
+            target="-" if target is None else f"{target:g}",
+            delta=f"{privacy.get('delta') or 0:.0e}",
+            steps=privacy.get("steps", 0),
+            planned=privacy.get("planned_steps", 0),
+            sigma=f"{privacy.get('noise_multiplier') or 0:.3g}",
+            clip=f"{privacy.get('clip_norm') or 0:g}",
+        )
+    )
 
 
 def _training_device(job: object) -> Message | None:
@@ -523,6 +610,9 @@ def run_history() -> None:
                 tr("trainpage.col.model"): tr(f"train.kind.{run.model_spec.kind}"),
                 tr("trainpage.col.optimizer"): tr(f"train.optimizer.{run.train_spec.optimizer}"),
                 tr("trainpage.col.learning_rate"): run.train_spec.learning_rate,
+                tr("dp.column.epsilon"): "∞"
+                if not run.privacy or run.privacy.get("epsilon") is None
+                else f"{run.privacy['epsilon']:.2f}",
             }
             for run in runs.values()
         ]

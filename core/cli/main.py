@@ -251,6 +251,12 @@ def _write_run(
             baselines=baselines,
         )
     )
+    privacy = metrics.get("privacy") or {}
+    if privacy.get("dp"):  # DP-SGD: the ε spent and the membership-inference attack
+        from core.evaluate.membership import privacy_lines
+
+        for line in privacy_lines(privacy, lang):
+            print(f"  {line}")
     print(t("cli.train.wrote", lang, folder=str(out)))
     return 0
 

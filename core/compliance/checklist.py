@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, Message, UserError, t
 
@@ -65,6 +65,10 @@ CONFIRMED_BY_ANSWER = frozenset({"sensitive_data", "minors"})
 K_WARN_SHARE = 0.05  # below target k, but at most this share of records: warn, not fail
 EQUALIZED_ODDS_WARN = 0.1
 UNIQUE_RECORDS_WARN = 0.5  # most records unique on their quasi-identifiers: memorisation risk
+# A membership-inference attack AUC above this (and clearly above chance) tells training rows
+# from held-out ones well enough to warn; an ε above this is a weak guarantee.
+MEMBERSHIP_AUC_WARN = 0.6
+EPSILON_WEAK = 10.0
 QUALITY_ALERTS = (
     "many_missing",
     "duplicate_rows",
@@ -237,6 +241,8 @@ class ModelFacts:
     features: tuple[str, ...] = ()  # input columns the model uses
     importance: dict[str, float] | None = None  # permutation importance per input column
     metrics: dict[str, float | None] = field(default_factory=dict)  # all test metrics
+    # metrics.json's privacy block: DP-SGD's ε and δ, the membership-inference attack.
+    privacy: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -824,7 +830,40 @@ def _check_model_privacy(context: ChecklistContext) -> _Outcome:
         status = "fail" if status == "fail" else "warn"
     if not evidence:
         evidence.append(Message("compliance.evidence.model_privacy_ok"))
+    status = _membership_evidence(context.model.privacy, evidence, status)
     return _Outcome(status, tuple(evidence))
+
+
+def _membership_evidence(
+    privacy: dict[str, Any] | None, evidence: list[Message], status: str
+) -> str:
+    # The ε a DP-SGD run spent, and the loss-threshold attack on the run (core.evaluate.membership).
+    if not privacy:
+        return status
+    if privacy.get("dp"):
+        epsilon = privacy.get("epsilon")
+        params = {
+            "epsilon": "∞" if epsilon is None else f"{epsilon:.3g}",
+            "delta": f"{privacy.get('delta') or 0:.0e}",
+        }
+        weak = epsilon is None or epsilon > EPSILON_WEAK
+        evidence.append(Message(f"dp.evidence.{'dp_weak' if weak else 'dp_on'}", params))
+    else:
+        evidence.append(Message("dp.evidence.dp_off"))
+    attack = privacy.get("membership_inference")
+    if not attack:
+        return status
+    params = {
+        "auc": f"{attack['auc']:.3f}",
+        "se": f"{attack['auc_se']:.3f}",
+        "tpr": f"{attack['tpr_at_1pct_fpr']:.3f}",
+    }
+    se = attack.get("auc_se") or 0.0
+    if attack["auc"] > MEMBERSHIP_AUC_WARN and attack["auc"] - 2 * se > 0.5:
+        evidence.append(Message("dp.evidence.attack_warn", params))
+        return "fail" if status == "fail" else "warn"
+    evidence.append(Message("dp.evidence.attack_ok", params))
+    return status
 
 
 def _check_explainability(context: ChecklistContext) -> _Outcome:

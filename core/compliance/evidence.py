@@ -173,7 +173,7 @@ def run_evidence(
         )
     task = prepared.spec.task
     document = run_metrics(prepared, run)
-    metrics = {k: v for k, v in document.items() if k not in ("validation", "baselines")}
+    metrics = {k: v for k, v in document.items() if k not in ("validation", "baselines", "privacy")}
     metric = headline_metric(task)
     baselines = {name: values.get(metric) for name, values in document["baselines"].items()}
     parameters, size = weight_facts(run)
@@ -189,6 +189,7 @@ def run_evidence(
         features=tuple(plan.name for plan in prepared.spec.kept),
         metrics=metrics,
         importance=importance,
+        privacy=document.get("privacy"),
     )
     if task == "regression":
         return RunEvidence(facts)

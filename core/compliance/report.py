@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from core.evaluate.membership import privacy_lines
 from core.i18n import DEFAULT_LANGUAGE, t
 
 if TYPE_CHECKING:
@@ -126,6 +127,9 @@ def report_markdown(inputs: ReportInputs, lang: str = DEFAULT_LANGUAGE) -> str:
         lines += _md_table(card["groups_header"], card["groups"])
     for line in card["fairness"]:
         lines.append(f"- {_md(line)}")
+    if card["privacy"]:
+        lines += ["", f"**{_md(t('dp.card.section', lang))}**", ""]
+        lines += [f"- {_md(line)}" for line in card["privacy"]]
     sheet = doc["datasheet"]
     lines += ["", f"## {_md(t('report.section.datasheet', lang))}", ""]
     for label, value in sheet["fields"]:
@@ -185,6 +189,9 @@ def report_html(inputs: ReportInputs, lang: str = DEFAULT_LANGUAGE) -> str:
         parts.append(f"<h3>{e(card['groups_title'])}</h3>")
         parts.append(_html_table(card["groups_header"], card["groups"]))
     parts += [f"<p>{e(line)}</p>" for line in card["fairness"]]
+    if card["privacy"]:
+        parts.append(f"<h3>{e(t('dp.card.section', lang))}</h3>")
+        parts += [f"<p>{e(line)}</p>" for line in card["privacy"]]
     sheet = doc["datasheet"]
     parts.append(f"<h2>{e(t('report.section.datasheet', lang))}</h2>")
     parts.append(_html_fields(sheet["fields"]))
@@ -300,6 +307,10 @@ def _model_card(inputs: ReportInputs, lang: str) -> dict:
         ],
         "groups": groups,
         "fairness": fairness_lines,
+        # DP-SGD's ε and δ and the membership-inference attack (core.evaluate.membership).
+        "privacy": []
+        if model is None or not model.privacy
+        else privacy_lines(dict(model.privacy), lang),
     }
 
 

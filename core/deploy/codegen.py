@@ -50,6 +50,7 @@ def training_script(config: RunConfig, n_classes: int, run_name: str = "") -> st
     prepare = textwrap.dedent(inspect.getsource(prepare_frame))
     parts = [
         _header(run_name or spec.target),
+        _dp_note(train),
         _settings(spec, train),
         _MAIN,
         _SPLIT,
@@ -60,7 +61,7 @@ def training_script(config: RunConfig, n_classes: int, run_name: str = "") -> st
         prepare,
         _FOOTER,
     ]
-    return "\n\n".join(part.strip("\n") for part in parts) + "\n"
+    return "\n\n".join(part.strip("\n") for part in parts if part) + "\n"
 
 
 # --- the script's parts ------------------------------------------------------------------------
@@ -325,6 +326,18 @@ def build_model(n_features: int) -> keras.Model:
 {body}
         ]
     )'''
+
+
+def _dp_note(train: TrainSpec) -> str:
+    # DP-SGD lives in ModelDesk's engine (core.train.privacy); model.fit here has none of it.
+    if not train.dp:
+        return ""
+    return (
+        "# NOTE: ModelDesk trained this run with differentially private SGD (target epsilon "
+        f"{train.dp_epsilon!r},\n# clipping norm {train.dp_clip_norm!r}). This script trains "
+        "the same network WITHOUT differential\n# privacy (plain model.fit): its model has no "
+        "privacy guarantee."
+    )
 
 
 def _compile_and_fit(model: ModelSpec, train: TrainSpec, task: str) -> str:

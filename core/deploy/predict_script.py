@@ -15,6 +15,7 @@ import textwrap
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from core.evaluate.membership import privacy_lines
 from core.evaluate.metrics import LOWER_IS_BETTER, PREDICT_BATCH, metric_names
 from core.export_safety import FORMULA_STARTS, QUOTE, markdown_text
 from core.i18n import DEFAULT_LANGUAGE, t
@@ -131,6 +132,7 @@ def model_card(
         "",
         *_metrics_table(task, metrics, lang),
         "",
+        *_privacy_section(metrics, lang),
         f"## {tr('limitations')}",
         "",
         *(f"- {tr(f'limitation.{name}')}" for name in ("range", "categories", "drift", "fairness")),
@@ -178,6 +180,14 @@ def _metrics_table(task: str, metrics: Mapping[str, Any], lang: str) -> list[str
         cells += [values.get(name) for values in baselines.values()]
         rows.append("| " + " | ".join([label, *(_number(v) for v in cells)]) + " |")
     return rows
+
+
+def _privacy_section(metrics: Mapping[str, Any], lang: str) -> list[str]:
+    # DP-SGD's ε and δ, and the membership-inference audit (metrics.json's privacy block).
+    if not metrics.get("privacy"):
+        return []
+    lines = privacy_lines(dict(metrics["privacy"]), lang)
+    return [f"## {t('dp.card.section', lang)}", "", *(f"- {line}" for line in lines), ""]
 
 
 def _number(value: Any) -> str:

@@ -504,3 +504,36 @@ def _log_dimension(values: list[float], originals: list[float], key: str, lang: 
 
 def _names(class_names: Sequence[object]) -> list[str]:
     return [html.escape(str(name)) for name in class_names]
+
+
+def membership_roc_figure(
+    fpr: Sequence[float], tpr: Sequence[float], auc: float, *, lang: str = DEFAULT_LANGUAGE
+) -> go.Figure:
+    """The membership-inference attack's ROC curve (core.evaluate.membership): training rows
+    as positives, held-out rows as negatives, on log axes so 1% false positives shows."""
+    floor = 1e-3
+    figure = go.Figure()
+    diagonal = np.logspace(-3, 0, 50)
+    figure.add_trace(
+        go.Scatter(
+            x=diagonal, y=diagonal, mode="lines", line={"dash": "dot", "color": CHANCE_COLOR},
+            name=t("evaluation.chart.chance", lang),
+        )
+    )  # fmt: skip
+    figure.add_trace(
+        go.Scatter(
+            x=np.maximum(np.asarray(fpr, dtype=np.float64), floor),
+            y=np.maximum(np.asarray(tpr, dtype=np.float64), floor),
+            mode="lines", line={"color": POINT_COLOR},
+            name=t("dp.chart.attack_name", lang, auc=auc),
+        )
+    )  # fmt: skip
+    figure.add_vline(x=0.01, line={"dash": "dash", "color": CHANCE_COLOR})
+    figure.update_layout(
+        title=t("dp.chart.title", lang),
+        xaxis={"title": t("dp.chart.fpr", lang), "type": "log", "range": [-3, 0]},
+        yaxis={"title": t("dp.chart.tpr", lang), "type": "log", "range": [-3, 0.01]},
+        height=380,
+        margin=MARGIN,
+    )
+    return figure

@@ -155,19 +155,38 @@ def evaluate_run(prepared: Prepared, run: Run | Any) -> dict[str, Any]:
 
 
 def run_metrics(prepared: Prepared, run: Run | Any) -> dict[str, Any]:
-    """The run's metrics.json document, computed once on the data it trained on, kept on the run."""
+    """The run's metrics.json document, computed once on the data it trained on, kept on the run:
+    the metrics, and the privacy block (DP-SGD's ε, δ and the membership-inference attack)."""
     if not getattr(run, "metrics", None):
-        run.metrics = metrics_document(evaluate_run(prepared, run))
+        run.metrics = metrics_document(evaluate_run(prepared, run), run_privacy(prepared, run))
     return run.metrics
 
 
-def metrics_document(evaluation: Mapping[str, Any]) -> dict[str, Any]:
-    """metrics.json (docs/ARCHITECTURE.md): test metrics at the top, validation, baselines."""
-    return {
+def run_privacy(prepared: Prepared, run: Run | Any) -> dict[str, Any]:
+    """The run's privacy block (core.evaluate.membership.privacy_document), attack included
+    where the splits allow it."""
+    from core.evaluate.membership import membership_audit, privacy_document
+
+    try:
+        audit = membership_audit(prepared, run)
+    except ValueError:  # no training or no held-out rows: nothing to attack
+        audit = None
+    return privacy_document(run, audit)
+
+
+def metrics_document(
+    evaluation: Mapping[str, Any], privacy: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """metrics.json (docs/ARCHITECTURE.md): test metrics at the top, validation, baselines, and
+    the privacy block when given."""
+    document = {
         **evaluation["test"],
         "validation": dict(evaluation["validation"]),
         "baselines": {name: dict(values) for name, values in evaluation["baselines"].items()},
     }
+    if privacy is not None:
+        document["privacy"] = dict(privacy)
+    return document
 
 
 # --- intervals, thresholds, importance, prediction rows (the Evaluate page) -------------------

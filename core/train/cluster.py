@@ -55,6 +55,7 @@ from core.train.engine import (
     TrainSpec,
 )
 from core.train.models import ModelSpec
+from core.train.privacy import dp_settings
 
 ADDRESS_VARIABLE = "MODELDESK_RAY_ADDRESS"
 NAMESPACE = "modeldesk"
@@ -193,6 +194,14 @@ class ClusterTrainingJob:
         self.n_classes = n_classes
         self.run_id, self.name, self.created_at = local.run_id, local.name, local.created_at
         self.batches_per_epoch = local.batches_per_epoch
+        # DP-SGD: the same settings the remote job calibrates; the ε spent is computed here
+        # from the steps the cluster reports (core.train.privacy).
+        self._dp = (
+            dp_settings(train_spec, len(local.X_train), local.batches_per_epoch)
+            if train_spec.dp
+            else None
+        )
+        self._privacy_cache: tuple[int, dict[str, Any]] | None = None
         # The JobLimiter only admits owners (one job each) and stops jobs of silent sessions
         # here; the slots are the cluster's (_Queue).
         self.limiter = limiter
@@ -288,7 +297,17 @@ class ClusterTrainingJob:
             queue_position=position,
             message=message,
             parameters=parameters,
+            privacy=self.privacy_report(),
         )
+
+    def privacy_report(self) -> dict[str, Any] | None:
+        """The privacy block for the steps taken so far (None without DP)."""
+        if self._dp is None:
+            return None
+        steps = self._batches_seen
+        if self._privacy_cache is None or self._privacy_cache[0] != steps:
+            self._privacy_cache = (steps, self._dp.report(steps))
+        return dict(self._privacy_cache[1])
 
     def result(self) -> Run:
         """The run with its weights (the Keras model is rebuilt here on first use)."""
@@ -421,6 +440,7 @@ class ClusterTrainingJob:
                 weights=weights,
                 message=message,
                 parameters={key: list(values) for key, values in self._parameters.items()},
+                privacy=self.privacy_report(),
             )
         self._done_event.set()
 

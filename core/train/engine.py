@@ -43,6 +43,15 @@ from core.train.models import (
     main_metric,
     resolved_loss,
 )
+from core.train.privacy import (
+    DEFAULT_CLIP_NORM,
+    DEFAULT_EPSILON,
+    DPGradients,
+    DPSettings,
+    check_model_for_dp,
+    dp_settings,
+    validate_dp_fields,
+)
 
 if TYPE_CHECKING:
     import keras
@@ -75,6 +84,14 @@ class TrainSpec:
     schedule: str = "constant"
     class_weights: bool = False
     seed: int = 0
+    # Differentially private SGD (core.train.privacy): off by default. A noise multiplier, when
+    # given, is used as is; otherwise σ is calibrated so the planned epochs spend dp_epsilon.
+    # dp_delta None means 1/n rounded down to a power of ten.
+    dp: bool = False
+    dp_epsilon: float | None = DEFAULT_EPSILON
+    dp_noise_multiplier: float | None = None
+    dp_delta: float | None = None
+    dp_clip_norm: float = DEFAULT_CLIP_NORM
 
     def __post_init__(self) -> None:
         _validate_train_spec(self)
@@ -198,6 +215,8 @@ def formulas_for(model_spec: ModelSpec, train_spec: TrainSpec, task: str) -> lis
     if model_spec.l2 > 0:
         names.append("l2")
     names.append("gradient_full" if train_spec.batch_size is None else "gradient_batch")
+    if train_spec.dp:
+        names.append("dp_sgd")
     names.append(train_spec.optimizer)
     if train_spec.schedule != "constant":
         names.append(f"schedule_{train_spec.schedule}")
@@ -229,6 +248,8 @@ class JobSnapshot:
     # The linear model's weight(s) and bias after each epoch ("w", "b"; "w1", "w2", ... when
     # there are several); empty for other models.
     parameters: dict[str, list[float]]
+    # A DP-SGD job's privacy block so far (ε spent for the steps taken); None without DP.
+    privacy: dict[str, Any] | None = None
 
     @property
     def done(self) -> bool:
@@ -266,6 +287,9 @@ class Run:
     # The epoch whose weights the run keeps (the best one when restored, else the last).
     best_epoch: int | None = None
     parameters: dict[str, list[float]] = field(default_factory=dict)
+    # The privacy block of a DP-SGD run (core.train.privacy.DPSettings.report: ε spent for the
+    # steps taken, δ, σ, C, q, steps); None when the run trained without DP.
+    privacy: dict[str, Any] | None = None
 
     @property
     def epochs_trained(self) -> int:
@@ -292,6 +316,7 @@ class Run:
             else {"key": self.message.key, "params": dict(self.message.params)},
             "best_epoch": self.best_epoch,
             "parameters": {key: list(values) for key, values in self.parameters.items()},
+            "privacy": None if self.privacy is None else dict(self.privacy),
         }
 
     @classmethod
@@ -315,6 +340,7 @@ class Run:
             message=None if message is None else Message(message["key"], dict(message["params"])),
             best_epoch=data.get("best_epoch"),
             parameters={key: list(v) for key, v in data.get("parameters", {}).items()},
+            privacy=None if data.get("privacy") is None else dict(data["privacy"]),
         )
 
     def build_model(self) -> keras.Model:
@@ -362,6 +388,8 @@ class TrainingJob:
                     val=self.X_val.shape[1],
                 )
         resolved_loss(model_spec, task)
+        if train_spec.dp:
+            check_model_for_dp(model_spec)
         self.limiter = limiter
         # Called in the training thread: on_epoch(epoch, logs) after each recorded epoch (a
         # Ray actor streams the history from it), on_block(epoch, batches done in the epoch)
@@ -390,6 +418,10 @@ class TrainingJob:
         self._training_started: float | None = None
         self._ended: float | None = None
         self._run: Run | None = None
+        # Set when a DP-SGD job starts; the ε spent is computed when asked for (snapshot, the
+        # run), never in the training loop, and cached by the number of steps.
+        self._dp: DPSettings | None = None
+        self._privacy_cache: tuple[int, dict[str, Any]] | None = None
 
     # --- control ---------------------------------------------------------------------------
 
@@ -466,7 +498,20 @@ class TrainingJob:
             else None,
             message=message,
             parameters=parameters,
+            privacy=self.privacy_report(),
         )
+
+    def privacy_report(self) -> dict[str, Any] | None:
+        """The privacy block for the steps taken so far (None without DP)."""
+        settings = self._dp
+        if settings is None:
+            return None
+        steps = self._batches_seen
+        cached = self._privacy_cache
+        if cached is None or cached[0] != steps:
+            cached = (steps, settings.report(steps))
+            self._privacy_cache = cached
+        return dict(cached[1])
 
     def result(self) -> Run:
         """The run, once the job has ended (RuntimeError before)."""
@@ -508,6 +553,19 @@ class TrainingJob:
         if spec.class_weights and task != "regression":
             weights = class_weights_for(self.y_train, self.n_classes)
             row_weights = np.asarray([weights[int(c)] for c in self.y_train], dtype=np.float32)
+        gradients, poisson = self.gradients, None
+        if spec.dp:
+            check_model_for_dp(self.model_spec)
+            settings = dp_settings(spec, len(self.X_train), self.batches_per_epoch)
+            assert settings is not None
+            gradients = DPGradients(
+                settings.clip_norm,
+                settings.noise_multiplier,
+                settings.expected_batch,
+                derive_seed(spec.seed, "dp-noise"),
+            )
+            poisson = (settings.sampling_rate, derive_seed(spec.seed, "dp-sampling"))
+            self._dp = settings
         model = build_model(self.model_spec, self.X_train.shape[1], task, self.n_classes, spec.seed)
         set_output_bias(model, initial_output_bias(task, self.y_train, self.n_classes, row_weights))
         optimizer = make_optimizer(spec, self.batches_per_epoch)
@@ -527,7 +585,8 @@ class TrainingJob:
             derive_seed(spec.seed, "shuffle"),
             self.X_val,
             None if self.y_val is None else targets(self.y_val),
-            gradients=self.gradients,
+            gradients=gradients,
+            poisson=poisson,
         )
         metric = main_metric(task)
         # Reported in the target's units (MSE x std², MAE x std); decisions use the trained scale.
@@ -549,7 +608,7 @@ class TrainingJob:
             while done < loop.steps and not self._stop_event.is_set():
                 count = min(block, loop.steps - done)
                 block_started = time.monotonic()
-                batch_losses, batch_metrics = loop.run(order, done, count)
+                batch_losses, batch_metrics = loop.run(order, done, count, epoch)
                 block = next_block(count, time.monotonic() - block_started, loop.steps)
                 done += count
                 self._batch = done
@@ -689,6 +748,8 @@ class TrainingJob:
                 best_epoch=best_epoch,
                 parameters={key: list(values) for key, values in self._parameters.items()},
             )
+        if self._run is not None and self._dp is not None:
+            self._run.privacy = self.privacy_report()
         self._done_event.set()
 
     def _eta(
@@ -744,6 +805,13 @@ FORMULAS: dict[str, str] = {
     ),
     "gradient_full": (
         r"g_t = \frac{1}{n}\sum_{i=1}^{n} \nabla_{\theta}\, \ell\big(y_i, f_{\theta_t}(x_i)\big)"
+    ),
+    "dp_sgd": (
+        r"\begin{aligned} &B_t = \{\, i : u_i < q \,\},\quad u_i \sim U(0, 1) \\"
+        r" &\bar{g}_i = \nabla_{\theta}\, \ell\big(y_i, f_{\theta_t}(x_i)\big)"
+        r" \cdot \min\!\left(1, \frac{C}{\lVert \nabla_{\theta}\, \ell_i \rVert_2}\right) \\"
+        r" &g_t = \frac{1}{q\,n}\left(\sum_{i \in B_t} \bar{g}_i"
+        r" + \mathcal{N}\!\left(0,\ \sigma^2 C^2 I\right)\right) \end{aligned}"
     ),
     "sgd": r"\theta_{t+1} = \theta_t - \eta\, g_t",
     "momentum": (
@@ -837,6 +905,7 @@ def _validate_train_spec(spec: TrainSpec) -> None:
         raise UserError("train.error.schedule", value=spec.schedule, allowed=", ".join(SCHEDULES))
     if not _is_int(spec.seed) or not 0 <= spec.seed <= MAX_SEED:
         raise UserError("train.error.seed", value=spec.seed, max=MAX_SEED)
+    validate_dp_fields(spec)
 
 
 def _is_int(value: object) -> bool:

@@ -193,6 +193,7 @@ class CompiledLoop:
         X_val: np.ndarray | None = None,
         val_targets: np.ndarray | None = None,
         gradients: GradientFn | None = None,
+        poisson: tuple[float, int] | None = None,
     ) -> None:
         import tensorflow as tf
 
@@ -225,6 +226,14 @@ class CompiledLoop:
             ],
         )
         self._validate = tf.function(self._validate_fn) if self.has_validation else None
+        # DP-SGD (core.train.privacy): each step samples rows with probability q, seeded by
+        # (sampling seed, step); the default path above is untouched.
+        self._poisson = poisson
+        if poisson is not None:
+            self._block = tf.function(
+                self._poisson_block_fn,
+                input_signature=[tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int32)],
+            )
 
     def order(self, epoch: int) -> Any:
         """The epoch's permutation of the training rows (stateless: seed and epoch only)."""
@@ -235,13 +244,24 @@ class CompiledLoop:
             seed=tf.constant([self.shuffle_seed, epoch], tf.int64),
         )
 
-    def run(self, order: Any, first: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """Train batches first .. first + count - 1 of an order: (losses, metric sums) per batch."""
+    def run(
+        self, order: Any, first: int, count: int, epoch: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Train batches first .. first + count - 1 of an order: (losses, metric sums) per batch.
+
+        With Poisson sampling (DP-SGD) the order is not used: step epoch·steps + first + i
+        samples its own rows."""
         import tensorflow as tf
 
-        losses, metric_sums = self._block(
-            order, tf.constant(first, tf.int32), tf.constant(count, tf.int32)
-        )
+        if self._poisson is not None:
+            step = epoch * self.steps + first
+            losses, metric_sums = self._block(
+                tf.constant(step, tf.int64), tf.constant(count, tf.int32)
+            )
+        else:
+            losses, metric_sums = self._block(
+                order, tf.constant(first, tf.int32), tf.constant(count, tf.int32)
+            )
         return losses.numpy().astype(np.float64), metric_sums.numpy().astype(np.float64)
 
     def epoch_means(
@@ -281,6 +301,36 @@ class CompiledLoop:
             metric_sums = metric_sums.write(i, self._metric_sum(y, predictions))
         return losses.stack(), metric_sums.stack()
 
+    def _poisson_block_fn(self, first_step: Any, count: Any) -> tuple[Any, Any]:
+        import tensorflow as tf
+
+        assert self._poisson is not None
+        rate, seed = self._poisson
+        variables = self.model.trainable_variables
+        # The hook has no tensor-dependent Python control flow: traced as written, not converted
+        # by autograph (whose parsing of source, in this thread, can collide with a page
+        # script's parsing in another: CPython 3.11 "AST constructor recursion depth mismatch").
+        hook = tf.autograph.experimental.do_not_convert(self._gradients)
+        losses = tf.TensorArray(tf.float32, size=count)
+        metric_sums = tf.TensorArray(tf.float32, size=count)
+        for i in tf.range(count):
+            step = first_step + tf.cast(i, tf.int64)
+            draw = tf.random.stateless_uniform(
+                [self.rows], seed=tf.stack([tf.constant(seed, tf.int64), step])
+            )
+            picked = tf.cast(tf.where(draw < rate)[:, 0], tf.int32)
+            # One padding row of weight 0, so a step never has an empty batch.
+            rows = tf.concat([picked, tf.zeros([1], tf.int32)], 0)
+            mask = tf.concat([tf.ones(tf.shape(picked), tf.float32), tf.zeros([1])], 0)
+            x = tf.gather(self._X, rows)
+            y = tf.gather(self._y, rows)
+            weight = mask if self._w is None else mask * tf.gather(self._w, rows)
+            loss, predictions, gradients = hook(self.model, self._loss_fn, x, y, weight)
+            self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
+            losses = losses.write(i, loss)
+            metric_sums = metric_sums.write(i, self._metric_sum(y, predictions, mask))
+        return losses.stack(), metric_sums.stack()
+
     def _validate_fn(self) -> tuple[Any, Any]:
         import tensorflow as tf
 
@@ -290,17 +340,21 @@ class CompiledLoop:
             loss = loss + tf.add_n(self.model.losses)
         return loss, self._metric_sum(self._y_val, predictions)
 
-    def _metric_sum(self, y: Any, predictions: Any) -> Any:
-        """Sum over rows of the main metric: right answers (accuracy) or absolute errors (MAE)."""
+    def _metric_sum(self, y: Any, predictions: Any, mask: Any = None) -> Any:
+        """Sum over rows of the main metric: right answers (accuracy) or absolute errors (MAE);
+        rows with mask 0 (DP-SGD's padding) count for nothing."""
         import tensorflow as tf
 
         if self.task == "regression":
-            return tf.reduce_sum(tf.abs(predictions - y))
-        if self.task == "binary":
-            hits = tf.equal(tf.cast(predictions > 0.5, tf.float32), y)
+            values = tf.abs(predictions - y)
+        elif self.task == "binary":
+            values = tf.cast(tf.equal(tf.cast(predictions > 0.5, tf.float32), y), tf.float32)
         else:
             hits = tf.equal(tf.argmax(predictions, axis=-1), tf.argmax(y, axis=-1))
-        return tf.reduce_sum(tf.cast(hits, tf.float32))
+            values = tf.cast(hits, tf.float32)
+        if mask is not None:
+            values = tf.reshape(values, [tf.shape(mask)[0], -1]) * mask[:, None]
+        return tf.reduce_sum(values)
 
 
 def next_block(count: int, seconds: float, remaining: int) -> int:

@@ -75,6 +75,8 @@ def train_across_workers(
     """Train one model over `workers` local processes; the chief's history and weights."""
     if not 1 <= workers <= MAX_WORKERS:
         raise UserError("cluster.error.workers", value=workers, max=MAX_WORKERS)
+    if train_spec.dp:
+        raise UserError("dp.error.multiworker")
     # The thread job's checks and naming (never started).
     checked = TrainingJob(
         model_spec, train_spec, task, n_classes, X_train, y_train, X_val, y_val, name=name

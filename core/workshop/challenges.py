@@ -13,7 +13,9 @@ A check is a TOML table (validated by `validate_check`, since lesson files are i
     kind = "event"   # event = "export", what = "report": the session did it
 
 `of` is a history key (loss, val_loss, accuracy, ...), `param.<w|b|...>`, `test.<metric>`,
-`parameters` (weight count), `epochs`, or `overfit_ratio` (last val_loss / lowest val_loss).
+`parameters` (weight count), `epochs`, `overfit_ratio` (last val_loss / lowest val_loss),
+`epsilon` (the ε a DP-SGD run spent) or `attack_auc` (the membership-inference attack's AUC,
+from the run's metrics). `where.dp` picks private (true) or ordinary (false) runs.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from core.i18n import UserError
 KINDS = ("run", "each", "then", "k_anonymity", "no_pii", "event")
 OPS = (">=", "<=", ">", "<", "near")
 AT = ("last", "min", "max")
-WHERE = {"optimizer", "kind", "batch", "status", "message", "early_stopping", "max_parameters"}
+WHERE = {
+    "optimizer", "kind", "batch", "status", "message", "early_stopping", "max_parameters", "dp",
+}  # fmt: skip
 NAME = re.compile(r"^[a-z0-9_]{1,40}$")
 OF = re.compile(r"^(?:[a-z_]{1,30}|param\.[a-z0-9_]{1,10}|test\.[a-z0-9_]{1,30})$")
 MAX_ITEMS = 10
@@ -132,6 +136,8 @@ def _run_meets(run: Any, check: dict[str, Any]) -> bool:
         return False
     if "max_parameters" in where and _parameters(run) > where["max_parameters"]:
         return False
+    if "dp" in where and bool(getattr(run.train_spec, "dp", False)) != where["dp"]:
+        return False
     return all(_condition(run, c) for c in check.get("conditions", ()))
 
 
@@ -158,6 +164,12 @@ def _value(run: Any, of: str, at: str) -> float | None:
     if of == "overfit_ratio":
         losses = run.history.get("val_loss") or []
         return losses[-1] / min(losses) if losses and min(losses) > 0 else None
+    if of == "epsilon":
+        epsilon = (getattr(run, "privacy", None) or {}).get("epsilon")
+        return float(epsilon) if isinstance(epsilon, int | float) else None
+    if of == "attack_auc":
+        attack = ((run.metrics or {}).get("privacy") or {}).get("membership_inference") or {}
+        return float(attack["auc"]) if isinstance(attack.get("auc"), int | float) else None
     if of.startswith("test."):
         metric = run.metrics.get(of[5:])
         return float(metric) if isinstance(metric, int | float) else None
@@ -207,6 +219,7 @@ def _validate_run(check: object, where: str) -> None:
         ok = {
             "status": isinstance(value, list) and all(isinstance(v, str) for v in value),
             "early_stopping": isinstance(value, bool),
+            "dp": isinstance(value, bool),
             "max_parameters": isinstance(value, int) and not isinstance(value, bool) and value > 0,
             "batch": value in ("full", "mini"),
         }.get(key, isinstance(value, str) and bool(NAME.match(value)))

@@ -10,10 +10,12 @@ from core.compliance.evidence import (
     fairness_for,
     run_evidence,
 )
+from core.evaluate.membership import privacy_lines
 from core.i18n import UserError
 from ui import (
     escape_md,
     labeler,
+    lang,
     page_link,
     say,
     show_error,
@@ -60,6 +62,12 @@ def model_section(evidence: dict | None):
     )
     st.markdown(f"**{tr('compage.model.performance')}**")
     st.dataframe(table, hide_index=True, width="stretch")
+    if facts.privacy:
+        # DP-SGD's ε and δ, and the membership-inference attack: the evidence of the checklist's
+        # "privacy of the model" item (core.evaluate.membership).
+        st.markdown(f"**{tr('dp.card.section')}**")
+        for line in privacy_lines(facts.privacy, lang()):
+            st.markdown(f"- {line}")
     sensitive = (evidence or {}).get("sensitive_column")
     st.markdown(f"**{tr('compage.model.fairness')}**")
     try:

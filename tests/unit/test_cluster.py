@@ -143,3 +143,22 @@ def test_stop_while_queued_leaves_the_queue(monkeypatch):
     assert ended(second, timeout=30).message.key == "train.message.stopped_in_queue"
     first.stop()
     assert ended(first, timeout=60).status == "stopped"
+
+
+def test_a_dp_job_on_the_cluster_matches_the_thread_job_and_reports_its_epsilon():
+    from dataclasses import replace
+
+    spec = replace(QUICK, dp=True, dp_epsilon=4.0)
+    thread_run = ended(binary(TrainingJob, spec).start())
+    job = binary(cluster.ClusterTrainingJob, spec).start()
+    seen = []
+    while not job.done:
+        privacy = job.snapshot().privacy
+        seen.append(privacy)
+        job.join(0.05)
+    ray_run = ended(job)
+    assert ray_run.status == "finished", ray_run.message
+    assert without_time(ray_run.history) == without_time(thread_run.history)
+    assert ray_run.privacy == thread_run.privacy
+    assert 0 < ray_run.privacy["epsilon"] <= 4.0 + 1e-9
+    assert all(p is not None and p["dp"] for p in seen), "the live snapshot carries ε"

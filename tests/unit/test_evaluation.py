@@ -198,8 +198,9 @@ def test_run_metrics_is_computed_once_and_kept_on_the_run(monkeypatch):
     calls = []
     document = {"accuracy": 1.0, "validation": {}, "baselines": {}}
     monkeypatch.setattr(evaluation, "evaluate_run", lambda p, r: calls.append(r) or {})
-    monkeypatch.setattr(evaluation, "metrics_document", lambda e: document)
+    monkeypatch.setattr(evaluation, "metrics_document", lambda e, privacy=None: document)
+    monkeypatch.setattr(evaluation, "run_privacy", lambda p, r: calls.append(r) or {})
     run = SimpleNamespace(metrics={})
     assert evaluation.run_metrics(None, run) is document
     assert evaluation.run_metrics(None, run) is document
-    assert len(calls) == 1
+    assert len(calls) == 2  # the metrics and the privacy block (membership attack), once each
