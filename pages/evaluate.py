@@ -381,7 +381,11 @@ def _curves(run, prepared) -> None:
         return
     st.plotly_chart(
         figures.learning_curves_figure(
-            run.history, run.task, best_epoch=run.best_epoch, lang=lang()
+            run.history,
+            run.task,
+            best_epoch=run.best_epoch,
+            lang=lang(),
+            loss=resolved_loss(run.model_spec, run.task),
         ),
         width="stretch",
         key="ev_learning",

@@ -19,7 +19,11 @@ from core.train.engine import (
     TrainSpec,
     formulas_for,
 )
-from core.train.figures import parameter_curves_figure, training_curves_figure
+from core.train.figures import (
+    loss_on_standardised_scale,
+    parameter_curves_figure,
+    training_curves_figure,
+)
 from core.train.jobs import server_limiter
 from core.train.models import (
     ACTIVATIONS,
@@ -32,6 +36,7 @@ from core.train.models import (
     layer_table,
     loss_warnings,
     parameter_count,
+    resolved_loss,
     work_per_epoch,
 )
 from core.train.privacy import CLIP_RANGE, DELTA_RANGE, EPSILON_RANGE, default_delta
@@ -540,11 +545,14 @@ def _live_panel() -> None:
     if snapshot.privacy:
         _privacy_spent(snapshot.privacy)
     if snapshot.history.get("loss"):
+        loss = resolved_loss(job.model_spec, job.task)
         st.plotly_chart(
-            training_curves_figure(snapshot.history, job.task, lang()),
+            training_curves_figure(snapshot.history, job.task, lang(), loss),
             width="stretch",
             key="tr_curves",
         )
+        if loss_on_standardised_scale(job.task, loss):
+            st.caption(tr("trainpage.loss_standardised", loss=tr(f"train.loss.{loss}")))
     if snapshot.parameters:
         targets = FIRST_MODEL_TARGETS if state.is_first_model() else None
         last = {name: values[-1] for name, values in snapshot.parameters.items() if values}

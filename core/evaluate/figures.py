@@ -330,9 +330,11 @@ def learning_curves_figure(
     *,
     best_epoch: int | None = None,
     lang: str = DEFAULT_LANGUAGE,
+    loss: str | None = None,
 ) -> go.Figure:
-    """The run's training and validation curves, with the epoch whose weights it kept marked."""
-    figure = training_curves_figure({k: list(v) for k, v in history.items()}, task, lang)
+    """The run's training and validation curves, with the epoch whose weights it kept marked
+    (`loss`: the resolved loss name, so a Huber curve says it is on the standardised target)."""
+    figure = training_curves_figure({k: list(v) for k, v in history.items()}, task, lang, loss)
     if best_epoch is not None:
         figure.add_vline(
             x=best_epoch,

@@ -8,19 +8,40 @@ from plotly.subplots import make_subplots
 from core.i18n import DEFAULT_LANGUAGE, t
 from core.train.models import main_metric
 
+# Losses the engine reports on the standardised target z = (y - mean) / std, not in the
+# target's units (core.train.loop: MSE and MAE are scaled back; Huber is not scale-free).
+STANDARDISED_LOSSES = frozenset({"huber"})
+
+
+def loss_on_standardised_scale(task: str, loss: str | None) -> bool:
+    """True where a regression run's loss curve is on the standardised target (Huber)."""
+    return task == "regression" and loss in STANDARDISED_LOSSES
+
+
+def loss_title(task: str, loss: str | None = None, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The loss curve's title; it says so where the loss is on the standardised target."""
+    if loss_on_standardised_scale(task, loss):
+        return t("train.metric.loss_standardised", lang, loss=t(f"train.loss.{loss}", lang))
+    return t("train.metric.loss", lang)
+
+
 TRAIN_COLOR = "#2F6FEB"
 VAL_COLOR = "#E8590C"
 
 
 def training_curves_figure(
-    history: dict[str, list[float]], task: str, lang: str = DEFAULT_LANGUAGE
+    history: dict[str, list[float]],
+    task: str,
+    lang: str = DEFAULT_LANGUAGE,
+    loss: str | None = None,
 ) -> go.Figure:
-    """Loss and the task's main metric per epoch, training and validation side by side."""
+    """Loss and the task's main metric per epoch, training and validation side by side; `loss`
+    (the resolved loss name) titles a loss on the standardised target as such."""
     metric = main_metric(task)
     figure = make_subplots(
         rows=1,
         cols=2,
-        subplot_titles=(t("train.metric.loss", lang), t(f"train.metric.{metric}", lang)),
+        subplot_titles=(loss_title(task, loss, lang), t(f"train.metric.{metric}", lang)),
     )
     for column, key in ((1, "loss"), (2, metric)):
         for prefix, color, label in (

@@ -9,6 +9,7 @@ from apptest_helpers import open_app, poll_until_done, train_first_model
 from streamlit.testing.v1 import AppTest
 
 from core.i18n import t as tr_en
+from core.train.models import resolved_loss
 
 
 def train_page(lang: str = "en") -> AppTest:
@@ -138,3 +139,18 @@ def test_save_runs_stays_inside_the_runs_folder(tmp_path, monkeypatch, lang, say
     at.button(key="tr_save").click().run()
     assert (tmp_path / "runs" / "exp-1" / "abc123" / "run.json").is_file()
     assert at.success
+
+
+@pytest.mark.parametrize(("loss", "said"), [("huber", True), ("mse", False)])
+def test_the_curves_say_when_the_loss_is_on_the_standardised_target(loss: str, said: bool):
+    at = train_page()
+    at.button(key="tr_preset").click().run()
+    at.selectbox(key="tr_loss_regression").set_value(loss).run()
+    at.slider(key="tr_epochs").set_value(5).run()
+    at.button(key="tr_train").click().run()
+    assert not at.exception, at.exception
+    poll_until_done(at)
+    run = next(iter(at.session_state["runs"].values()))
+    assert resolved_loss(run.model_spec, run.task) == loss
+    captions = " ".join(caption.value for caption in at.caption)
+    assert ("standardised target" in captions) is said, captions

@@ -49,8 +49,13 @@ def two_runs(tmp_path_factory):
     frame = load_sample("breast_cancer").frame
     frame.to_csv(folder / "data.csv", index=False)
     config = default_config(frame, "diagnosis")
-    # A fixed length (no early stopping), so both runs end at the same epoch.
-    config = replace(config, train=replace(config.train, epochs=30, early_stopping=False))
+    # A fixed length (no early stopping), so both runs end at the same epoch; no dropout, whose
+    # masks each replica draws for itself, so the comparison measures data parallelism alone.
+    config = replace(
+        config,
+        model=replace(config.model, dropout=0.0),
+        train=replace(config.train, epochs=30, early_stopping=False),
+    )
     (folder / "config.json").write_text(config.to_json(), encoding="utf-8")
     common = ("data.csv", "--target", "diagnosis", "--config", "config.json")
     single = cli(*common, "--out", "one", cwd=folder)

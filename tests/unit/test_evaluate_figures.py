@@ -81,6 +81,23 @@ def test_learning_curves_mark_the_kept_epoch():
     assert any(shape.x0 == 2 for shape in figure.layout.shapes)
 
 
+def test_a_huber_curve_says_it_is_on_the_standardised_target_in_both_languages():
+    history = {"loss": [0.5, 0.3], "val_loss": [0.6, 0.4], "mae": [9e3, 7e3], "val_mae": [1e4, 8e3]}
+    titles = {
+        (loss, lang): figures.learning_curves_figure(history, "regression", lang=lang, loss=loss)
+        .layout.annotations[0]
+        .text
+        for loss in ("huber", "mse")
+        for lang in ("en", "zh")
+    }
+    assert titles[("huber", "en")] == "Huber loss (standardised target)"
+    assert titles[("huber", "zh")] == "Huber 损失（标准化目标）"
+    assert titles[("mse", "en")] == "Loss"  # MSE and MAE are reported in the target's units
+    assert titles[("mse", "zh")] == "损失"
+    classifier = figures.learning_curves_figure(history, "binary", loss="huber")
+    assert classifier.layout.annotations[0].text == "Loss"  # no target scale on a classifier
+
+
 def test_compare_curves_one_colour_per_run_escaped_names():
     histories = {
         EVIL: {"loss": [1.0, 0.5], "val_loss": [1.1, 0.6], "mae": [1, 0.5], "val_mae": [1, 0.6]},
