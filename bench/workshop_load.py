@@ -156,6 +156,7 @@ async def participant_flow(
                 await page.screenshot(path=str(shots / f"failed-{p.index}.png"), full_page=True)
                 text = await page.inner_text("body")
                 (shots / f"failed-{p.index}.txt").write_text(text)
+                (shots / f"failed-{p.index}.html").write_text(await page.content())
     return context, page
 
 
