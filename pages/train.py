@@ -123,8 +123,15 @@ def train_page() -> None:
     )
     setup_link_button(config, "train")
     _job_controls(prepared, model_spec, train_spec)
-    live_panel()
-    run_history()
+    # Two slots drawn on every run, so the live panel's fragment keeps one place (and so one
+    # fragment id) from the click to the collected run, and a redraw of it can only land inside
+    # its own slot. Drawn side by side at the top level, the history's heading (the element right
+    # after the fragment) vanished for 3 of 10 participants under load (bench/workshop_load.py).
+    live_slot, history_slot = st.container(), st.container()
+    with live_slot:
+        live_panel()
+    with history_slot:
+        run_history()
 
 
 def _model_controls(task: str) -> ModelSpec | None:
