@@ -18,7 +18,7 @@ from core.i18n import UserError
 from core.train.jobs import server_limiter
 from core.workshop.board import RoomBoard
 from core.workshop.resume import ResumeStore, browser_binding, new_token
-from ui import lang, show_error, tr
+from ui import lang, server_setting, show_error, tr
 
 XSRF_COOKIE = "_streamlit_xsrf"
 _MISSING = object()
@@ -61,12 +61,12 @@ def room_board() -> RoomBoard:
 
 def room_code() -> str | None:
     """The room code the facilitator set (MODELDESK_ROOM_CODE or secrets' room_code)."""
-    return _setting("MODELDESK_ROOM_CODE", "room_code")
+    return server_setting("MODELDESK_ROOM_CODE", "room_code")
 
 
 def facilitator_password() -> str | None:
     """The facilitator's password (MODELDESK_FACILITATOR_PASSWORD or secrets)."""
-    return _setting("MODELDESK_FACILITATOR_PASSWORD", "facilitator_password")
+    return server_setting("MODELDESK_FACILITATOR_PASSWORD", "facilitator_password")
 
 
 # --- identity, resume and heartbeat ---------------------------------------------------------
@@ -337,17 +337,6 @@ def preset_preprocess_controls(dataset: Any, spec: Any) -> None:
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def _setting(env: str, secret: str) -> str | None:
-    value = os.environ.get(env, "").strip()
-    if value:
-        return value
-    try:
-        found = st.secrets.get(secret)
-    except Exception:  # no secrets.toml: Streamlit raises its own error type
-        return None
-    return str(found).strip() or None if found else None
 
 
 def _env_float(name: str, default: float) -> float:
