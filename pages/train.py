@@ -515,9 +515,7 @@ def live_panel() -> None:
     if job is None:
         return
     # A job that ended while this page was drawing (after app.py looked) joins the history here,
-    # in the full run, so the fragment below need not ask for a full rerun from inside one. Under
-    # load (20 participants) 1 page stayed on "Finished" with no run and its Stop button drawn
-    # disabled: the job had ended between app.py's look and this page.
+    # in the full run, so the fragment below need not ask for a full rerun from inside one.
     collect_finished_job()
     # Poll while there is something to watch, and until the run is collected (each tick asks
     # app.py for that full rerun again, so a rerun the browser drops cannot leave the page on
