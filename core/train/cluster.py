@@ -201,7 +201,6 @@ class ClusterTrainingJob:
             if train_spec.dp
             else None
         )
-        self._privacy_cache: tuple[int, dict[str, Any]] | None = None
         # The JobLimiter only admits owners (one job each) and stops jobs of silent sessions
         # here; the slots are the cluster's (_Queue).
         self.limiter = limiter
@@ -302,12 +301,7 @@ class ClusterTrainingJob:
 
     def privacy_report(self) -> dict[str, Any] | None:
         """The privacy block for the steps taken so far (None without DP)."""
-        if self._dp is None:
-            return None
-        steps = self._batches_seen
-        if self._privacy_cache is None or self._privacy_cache[0] != steps:
-            self._privacy_cache = (steps, self._dp.report(steps))
-        return dict(self._privacy_cache[1])
+        return None if self._dp is None else self._dp.report(self._batches_seen)
 
     def result(self) -> Run:
         """The run with its weights (the Keras model is rebuilt here on first use)."""

@@ -419,9 +419,8 @@ class TrainingJob:
         self._ended: float | None = None
         self._run: Run | None = None
         # Set when a DP-SGD job starts; the ε spent is computed when asked for (snapshot, the
-        # run), never in the training loop, and cached by the number of steps.
+        # run), never in the training loop (core.train.privacy.epsilon_spent caches it).
         self._dp: DPSettings | None = None
-        self._privacy_cache: tuple[int, dict[str, Any]] | None = None
 
     # --- control ---------------------------------------------------------------------------
 
@@ -503,15 +502,7 @@ class TrainingJob:
 
     def privacy_report(self) -> dict[str, Any] | None:
         """The privacy block for the steps taken so far (None without DP)."""
-        settings = self._dp
-        if settings is None:
-            return None
-        steps = self._batches_seen
-        cached = self._privacy_cache
-        if cached is None or cached[0] != steps:
-            cached = (steps, settings.report(steps))
-            self._privacy_cache = cached
-        return dict(cached[1])
+        return None if self._dp is None else self._dp.report(self._batches_seen)
 
     def result(self) -> Run:
         """The run, once the job has ended (RuntimeError before)."""
@@ -554,8 +545,7 @@ class TrainingJob:
             weights = class_weights_for(self.y_train, self.n_classes)
             row_weights = np.asarray([weights[int(c)] for c in self.y_train], dtype=np.float32)
         gradients, poisson = self.gradients, None
-        if spec.dp:
-            check_model_for_dp(self.model_spec)
+        if spec.dp:  # the model was checked for DP-SGD in __init__
             settings = dp_settings(spec, len(self.X_train), self.batches_per_epoch)
             assert settings is not None
             gradients = DPGradients(

@@ -26,6 +26,7 @@ DP training refuses it. TensorFlow is imported inside the functions that need it
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +71,7 @@ def dp_event(noise_multiplier: float, rate: float, steps: int) -> Any:
     return dp_accounting.SelfComposedDpEvent(step, steps)
 
 
+@functools.lru_cache(maxsize=1024)  # a live job's snapshot asks for the same steps often
 def epsilon_spent(noise_multiplier: float, rate: float, steps: int, delta: float) -> float:
     """The ε the RDP accountant gives for `steps` steps at (σ, q), at δ (0 before any step)."""
     from dp_accounting import rdp
