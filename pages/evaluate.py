@@ -151,7 +151,6 @@ def _privacy(runs: dict, run_id: str) -> None:
             width="stretch",
             key="ev_membership_roc",
         )
-    if audit is not None:
         _lira(run_id, run, prepared)
     st.subheader(tr("dp.page.compare"))
     st.caption(tr("dp.page.compare_help"))
