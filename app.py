@@ -13,6 +13,7 @@ from ui import (
     escape_md,
     keep_keras_state_between_runs,
     lang,
+    trace,
     tr,
 )
 
@@ -26,6 +27,7 @@ STATE_ICONS = {"done": ":material/check_circle:", "current": ":material/arrow_ri
 workshop_ui.start_session()
 workshop_ui.open_lesson_from_url()
 workshop_ui.open_setup_from_url()
+trace("run", job=state.job_phase())
 
 current_lang = lang()
 with st.sidebar:
@@ -68,3 +70,4 @@ with status:
     workshop_ui.keep_alive()
 
 workshop_ui.end_of_run()
+trace("end", page=navigation.url_path, runs=len(state.runs()), job=state.job_phase())

@@ -167,6 +167,16 @@ def job_collected(run_id: str) -> bool:
     return st.session_state.get(_COLLECTED_JOB) == run_id
 
 
+def job_phase() -> str:
+    """The job's phase in one word, for the bench trace: none, training, done or collected."""
+    current = job()
+    if current is None:
+        return "none"
+    if not current.done:
+        return "training"
+    return "collected" if job_collected(current.run_id) else "done"
+
+
 def mark_job_collected(run_id: str) -> None:
     st.session_state[_COLLECTED_JOB] = run_id
 

@@ -5,9 +5,12 @@ Kept out of `core` on purpose: core never imports streamlit.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import re
 import runpy
+import time
 from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,6 +41,31 @@ DEPLOY_EXPORTS = frozenset(
      "tflite_dynamic", "keras"}
 )  # fmt: skip  # parsed uploads kept per session: enough to flip options back and forth
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$&:])")
+
+
+_TRACE = logging.getLogger("modeldesk.trace")
+if os.environ.get("MODELDESK_TRACE") and not _TRACE.handlers:
+    # Opt-in, for benches only (bench/workshop_load.py --trace FILE): one line per script run
+    # event, naming a session by a hash of its participant token, never the token or any data.
+    _handler = logging.FileHandler(os.environ["MODELDESK_TRACE"])
+    _handler.setFormatter(logging.Formatter("%(message)s"))
+    _TRACE.addHandler(_handler)
+    _TRACE.setLevel(logging.DEBUG)
+    _TRACE.propagate = False
+
+
+def trace(event: str, **fields: object) -> None:
+    """One line in the bench's trace file (MODELDESK_TRACE); nothing when it is not set."""
+    if not _TRACE.isEnabledFor(logging.DEBUG):
+        return
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    token = state.resume_token() or ""
+    who = hashlib.sha256(token.encode()).hexdigest()[:8] if token else "-"
+    session = ctx.session_id[:8] if ctx is not None else "-"
+    extra = " ".join(f"{key}={value}" for key, value in fields.items())
+    _TRACE.debug(f"{time.time():.3f} {who} {session} {event} {extra}")
 
 
 def lang() -> str:
@@ -132,6 +160,7 @@ def collect_finished_job() -> bool:
         run_metrics(prepared, run)
     state.add_run(run, prepared)
     state.mark_job_collected(job.run_id)
+    trace("collect", runs=len(state.runs()))
     return True
 
 

@@ -18,7 +18,7 @@ from core.i18n import UserError
 from core.train.jobs import server_limiter
 from core.workshop.board import RoomBoard
 from core.workshop.resume import ResumeStore, browser_binding, new_token
-from ui import lang, server_setting, show_error, tr
+from ui import lang, server_setting, show_error, tr, trace
 
 XSRF_COOKIE = "_streamlit_xsrf"
 _MISSING = object()
@@ -89,6 +89,7 @@ def start_session() -> None:
         if saved is not None:
             state.restore_work(saved)
             state.set_resume_token(str(offered))
+            trace("restore", job=state.job_phase(), runs=len(state.runs()))
     token = participant()
     if st.query_params.get("resume") != token:
         st.query_params["resume"] = token

@@ -14,6 +14,7 @@ server RSS peak, the server CPU-seconds per participant, and from that how many 
 of 30 needs for every participant to finish training within 60 s.
 
     .venv/bin/python bench/workshop_load.py --n 1 10 20 [--lesson first_model] [--shots DIR]
+        [--trace FILE]   (the server writes one line per script-run event: ui.trace)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import math
 import os
 import secrets
@@ -34,6 +36,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("MODELDESK_CHROMIUM", "/usr/bin/chromium")
@@ -51,6 +54,7 @@ class Participant:
     leaked: list[str] = field(default_factory=list)
     sees_own: bool = False
     glitches: list[str] = field(default_factory=list)
+    who: str = "-"  # the trace's name for this participant (a hash of their resume token)
 
 
 class Sampler(threading.Thread):
@@ -87,8 +91,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int) -> subprocess.Popen:
+def start_server(port: int, trace: Path | None = None) -> subprocess.Popen:
     env = {**os.environ, "MODELDESK_SHARED": "1"}
+    if trace is not None:
+        env["MODELDESK_TRACE"] = str(trace)
     server = subprocess.Popen(
         [
             sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
@@ -154,6 +160,8 @@ async def participant_flow(
             lambda: _open_page(page, "Evaluate", "h3:has-text('Held-out metrics')", ms),
         )
     except Exception as error:  # a participant's failure is a figure, not a crash
+        token = parse_qs(urlparse(page.url).query).get("resume", [""])[0]
+        p.who = hashlib.sha256(token.encode()).hexdigest()[:8] if token else "-"
         p.failure = f"{len(p.times)}:{type(error).__name__}: {str(error).splitlines()[0][:120]}"
         if shots is not None:
             with contextlib.suppress(Exception):
@@ -181,12 +189,14 @@ async def _train(page, ms):
     await page.get_by_role("combobox", name="Run").wait_for(timeout=ms)
 
 
-async def one_room(n: int, lesson: str, timeout: float, shots: Path | None = None) -> dict:
+async def one_room(
+    n: int, lesson: str, timeout: float, shots: Path | None = None, trace: Path | None = None
+) -> dict:
     from playwright.async_api import async_playwright
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = start_server(port)
+    server = start_server(port, trace)
     sampler = Sampler(server.pid, url)
     sampler.start()
     cpu_before = sampler.cpu_seconds()
@@ -234,7 +244,7 @@ def report(room: dict) -> None:
             )
     for p in people:
         if p.failure:
-            print(f"  failure: participant {p.index}: {p.failure}")
+            print(f"  failure: participant {p.index} (trace {p.who}): {p.failure}")
     errors = sum(len(p.errors) for p in people)
     leaks = sum(len(p.leaked) for p in people)
     health = sorted(sampler.health) or [0.0]
@@ -267,11 +277,14 @@ def main() -> None:
     parser.add_argument("--lesson", default="first_model")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per step")
     parser.add_argument("--shots", type=Path, help="folder for a screenshot of each failed page")
+    parser.add_argument(
+        "--trace", type=Path, help="file for the server's per-run trace (MODELDESK_TRACE)"
+    )
     args = parser.parse_args()
     print(f"ModelDesk workshop load: lesson {args.lesson}, {os.cpu_count()} cores on this machine")
     rooms = []
     for n in args.n:
-        rooms.append(asyncio.run(one_room(n, args.lesson, args.timeout, args.shots)))
+        rooms.append(asyncio.run(one_room(n, args.lesson, args.timeout, args.shots, args.trace)))
         report(rooms[-1])
     if len(rooms) > 1:
         small, large = min(rooms, key=lambda r: r["n"]), max(rooms, key=lambda r: r["n"])

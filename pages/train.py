@@ -60,6 +60,7 @@ from ui import (
     session_cache,
     show_error,
     tr,
+    trace,
 )
 from workshop_ui import gated, heartbeat, participant, setup_link_button
 
@@ -521,6 +522,7 @@ def live_panel() -> None:
     # app.py for that full rerun again, so a rerun the browser drops cannot leave the page on
     # "Finished" with no run in the history); a collected job is drawn once.
     live = not job.done or not state.job_collected(job.run_id)
+    trace("live", job=state.job_phase(), polling=live)
     st.fragment(_live_panel, run_every=0.5 if live else None)()
 
 
@@ -573,6 +575,7 @@ def _live_panel() -> None:
             width="stretch",
             key="tr_params",
         )
+    trace("tick", status=snapshot.status, epoch=snapshot.epoch, job=state.job_phase())
     if snapshot.done and not state.job_collected(job.run_id):
         # The run joins the history in app.py, before any page, in the full rerun asked here;
         # never collected inside the fragment, so a dropped rerun is asked again next tick.
