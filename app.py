@@ -13,8 +13,8 @@ from ui import (
     escape_md,
     keep_keras_state_between_runs,
     lang,
-    trace,
     tr,
+    trace,
 )
 
 keep_keras_state_between_runs()  # see its docstring: training was ~50x slower without it

@@ -67,6 +67,13 @@ class Sampler(threading.Thread):
         self.health: list[float] = []
         self.halt = threading.Event()
 
+    @staticmethod
+    def machine_cpu_seconds() -> float:
+        """CPU time of every process on the machine (busy time from /proc/stat), in seconds."""
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        user, nice, system, _idle, _iowait, irq, softirq = (int(f) for f in fields[:7])
+        return (user + nice + system + irq + softirq) / TICKS
+
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / TICKS
@@ -200,6 +207,7 @@ async def one_room(
     sampler = Sampler(server.pid, url)
     sampler.start()
     cpu_before = sampler.cpu_seconds()
+    machine_before = sampler.machine_cpu_seconds()
     people = [Participant(i) for i in range(n)]
     started = time.monotonic()
     try:
@@ -226,10 +234,14 @@ async def one_room(
     finally:
         elapsed = time.monotonic() - started
         cpu = sampler.cpu_seconds() - cpu_before
+        machine = sampler.machine_cpu_seconds() - machine_before
         sampler.halt.set()
         server.terminate()
         server.wait(timeout=30)
-    return {"n": n, "people": people, "cpu": cpu, "elapsed": elapsed, "sampler": sampler}
+    return {
+        "n": n, "people": people, "cpu": cpu, "machine": machine, "elapsed": elapsed,
+        "sampler": sampler,
+    }  # fmt: skip
 
 
 def report(room: dict) -> None:
@@ -264,6 +276,7 @@ def report(room: dict) -> None:
     per = room["cpu"] / max(1, n)
     print(
         f"  server CPU: {room['cpu']:.1f} s in {room['elapsed']:.0f} s, {per:.1f} s per participant"
+        f"; the browsers and the rest of the machine: {room['machine'] - room['cpu']:.1f} s"
     )
     print(
         f"  a room of 30 finishing training within 60 s needs about "

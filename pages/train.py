@@ -20,9 +20,10 @@ from core.train.engine import (
     formulas_for,
 )
 from core.train.figures import (
+    LiveFigure,
+    live_parameter_curves,
+    live_training_curves,
     loss_on_standardised_scale,
-    parameter_curves_figure,
-    training_curves_figure,
 )
 from core.train.jobs import server_limiter
 from core.train.models import (
@@ -31,13 +32,10 @@ from core.train.models import (
     MAX_HIDDEN_LAYERS,
     ModelSpec,
     allowed_losses,
-    build_model,
     default_loss,
-    layer_table,
+    describe_architecture,
     loss_warnings,
-    parameter_count,
     resolved_loss,
-    work_per_epoch,
 )
 from core.train.privacy import CLIP_RANGE, DELTA_RANGE, EPSILON_RANGE, default_delta
 from core.train.runner import (
@@ -441,7 +439,10 @@ def _summary(
     """Layer table, parameter count and work per epoch; the maths in an expander."""
     key = ("model_summary", model_spec, n_features, task, n_classes, train_spec.batch_size, n_rows)
     rows, params, work = session_cache(
-        key, lambda: _describe(model_spec, n_features, task, n_classes, n_rows, train_spec)
+        key,
+        lambda: describe_architecture(
+            model_spec, n_features, task, n_classes, n_rows, train_spec.batch_size
+        ),
     )
     with st.expander(
         tr("trainpage.architecture", total=params["total"]), icon=":material/account_tree:"
@@ -465,15 +466,6 @@ def _summary(
             st.markdown(f"**{say(formula.title)}**")
             st.latex(formula.latex)
             st.caption(say(formula.explanation))
-
-
-def _describe(model_spec, n_features, task, n_classes, n_rows, train_spec):
-    model = build_model(model_spec, n_features, task, n_classes, train_spec.seed)
-    return (
-        layer_table(model),
-        parameter_count(model),
-        work_per_epoch(model, n_rows, train_spec.batch_size),
-    )
 
 
 def _job_controls(prepared, model_spec: ModelSpec, train_spec: TrainSpec) -> None:
@@ -560,7 +552,7 @@ def _live_panel() -> None:
     if snapshot.history.get("loss"):
         loss = resolved_loss(job.model_spec, job.task)
         st.plotly_chart(
-            training_curves_figure(snapshot.history, job.task, lang(), loss),
+            live_training_curves(_live_figure("curves"), snapshot.history, job.task, lang(), loss),
             width="stretch",
             key="tr_curves",
         )
@@ -571,7 +563,7 @@ def _live_panel() -> None:
         last = {name: values[-1] for name, values in snapshot.parameters.items() if values}
         st.caption(tr("trainpage.parameters_now", values=_parameter_text(last)))
         st.plotly_chart(
-            parameter_curves_figure(snapshot.parameters, targets, lang()),
+            live_parameter_curves(_live_figure("parameters"), snapshot.parameters, targets, lang()),
             width="stretch",
             key="tr_params",
         )
@@ -580,6 +572,15 @@ def _live_panel() -> None:
         # The run joins the history in app.py, before any page, in the full rerun asked here;
         # never collected inside the fragment, so a dropped rerun is asked again next tick.
         st.rerun(scope="app")
+
+
+def _live_figure(name: str) -> LiveFigure:
+    """This session's live figure `name`: rebuilt only when its shape changes (LiveFigure)."""
+    live = state.scratch(f"train.live.{name}")
+    if live is None:
+        live = LiveFigure()
+        state.set_scratch(f"train.live.{name}", live)
+    return live
 
 
 def _privacy_spent(privacy: dict) -> None:

@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from core.evaluate.membership import privacy_lines
-from core.evaluate.metrics import LOWER_IS_BETTER, PREDICT_BATCH, metric_names
+from core.evaluate.metrics import LOWER_IS_BETTER, metric_names
 from core.export_safety import FORMULA_STARTS, QUOTE, markdown_text
 from core.i18n import DEFAULT_LANGUAGE, t
+from core.train.models import PREDICT_BATCH
 
 if TYPE_CHECKING:
     from core.prep.pipeline import Prepared

@@ -25,7 +25,6 @@ import numpy as np
 
 ATTACK = "loss_threshold"
 TARGET_FPR = 0.01
-PREDICT_BATCH = 4096
 # Shadow models the LiRA attack trains (each is one training of the run's network).
 DEFAULT_SHADOWS = 8
 # Probabilities are clipped to this before taking logs, as Keras' cross-entropy does.
@@ -155,7 +154,9 @@ def _losses(model: Any, task: str, X: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _scores(model: Any, X: np.ndarray) -> np.ndarray:
     # The model's output per row, as core.evaluate.metrics.predict_scores computes it (that
     # module imports this one; importing it back would be a cycle).
-    scores = np.asarray(model.predict(X, batch_size=PREDICT_BATCH, verbose=0), dtype=np.float64)
+    from core.train.models import model_outputs
+
+    scores = model_outputs(model, X)
     return scores[:, 0] if scores.ndim == 2 and scores.shape[1] == 1 else scores
 
 

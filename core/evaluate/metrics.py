@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from core.i18n import DEFAULT_LANGUAGE, Message, t
+from core.train.models import model_outputs
 
 if TYPE_CHECKING:
     from core.prep.pipeline import Prepared
@@ -48,7 +49,6 @@ BASELINES: dict[str, tuple[str, ...]] = {
     "multiclass": ("majority", "logistic", "boosting"),
     "regression": ("mean", "linear", "boosting"),
 }
-PREDICT_BATCH = 4096
 LOGISTIC_MAX_ITER = 1000
 BOOSTING_SEED = 0
 
@@ -73,7 +73,7 @@ def predict_scores(run_or_model: Run | Any, X: np.ndarray) -> np.ndarray:
     if len(X) == 0:
         units = int(model.outputs[0].shape[-1]) if hasattr(model, "outputs") else 1
         return np.empty((0,) if units == 1 else (0, units), dtype=np.float64)
-    scores = np.asarray(model.predict(X, batch_size=PREDICT_BATCH, verbose=0), dtype=np.float64)
+    scores = model_outputs(model, X)
     if scores.ndim == 2 and scores.shape[1] == 1:
         scores = scores[:, 0]
     return scores

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -168,6 +170,29 @@ def build_model(
     return keras.Sequential(layers, name=spec.kind)
 
 
+PREDICT_BATCH = 4096  # rows per forward pass when scoring a table
+
+
+def model_outputs(model: keras.Model, X: Any) -> Any:
+    """The model's outputs for rows X (float64 numpy, one row per row of X), in blocks of
+    PREDICT_BATCH rows, each a plain inference call `model(block, training=False)`.
+
+    Not `model.predict`: every call of it builds a tf.data pipeline and may retrace its predict
+    function, about 75 ms per call where the arithmetic of a small table takes well under one;
+    scoring a finished run called it four times, so collecting one run cost ~0.4 s of mostly
+    GIL-held work (bench/workshop_load.py's room of 20 collected twenty at once). The forward
+    pass is the same layers in inference mode (dropout off, batch norm's moving statistics).
+    """
+    import numpy as np
+
+    X = np.asarray(X, dtype=np.float32)
+    blocks = [
+        np.asarray(model(X[start : start + PREDICT_BATCH], training=False), dtype=np.float64)
+        for start in range(0, len(X), PREDICT_BATCH)
+    ]
+    return np.concatenate(blocks) if blocks else np.empty((0, *model.outputs[0].shape[1:]))
+
+
 def layer_table(model: keras.Model) -> list[dict[str, Any]]:
     """One row per layer (input first): name, type, output shape and parameter count."""
     rows = [
@@ -212,6 +237,10 @@ def work_per_epoch(
         for layer in model.layers
         if isinstance(layer, keras.layers.Dense)
     )
+    return _work(forward, n_rows, batch_size)
+
+
+def _work(forward: int, n_rows: int, batch_size: int | None) -> dict[str, int]:
     # Backward costs about twice the forward pass: one product for the gradient of the
     # weights, one for the gradient flowing to the layer below.
     per_row = 3 * forward
@@ -221,6 +250,46 @@ def work_per_epoch(
         "multiply_adds_per_epoch": int(per_row * n_rows),
         "batches_per_epoch": int(max(batches, 1)),
     }
+
+
+DESCRIBE_CACHE_SIZE = 32
+_DESCRIBED: OrderedDict[tuple, tuple] = OrderedDict()
+_DESCRIBE_LOCK = threading.Lock()
+
+
+def describe_architecture(
+    spec: ModelSpec,
+    n_features: int,
+    task: str,
+    n_classes: int,
+    n_rows: int,
+    batch_size: int | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, int], dict[str, int]]:
+    """layer_table, parameter_count and work_per_epoch of the model the spec builds.
+
+    The Keras model is built once per architecture for the whole process, one build at a time:
+    a build holds the GIL for a fraction of a second, and a room of 20 opening Train together
+    built 20 identical models (bench/workshop_load.py). The key is the architecture alone (the
+    spec and the model's input and output sizes), never a value from anyone's data, so what is
+    shared across sessions is a layer table (docs/ARCHITECTURE.md, "Session state").
+    """
+    key = (spec, n_features, task, n_classes)
+    with _DESCRIBE_LOCK:
+        described = _DESCRIBED.get(key)
+        if described is None:
+            model = build_model(spec, n_features, task, n_classes, seed=0)
+            described = (
+                tuple(layer_table(model)),
+                parameter_count(model),
+                work_per_epoch(model, 1)["forward_per_row"],
+            )
+            _DESCRIBED[key] = described
+            while len(_DESCRIBED) > DESCRIBE_CACHE_SIZE:
+                _DESCRIBED.popitem(last=False)
+        else:
+            _DESCRIBED.move_to_end(key)
+    rows, params, forward = described
+    return [dict(row) for row in rows], dict(params), _work(forward, n_rows, batch_size)
 
 
 def known_fields(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:

@@ -139,12 +139,12 @@ def test_regression_baselines_mean_and_linear(diabetes):
 
 
 class _Stub:
-    """A stand-in for a trained Keras model: predict() as Keras has it, from a fitted sklearn."""
+    """A stand-in for a trained Keras model: called as a Keras model is, from a fitted sklearn."""
 
     def __init__(self, model):
         self.model = model
 
-    def predict(self, X, batch_size=None, verbose=0):
+    def __call__(self, X, training=False):  # as a Keras model is called for inference
         return self.model.predict_proba(X).astype(np.float32)
 
 
@@ -168,7 +168,7 @@ def test_predict_scores_shapes_follow_the_task():
         def __init__(self, columns):
             self.columns = columns
 
-        def predict(self, X, batch_size=None, verbose=0):
+        def __call__(self, X, training=False):  # as a Keras model is called for inference
             return np.full((len(X), self.columns), 0.5, dtype=np.float32)
 
     X = np.zeros((3, 2))

@@ -305,7 +305,7 @@ class _Stub:
     def __init__(self, model):
         self.model = model
 
-    def predict(self, X, batch_size=None, verbose=0):
+    def __call__(self, X, training=False):  # as a Keras model is called for inference
         return self.model.predict_proba(X).astype(np.float32)
 
 

@@ -107,6 +107,30 @@ def test_work_per_epoch_counts_multiply_adds_and_batches():
     assert work_per_epoch(model, n_rows=100)["batches_per_epoch"] == 1
 
 
+def test_describe_architecture_builds_one_model_per_architecture_and_says_what_it_built(
+    monkeypatch,
+):
+    import core.train.models as models
+
+    built = []
+    real_build = models.build_model
+    monkeypatch.setattr(
+        models, "build_model", lambda *args, **kw: built.append(args) or real_build(*args, **kw)
+    )
+    monkeypatch.setattr(models, "_DESCRIBED", models.OrderedDict())
+    spec = ModelSpec(hidden_layers=(10,))
+    model = real_build(spec, 4, "regression", 1, 0)
+    for n_rows, batch in ((100, 32), (250, None), (100, 32)):
+        rows, params, work = models.describe_architecture(spec, 4, "regression", 1, n_rows, batch)
+        assert rows == layer_table(model)
+        assert params == parameter_count(model)
+        assert work == work_per_epoch(model, n_rows, batch)
+        rows[0]["params"] = 99  # a caller's edit never reaches the next caller
+    assert len(built) == 1
+    models.describe_architecture(spec, 5, "regression", 1, 100)  # another input size: a build
+    assert len(built) == 2
+
+
 def test_each_task_has_its_default_loss_and_main_metric():
     assert [default_loss(task) for task in LOSSES] == [
         "mse",
@@ -181,3 +205,18 @@ def test_class_counts_must_fit_the_task():
         build_model(ModelSpec(), 3, "binary", 3, seed=0)
     with pytest.raises(UserError):
         build_model(ModelSpec(), 3, "forecast", 1, seed=0)
+
+
+def test_model_outputs_equal_keras_predict_in_blocks_with_dropout_and_batch_norm_at_inference(
+    monkeypatch,
+):
+    import core.train.models as models
+
+    monkeypatch.setattr(models, "PREDICT_BATCH", 64)  # 150 rows: three blocks, the last short
+    spec = ModelSpec(hidden_layers=(8,), dropout=0.5, batch_norm=True)
+    model = build_model(spec, 3, "multiclass", 4, seed=1)
+    X = np.random.default_rng(0).normal(size=(150, 3)).astype(np.float32)
+    outputs = models.model_outputs(model, X)
+    assert outputs.shape == (150, 4) and outputs.dtype == np.float64
+    np.testing.assert_allclose(outputs, model.predict(X, verbose=0), rtol=1e-6, atol=1e-7)
+    assert models.model_outputs(model, X[:0]).shape == (0, 4)
