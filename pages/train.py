@@ -25,7 +25,7 @@ from core.train.figures import (
     live_training_curves,
     loss_on_standardised_scale,
 )
-from core.train.jobs import server_limiter
+from core.train.jobs import poll_seconds, server_limiter
 from core.train.models import (
     ACTIVATIONS,
     KINDS,
@@ -513,9 +513,11 @@ def live_panel() -> None:
     # Poll while there is something to watch, and until the run is collected (each tick asks
     # app.py for that full rerun again, so a rerun the browser drops cannot leave the page on
     # "Finished" with no run in the history); a collected job is drawn once.
-    live = not job.done or not state.job_collected(job.run_id)
-    trace("live", job=state.job_phase(), polling=live)
-    st.fragment(_live_panel, run_every=0.5 if live else None)()
+    # Fixed when the page draws: a job that starts while its panel polls at the queue's pace
+    # keeps that pace (a full rerun to speed it up would cost more than it gives).
+    every = poll_seconds(job, state.job_collected(job.run_id))
+    trace("live", job=state.job_phase(), every=every)
+    st.fragment(_live_panel, run_every=every)()
 
 
 def _live_panel() -> None:

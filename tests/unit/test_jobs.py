@@ -11,7 +11,7 @@ import pytest
 
 from core.i18n import UserError
 from core.train.engine import TrainingJob, TrainSpec
-from core.train.jobs import JobLimiter
+from core.train.jobs import LIVE_POLL_S, QUEUED_POLL_S, JobLimiter, poll_seconds
 from core.train.models import ModelSpec
 
 RNG = np.random.default_rng(0)
@@ -178,6 +178,23 @@ def test_closing_a_session_mid_training_frees_the_slot_for_the_next_in_line():
     assert waiting.join(timeout=60) and waiting.status == "finished"
     assert limiter.stop_reason(abandoned).key == "train.message.stopped_session_gone"
     _wait_for(lambda: limiter.running == 0)
+
+
+def test_a_queued_job_is_polled_slowly_a_training_one_live_and_a_collected_one_never():
+    limiter = JobLimiter(max_jobs=1, reap_every=None)
+    first, second = real_job(LONG, limiter), real_job(QUICK, limiter)
+    limiter.admit(first, "a")
+    limiter.admit(second, "b")
+    first.start()
+    second.start()
+    _wait_for(lambda: first.snapshot().status == "running")
+    _wait_for(lambda: second.snapshot().queue_position == 1)
+    assert poll_seconds(first, collected=False) == LIVE_POLL_S
+    assert poll_seconds(second, collected=False) == QUEUED_POLL_S > LIVE_POLL_S
+    first.stop()
+    assert first.join(timeout=30) and second.join(timeout=60)
+    assert poll_seconds(second, collected=False) == LIVE_POLL_S  # ask for the collecting rerun
+    assert poll_seconds(second, collected=True) is None
 
 
 def test_tensorflow_threads_are_bounded_for_the_jobs_sharing_the_cores():
