@@ -1,20 +1,23 @@
 """The room in a bench: one shared server, N Chromium participants through a lesson.
 
 Starts `streamlit run app.py` with MODELDESK_SHARED=1, then for each N runs N participants at
-once (Playwright, Debian's Chromium at /usr/bin/chromium launched under `nice -n 19`, one
-browser context each). Every participant opens `/?lesson=<id>`, opens Train, trains with the
+once (Playwright, Debian's Chromium at /usr/bin/chromium launched under `nice -n 19` and in
+Linux's SCHED_IDLE class, so they take what the server leaves; `--nice-only` for nice alone;
+one browser context each). Every participant opens `/?lesson=<id>`, opens Train, trains with the
 lesson's presets, waits for the run to appear in their history *without reopening a page*,
 names the run with a secret word, and opens Evaluate. Meanwhile the server's RSS and CPU time
 are sampled and a health probe runs. At the end every participant's page is searched for
 the other participants' secret words (isolation).
 
 Prints per step median / worst seconds, failures, frontend errors, pages drawn wrong (a run in
-the history whose heading is missing), health-probe p50/p95/max,
+the history whose heading is missing), health-probe p50/p95/max (the probe is a process of
+its own; p95 also while the pages load and after), the machine's CPU beside the server's,
 server RSS peak, the server CPU-seconds per participant, and from that how many cores a room
 of 30 needs for every participant to finish training within 60 s.
 
     .venv/bin/python bench/workshop_load.py --n 1 10 20 [--lesson first_model] [--shots DIR]
-        [--trace FILE]   (the server writes one line per script-run event: ui.trace)
+        [--trace FILE] [--nice-only]
+    --trace FILE: the server writes one line per script-run event there (ui.trace)
 """
 
 from __future__ import annotations
@@ -149,10 +152,15 @@ def start_server(port: int, trace: Path | None = None) -> subprocess.Popen:
     raise SystemExit("the server did not become healthy in 90 s")
 
 
-def niced_chromium() -> str:
-    """A wrapper that starts Debian's Chromium at the lowest priority (the server goes first)."""
+def niced_chromium(idle: bool = True) -> str:
+    """A wrapper that starts Debian's Chromium at the lowest priority (the server goes first):
+    `nice -n 19`, and by default also Linux's SCHED_IDLE class (`chrt --idle 0`), which runs the
+    browsers only when the server does not want the CPU. Nice 19 alone still gives twenty busy
+    renderers time slices the server waits behind (a room's browsers run on the participants'
+    own machines; here they share the server's two cores)."""
     wrapper = Path(tempfile.mkdtemp(prefix="modeldesk-bench-")) / "chromium"
-    wrapper.write_text(f'#!/bin/sh\nexec nice -n 19 {CHROMIUM} "$@"\n')
+    idle_class = "chrt --idle 0 " if idle else ""
+    wrapper.write_text(f'#!/bin/sh\nexec {idle_class}nice -n 19 {CHROMIUM} "$@"\n')
     wrapper.chmod(0o755)
     return str(wrapper)
 
@@ -227,7 +235,12 @@ async def _train(page, ms):
 
 
 async def one_room(
-    n: int, lesson: str, timeout: float, shots: Path | None = None, trace: Path | None = None
+    n: int,
+    lesson: str,
+    timeout: float,
+    shots: Path | None = None,
+    trace: Path | None = None,
+    idle: bool = True,
 ) -> dict:
     from playwright.async_api import async_playwright
 
@@ -243,7 +256,7 @@ async def one_room(
     try:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
-                executable_path=niced_chromium(),
+                executable_path=niced_chromium(idle),
                 args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
             )
             opened = await asyncio.gather(
@@ -334,13 +347,25 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per step")
     parser.add_argument("--shots", type=Path, help="folder for a screenshot of each failed page")
     parser.add_argument(
+        "--nice-only",
+        action="store_true",
+        help="browsers at nice 19 only, not also in the SCHED_IDLE class",
+    )
+    parser.add_argument(
         "--trace", type=Path, help="file for the server's per-run trace (MODELDESK_TRACE)"
     )
     args = parser.parse_args()
-    print(f"ModelDesk workshop load: lesson {args.lesson}, {os.cpu_count()} cores on this machine")
+    print(
+        f"ModelDesk workshop load: lesson {args.lesson}, {os.cpu_count()} cores on this machine,"
+        f" browsers at nice 19{'' if args.nice_only else ' in the SCHED_IDLE class'}"
+    )
     rooms = []
     for n in args.n:
-        rooms.append(asyncio.run(one_room(n, args.lesson, args.timeout, args.shots, args.trace)))
+        rooms.append(
+            asyncio.run(
+                one_room(n, args.lesson, args.timeout, args.shots, args.trace, not args.nice_only)
+            )
+        )
         report(rooms[-1])
     if len(rooms) > 1:
         small, large = min(rooms, key=lambda r: r["n"]), max(rooms, key=lambda r: r["n"])
