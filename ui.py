@@ -63,7 +63,7 @@ def trace(event: str, **fields: object) -> None:
     ctx = get_script_run_ctx()
     token = state.resume_token() or ""
     who = hashlib.sha256(token.encode()).hexdigest()[:8] if token else "-"
-    session = ctx.session_id[:8] if ctx is not None else "-"
+    session = ctx.session_id[:8].replace(" ", "_") if ctx is not None else "-"
     extra = " ".join(f"{key}={value}" for key, value in fields.items())
     _TRACE.debug(f"{time.time():.3f} {who} {session} {event} {extra}")
 

@@ -162,3 +162,40 @@ def test_a_preprocess_setup_link_restores_the_same_plan_and_split():
     assert restored.to_json() == decode_setup(link).config.preprocess.to_json()
     # The page's controls show that plan too: nothing "changed since the splits were prepared".
     assert not any("changed since" in w.value for w in participant.warning)
+
+
+def test_the_bench_trace_follows_a_run_to_its_collection_and_names_the_session_by_a_hash(
+    monkeypatch,
+):
+    import hashlib
+    import logging
+
+    import ui
+
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Keep()
+    ui._TRACE.addHandler(handler)
+    monkeypatch.setattr(ui._TRACE, "level", logging.DEBUG)
+    try:
+        at = open_with({"lesson": "first_model"}, "pages/train.py")
+        at.slider(key="tr_epochs").set_value(5).run()
+        at.button(key="tr_train").click().run()
+        poll_until_done(at)
+    finally:
+        ui._TRACE.removeHandler(handler)
+    token = at.session_state["_resume_token"]
+    who = hashlib.sha256(token.encode()).hexdigest()[:8]
+    events = [line.split()[3] for line in lines]
+    assert {"run", "end", "live", "tick", "collect"} <= set(events)
+    assert all(line.split()[1] == who for line in lines)
+    assert not any(token in line for line in lines)
+    # The live panel polls while the job trains and stops once its run is collected.
+    live = [line for line in lines if line.split()[3] == "live"]
+    assert "every=0.5" in live[0] or "every=2.0" in live[0]
+    assert live[-1].endswith("every=None")
+    assert events.index("collect") < len(events) - 1 - events[::-1].index("live")
