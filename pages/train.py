@@ -503,7 +503,8 @@ def _job_controls(prepared, model_spec: ModelSpec, train_spec: TrainSpec) -> Non
 
 
 def live_panel() -> None:
-    """Progress and curves of the current job, redrawn twice a second while it trains."""
+    """Progress and curves of the current job: redrawn twice a second while it trains, every
+    2 s while it waits in the queue (core.train.jobs.poll_seconds)."""
     job = state.job()
     if job is None:
         return
@@ -512,9 +513,9 @@ def live_panel() -> None:
     collect_finished_job()
     # Poll while there is something to watch, and until the run is collected (each tick asks
     # app.py for that full rerun again, so a rerun the browser drops cannot leave the page on
-    # "Finished" with no run in the history); a collected job is drawn once.
-    # Fixed when the page draws: a job that starts while its panel polls at the queue's pace
-    # keeps that pace (a full rerun to speed it up would cost more than it gives).
+    # "Finished" with no run in the history); a collected job is drawn once. The pace is fixed
+    # when the page draws: a job that starts while its panel polls at the queue's pace keeps
+    # that pace (a full rerun to speed it up would cost more than it gives).
     every = poll_seconds(job, state.job_collected(job.run_id))
     trace("live", job=state.job_phase(), every=every)
     st.fragment(_live_panel, run_every=every)()
