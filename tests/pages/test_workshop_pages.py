@@ -164,9 +164,7 @@ def test_a_preprocess_setup_link_restores_the_same_plan_and_split():
     assert not any("changed since" in w.value for w in participant.warning)
 
 
-def test_the_bench_trace_follows_a_run_to_its_collection_and_names_the_session_by_a_hash(
-    monkeypatch,
-):
+def test_the_bench_trace_follows_a_run_to_its_collection_and_names_the_session_by_a_hash():
     import hashlib
     import logging
 
@@ -178,9 +176,9 @@ def test_the_bench_trace_follows_a_run_to_its_collection_and_names_the_session_b
         def emit(self, record: logging.LogRecord) -> None:
             lines.append(record.getMessage())
 
-    handler = Keep()
+    handler, level = Keep(), ui._TRACE.level
     ui._TRACE.addHandler(handler)
-    monkeypatch.setattr(ui._TRACE, "level", logging.DEBUG)
+    ui._TRACE.setLevel(logging.DEBUG)  # setLevel, not .level: it clears the logger's cache
     try:
         at = open_with({"lesson": "first_model"}, "pages/train.py")
         at.slider(key="tr_epochs").set_value(5).run()
@@ -188,6 +186,7 @@ def test_the_bench_trace_follows_a_run_to_its_collection_and_names_the_session_b
         poll_until_done(at)
     finally:
         ui._TRACE.removeHandler(handler)
+        ui._TRACE.setLevel(level)
     token = at.session_state["_resume_token"]
     who = hashlib.sha256(token.encode()).hexdigest()[:8]
     events = [line.split()[3] for line in lines]

@@ -137,6 +137,9 @@ def test_a_killed_worker_fails_the_job_clearly_and_frees_its_place(monkeypatch):
 def test_stop_while_queued_leaves_the_queue(monkeypatch):
     monkeypatch.setenv("MODELDESK_MAX_JOBS", "1")
     first = binary(cluster.ClusterTrainingJob, LONG).start()
+    # The second starts once the first has its place: both pollers join the queue from their
+    # own threads, and a second that joined first would train and never wait.
+    wait_for(lambda: first.worker_pid is not None)
     second = binary(cluster.ClusterTrainingJob).start()
     wait_for(lambda: second.snapshot().queue_position == 1)
     second.stop()
