@@ -125,10 +125,9 @@ def summary(repeat: int) -> None:
         models.parameter_count(model)
 
     cached = timed(lambda: models.describe_architecture(spec, 8, "binary", 2, 500, 32), repeat)
-    print("\n3. The Train page's architecture summary, median of", max(5, repeat // 10))
-    print(
-        f"   a Keras build per participant:     {timed(build_each_time, max(5, repeat // 10)):8.2f} ms"
-    )
+    builds = max(5, repeat // 10)
+    print("\n3. The Train page's architecture summary, median of", builds)
+    print(f"   a Keras build per participant:     {timed(build_each_time, builds):8.2f} ms")
     print(f"   describe_architecture, cached:     {cached:8.3f} ms")
 
 
