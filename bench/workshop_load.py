@@ -54,6 +54,7 @@ class Participant:
     times: dict[str, float] = field(default_factory=dict)
     failure: str | None = None
     errors: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)  # every other console error, for diagnosis
     leaked: list[str] = field(default_factory=list)
     sees_own: bool = False
     glitches: list[str] = field(default_factory=list)
@@ -171,12 +172,9 @@ async def participant_flow(
     context = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     page.on("pageerror", lambda error: p.errors.append(str(error)[:200]))
-    page.on(
-        "console",
-        lambda msg: (
-            p.errors.append(msg.text[:200]) if msg.type == "error" and "setIn" in msg.text else None
-        ),
-    )
+    page.on("console", lambda msg: _console(p, msg))
+    # A dropped websocket loses whatever the server had not yet delivered: worth seeing.
+    page.on("websocket", lambda ws: ws.on("close", lambda _: p.console.append("websocket closed")))
     ms = timeout * 1000
 
     async def step(name, action):
@@ -215,6 +213,12 @@ async def participant_flow(
                 (shots / f"failed-{p.index}.txt").write_text(text)
                 (shots / f"failed-{p.index}.html").write_text(await page.content())
     return context, page
+
+
+def _console(p: Participant, msg) -> None:
+    if msg.type != "error":
+        return
+    (p.errors if "setIn" in msg.text else p.console).append(msg.text[:300])
 
 
 async def _open_lesson(page, url, lesson, ms):
@@ -302,6 +306,7 @@ def report(room: dict) -> None:
         if p.failure:
             print(f"  failure: participant {p.index} (trace {p.who}): {p.failure}")
     errors = sum(len(p.errors) for p in people)
+    console = [f"participant {p.index}: {text}" for p in people for text in p.console]
     leaks = sum(len(p.leaked) for p in people)
     own = sum(p.sees_own for p in people)
     glitches = [f"participant {p.index}: {g}" for p in people for g in p.glitches]
@@ -310,6 +315,7 @@ def report(room: dict) -> None:
         f"  frontend errors: {errors}   isolation violations: {leaks}"
         f"   (own run name found on {own} of {n} pages)"
     )
+    print(f"  other console errors: {len(console)}" + "".join(f"\n    {c}" for c in console[:5]))
     latencies = [seconds for _, seconds, _ in sampler.health]
     unanswered = sum(not ok for _, _, ok in sampler.health)
     print(
