@@ -37,6 +37,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -306,7 +307,7 @@ def report(room: dict) -> None:
         if p.failure:
             print(f"  failure: participant {p.index} (trace {p.who}): {p.failure}")
     errors = sum(len(p.errors) for p in people)
-    console = [f"participant {p.index}: {text}" for p in people for text in p.console]
+    console = Counter(text for p in people for text in p.console)
     leaks = sum(len(p.leaked) for p in people)
     own = sum(p.sees_own for p in people)
     glitches = [f"participant {p.index}: {g}" for p in people for g in p.glitches]
@@ -315,7 +316,13 @@ def report(room: dict) -> None:
         f"  frontend errors: {errors}   isolation violations: {leaks}"
         f"   (own run name found on {own} of {n} pages)"
     )
-    print(f"  other console errors: {len(console)}" + "".join(f"\n    {c}" for c in console[:5]))
+    print(
+        f"  other console errors: {sum(console.values())}"
+        + "".join(f"\n    {count} x {text}" for text, count in console.most_common(5))
+    )
+    for p in people:
+        if p.failure and p.console:
+            print(f"    participant {p.index} (failed): {', '.join(p.console[-3:])}")
     latencies = [seconds for _, seconds, _ in sampler.health]
     unanswered = sum(not ok for _, _, ok in sampler.health)
     print(

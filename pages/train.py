@@ -516,9 +516,14 @@ def live_panel() -> None:
     # "Finished" with no run in the history); a collected job is drawn once. The pace is fixed
     # when the page draws: a job that starts while its panel polls at the queue's pace keeps
     # that pace (a full rerun to speed it up would cost more than it gives).
-    every = poll_seconds(job, state.job_collected(job.run_id))
+    redrawn = state.scratch("train.redrawn") == job.run_id
+    every = poll_seconds(job, state.job_collected(job.run_id), redrawn)
     trace("live", job=state.job_phase(), every=every)
-    st.fragment(_live_panel, run_every=every)()
+    state.set_scratch("train.inline", True)  # the fragment runs inside this full run
+    try:
+        st.fragment(_live_panel, run_every=every)()
+    finally:
+        state.set_scratch("train.inline", False)  # ... and from here on only in its own ticks
 
 
 def _live_panel() -> None:
@@ -574,6 +579,16 @@ def _live_panel() -> None:
     if snapshot.done and not state.job_collected(job.run_id):
         # The run joins the history in app.py, before any page, in the full rerun asked here;
         # never collected inside the fragment, so a dropped rerun is asked again next tick.
+        st.rerun(scope="app")
+    elif (
+        snapshot.done
+        and not state.scratch("train.inline")
+        and state.scratch("train.redrawn") != job.run_id
+    ):
+        # A tick after the run that drew the collected run: one more full run redraws the page,
+        # in case the browser lost part of that one (docs/ARCHITECTURE.md, "Background jobs");
+        # that run draws this panel without polling.
+        state.set_scratch("train.redrawn", job.run_id)
         st.rerun(scope="app")
 
 

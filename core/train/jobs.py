@@ -28,6 +28,7 @@ from core.i18n import Message, UserError
 
 LIVE_POLL_S = 0.5  # seconds between redraws of a job's live panel while it trains
 QUEUED_POLL_S = 2.0  # ... while it waits for a slot
+REDRAW_AFTER_S = 3.0  # ... and once more after the run that drew its collected run
 LIVENESS_S = 60.0  # a session silent this long is gone (Streamlit pings far more often)
 DEFAULT_MAX_QUEUE = 64
 _RATE_WEIGHT = 0.3  # weight of the newest finished job in the seconds-per-batch average
@@ -269,14 +270,16 @@ class JobLimiter:
                 continue
 
 
-def poll_seconds(job: Any, collected: bool) -> float | None:
+def poll_seconds(job: Any, collected: bool, redrawn: bool = True) -> float | None:
     """How often a page redraws a job's live panel: LIVE_POLL_S while it trains, QUEUED_POLL_S
     while it waits for a slot (its place changes slowly, and in a full room most jobs wait:
     every redraw is work for the server and for that participant's browser), and never once
-    its run is `collected` into the history. A finished job not yet collected polls at the
-    live pace, so the page asks for the collecting rerun soon."""
+    its run is `collected` into the history and the page `redrawn` after that. A finished job
+    not yet collected polls at the live pace, so the page asks for the collecting rerun soon;
+    a collected one not yet redrawn polls once more, at REDRAW_AFTER_S (docs/ARCHITECTURE.md,
+    "Background jobs": one more full redraw after the collecting run)."""
     if job.done and collected:
-        return None
+        return None if redrawn else REDRAW_AFTER_S
     return QUEUED_POLL_S if job.snapshot().status == "queued" else LIVE_POLL_S
 
 

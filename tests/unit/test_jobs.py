@@ -11,7 +11,13 @@ import pytest
 
 from core.i18n import UserError
 from core.train.engine import TrainingJob, TrainSpec
-from core.train.jobs import LIVE_POLL_S, QUEUED_POLL_S, JobLimiter, poll_seconds
+from core.train.jobs import (
+    LIVE_POLL_S,
+    QUEUED_POLL_S,
+    REDRAW_AFTER_S,
+    JobLimiter,
+    poll_seconds,
+)
 from core.train.models import ModelSpec
 
 RNG = np.random.default_rng(0)
@@ -180,7 +186,7 @@ def test_closing_a_session_mid_training_frees_the_slot_for_the_next_in_line():
     _wait_for(lambda: limiter.running == 0)
 
 
-def test_a_queued_job_is_polled_slowly_a_training_one_live_and_a_collected_one_never():
+def test_a_queued_job_is_polled_slowly_a_training_one_live_and_a_collected_one_once_more():
     limiter = JobLimiter(max_jobs=1, reap_every=None)
     first, second = real_job(LONG, limiter), real_job(QUICK, limiter)
     limiter.admit(first, "a")
@@ -194,7 +200,8 @@ def test_a_queued_job_is_polled_slowly_a_training_one_live_and_a_collected_one_n
     first.stop()
     assert first.join(timeout=30) and second.join(timeout=60)
     assert poll_seconds(second, collected=False) == LIVE_POLL_S  # ask for the collecting rerun
-    assert poll_seconds(second, collected=True) is None
+    assert poll_seconds(second, collected=True, redrawn=False) == REDRAW_AFTER_S  # once more
+    assert poll_seconds(second, collected=True, redrawn=True) is None
 
 
 def test_tensorflow_threads_are_bounded_for_the_jobs_sharing_the_cores():
