@@ -580,14 +580,12 @@ def _live_panel() -> None:
         # The run joins the history in app.py, before any page, in the full rerun asked here;
         # never collected inside the fragment, so a dropped rerun is asked again next tick.
         st.rerun(scope="app")
-    elif (
-        snapshot.done
-        and not state.scratch("train.inline")
-        and state.scratch("train.redrawn") != job.run_id
-    ):
-        # A tick after the run that drew the collected run: one more full run redraws the page,
-        # in case the browser lost part of that one (docs/ARCHITECTURE.md, "Background jobs");
-        # that run draws this panel without polling.
+    elif snapshot.done and not state.scratch("train.inline"):
+        # A tick after a full run that drew the collected run: the panel's one poll after that
+        # run, or a timer the browser has not yet cancelled because it is behind. Either way a
+        # full run that a tick followed may not have reached the page whole, so one more redraws
+        # it; that run draws this panel without polling, so the redraws stop once the browser
+        # has caught up (docs/ARCHITECTURE.md, "Background jobs").
         state.set_scratch("train.redrawn", job.run_id)
         st.rerun(scope="app")
 
