@@ -84,26 +84,35 @@ def loss_threshold_attack(
     member_losses: np.ndarray, non_member_losses: np.ndarray
 ) -> MembershipAudit:
     """The attack on two sets of per-row losses: a lower loss says "member"."""
-    from sklearn.metrics import roc_auc_score, roc_curve
-
     members = np.asarray(member_losses, dtype=np.float64).reshape(-1)
     others = np.asarray(non_member_losses, dtype=np.float64).reshape(-1)
     if len(members) == 0 or len(others) == 0:
         raise ValueError("the attack needs members and non-members")
-    labels = np.concatenate([np.ones(len(members)), np.zeros(len(others))])
+    labels = np.concatenate([np.ones(len(members), dtype=bool), np.zeros(len(others), dtype=bool)])
     # Non-finite losses (a blown-up model) rank as the least member-like.
     scores = -np.nan_to_num(np.concatenate([members, others]), nan=np.inf, posinf=np.inf)
     scores = np.nan_to_num(scores, neginf=np.finfo(np.float64).min)
+    return _scored_audit(labels, scores, ATTACK)
+
+
+def _scored_audit(members: np.ndarray, scores: np.ndarray, attack: str) -> MembershipAudit:
+    """The audit of an attack's per-row scores (higher: more member-like) against which rows
+    are members (a boolean mask): ROC AUC, its standard error, TPR at 1% FPR and the curve."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    labels = members.astype(int)
     auc = float(roc_auc_score(labels, scores))
     fpr, tpr, _ = roc_curve(labels, scores)
+    positives, negatives = int(members.sum()), int((~members).sum())
     return MembershipAudit(
         auc=auc,
-        auc_se=auc_standard_error(auc, len(members), len(others)),
+        auc_se=auc_standard_error(auc, positives, negatives),
         tpr_at_1pct_fpr=tpr_at_fpr(fpr, tpr, TARGET_FPR),
-        members=len(members),
-        non_members=len(others),
+        members=positives,
+        non_members=negatives,
         fpr=tuple(float(v) for v in fpr),
         tpr=tuple(float(v) for v in tpr),
+        attack=attack,
     )
 
 
@@ -216,22 +225,7 @@ def lira_audit(
     target = confidence_scores(
         run.build_model() if hasattr(run, "build_model") else run, task, X, y
     )
-    scores = _likelihood_ratio(target, stats, inside)
-    labels = members.astype(int)
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    auc = float(roc_auc_score(labels, scores))
-    fpr, tpr, _ = roc_curve(labels, scores)
-    return MembershipAudit(
-        auc=auc,
-        auc_se=auc_standard_error(auc, int(members.sum()), int((~members).sum())),
-        tpr_at_1pct_fpr=tpr_at_fpr(fpr, tpr, TARGET_FPR),
-        members=int(members.sum()),
-        non_members=int((~members).sum()),
-        fpr=tuple(float(v) for v in fpr),
-        tpr=tuple(float(v) for v in tpr),
-        attack="lira",
-    )
+    return _scored_audit(members, _likelihood_ratio(target, stats, inside), "lira")
 
 
 def _likelihood_ratio(target: np.ndarray, stats: np.ndarray, inside: np.ndarray) -> np.ndarray:
