@@ -5,10 +5,10 @@ TensorFlow is imported inside the functions that need it, so importing this modu
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import threading
-from collections import OrderedDict
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -253,7 +253,6 @@ def _work(forward: int, n_rows: int, batch_size: int | None) -> dict[str, int]:
 
 
 DESCRIBE_CACHE_SIZE = 32
-_DESCRIBED: OrderedDict[tuple, tuple] = OrderedDict()
 _DESCRIBE_LOCK = threading.Lock()
 
 
@@ -273,23 +272,16 @@ def describe_architecture(
     spec and the model's input and output sizes), never a value from anyone's data, so what is
     shared across sessions is a layer table (docs/ARCHITECTURE.md, "Session state").
     """
-    key = (spec, n_features, task, n_classes)
-    with _DESCRIBE_LOCK:
-        described = _DESCRIBED.get(key)
-        if described is None:
-            model = build_model(spec, n_features, task, n_classes, seed=0)
-            described = (
-                tuple(layer_table(model)),
-                parameter_count(model),
-                work_per_epoch(model, 1)["forward_per_row"],
-            )
-            _DESCRIBED[key] = described
-            while len(_DESCRIBED) > DESCRIBE_CACHE_SIZE:
-                _DESCRIBED.popitem(last=False)
-        else:
-            _DESCRIBED.move_to_end(key)
-    rows, params, forward = described
+    with _DESCRIBE_LOCK:  # one build at a time: callers of the same architecture wait for it
+        rows, params, forward = _described(spec, n_features, task, n_classes)
     return [dict(row) for row in rows], dict(params), _work(forward, n_rows, batch_size)
+
+
+@functools.lru_cache(maxsize=DESCRIBE_CACHE_SIZE)
+def _described(spec: ModelSpec, n_features: int, task: str, n_classes: int) -> tuple:
+    model = build_model(spec, n_features, task, n_classes, seed=0)
+    forward = work_per_epoch(model, 1)["forward_per_row"]
+    return tuple(layer_table(model)), parameter_count(model), forward
 
 
 def known_fields(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:

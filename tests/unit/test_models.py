@@ -117,7 +117,7 @@ def test_describe_architecture_builds_one_model_per_architecture_and_says_what_i
     monkeypatch.setattr(
         models, "build_model", lambda *args, **kw: built.append(args) or real_build(*args, **kw)
     )
-    monkeypatch.setattr(models, "_DESCRIBED", models.OrderedDict())
+    models._described.cache_clear()
     spec = ModelSpec(hidden_layers=(10,))
     model = real_build(spec, 4, "regression", 1, 0)
     for n_rows, batch in ((100, 32), (250, None), (100, 32)):
