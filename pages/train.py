@@ -683,7 +683,8 @@ def run_history() -> None:
 
 
 def _save_runs(runs: dict) -> None:
-    from core.train.runner import runs_folder, save_runs, shared_deployment
+    from core.private_files import shared_deployment
+    from core.train.runner import runs_folder, save_runs
 
     if shared_deployment():
         st.caption(tr("trainpage.shared_no_save"))

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from core.i18n import Message
+from core.private_files import shared_deployment
 from core.train.devices import training_device
 from core.train.engine import (
     DONE_STATUSES,
@@ -99,7 +100,7 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
             quiet = {"TF_CPP_MIN_LOG_LEVEL": "3"}
             if address == "local":
                 system: dict[str, Any] = {}
-                if _shared():
+                if shared_deployment():
                     system["automatic_object_spilling_enabled"] = False
                 ray.init(
                     address="local",  # always a new instance, never one already running here
@@ -613,12 +614,6 @@ def _number_setting(name: str, default: float) -> float:
         return float(value) if value else default
     except ValueError:
         return default
-
-
-def _shared() -> bool:
-    from core.private_files import shared_deployment
-
-    return shared_deployment()
 
 
 def _first_line(error: BaseException) -> str:

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from core import limits, private_files
+from core import limits
 from core.i18n import UserError
 from core.prep.pipeline import Prepared
 from core.prep.preprocessing import PreprocessSpec, default_spec
+from core.private_files import shared_deployment
 from core.train.engine import JobLimiter, Run, TrainingJob, TrainSpec
 from core.train.models import ModelSpec
 
@@ -153,11 +154,6 @@ def first_model_setup() -> tuple:
     plans = tuple(replace(plan, scale="none", add_indicator=False) for plan in spec.columns)
     spec = replace(spec, columns=plans)
     return dataset, spec, first_model_spec(), first_train_spec()
-
-
-def shared_deployment() -> bool:
-    """Whether this server is shared (MODELDESK_SHARED=1): then nothing is written to disk."""
-    return private_files.shared_deployment()
 
 
 RUNS_FOLDER = "runs"  # the one folder, under the working folder, the app saves runs in

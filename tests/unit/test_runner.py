@@ -7,6 +7,7 @@ import pytest
 
 from core.data.loading import load_sample
 from core.i18n import UserError
+from core.private_files import shared_deployment
 from core.train.engine import Run, TrainSpec
 from core.train.models import ModelSpec
 from core.train.runner import (
@@ -17,7 +18,6 @@ from core.train.runner import (
     load_runs,
     runs_folder,
     save_runs,
-    shared_deployment,
 )
 
 
