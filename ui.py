@@ -136,6 +136,14 @@ def set_dataset(dataset: Any, profile: Any) -> None:
     state.set_dataset(dataset, profile)
 
 
+def epsilon_text(privacy: dict | None) -> str:
+    """The ε a privacy block (core.train.privacy's report, metrics.json's "privacy") says was
+    spent, to two decimals; "∞" for a run without DP or without a finite bound."""
+    block = privacy or {}
+    epsilon = block.get("epsilon") if block.get("dp") else None
+    return "∞" if epsilon is None else f"{epsilon:.2f}"
+
+
 def labeler(codes: Iterable[Hashable], label: Callable[[Any], str]) -> Callable[[Any], str]:
     """A format_func whose labels are computed now, in this run's language.
 

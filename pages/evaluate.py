@@ -40,6 +40,7 @@ from core.evaluate.metrics import (
 from core.i18n import UserError
 from core.train.models import resolved_loss
 from ui import (
+    epsilon_text,
     escape_md,
     labeler,
     lang,
@@ -161,14 +162,11 @@ def _privacy(runs: dict, run_id: str) -> None:
             continue
         block = _privacy_block(other_id, other)
         attack = block.get("membership_inference") or {}
-        epsilon = block.get("epsilon")
         rows.append(
             {
                 tr("dp.column.run"): _run_label(other),
                 tr("dp.column.dp"): tr("dp.yes") if block.get("dp") else tr("dp.no"),
-                tr("dp.column.epsilon"): "∞"
-                if not block.get("dp") or epsilon is None
-                else f"{epsilon:.2f}",
+                tr("dp.column.epsilon"): epsilon_text(block),
                 _metric(headline): format_value(headline, (other.metrics or {}).get(headline)),
                 tr("dp.column.auc"): "-" if not attack else f"{attack['auc']:.3f}",
                 tr("dp.column.tpr"): "-" if not attack else f"{attack['tpr_at_1pct_fpr']:.3f}",

@@ -48,6 +48,7 @@ from core.train.runner import (
 )
 from ui import (
     collect_finished_job,
+    epsilon_text,
     escape_md,
     labeler,
     lang,
@@ -513,7 +514,8 @@ def live_panel() -> None:
     collect_finished_job()
     # Poll while there is something to watch, and until the run is collected (each tick asks
     # app.py for that full rerun again, so a rerun the browser drops cannot leave the page on
-    # "Finished" with no run in the history); a collected job is drawn once. The pace is fixed
+    # "Finished" with no run in the history); a collected job polls once more, for the redraw
+    # in _live_panel, and then not at all. The pace is fixed
     # when the page draws: a job that starts while its panel polls at the queue's pace keeps
     # that pace (a full rerun to speed it up would cost more than it gives).
     redrawn = state.scratch("train.redrawn") == job.run_id
@@ -601,13 +603,8 @@ def _live_figure(name: str) -> LiveFigure:
 
 def _privacy_spent(privacy: dict) -> None:
     """The ε a DP-SGD job has spent so far (the steps taken), beside the curves."""
-    epsilon = privacy.get("epsilon")
     target = privacy.get("target_epsilon")
-    st.metric(
-        tr("dp.live.label"),
-        "∞" if epsilon is None else f"{epsilon:.2f}",
-        help=tr("dp.live.help"),
-    )
+    st.metric(tr("dp.live.label"), epsilon_text(privacy), help=tr("dp.live.help"))
     st.caption(
         tr(
             "dp.live.detail",
@@ -649,9 +646,7 @@ def run_history() -> None:
                 tr("trainpage.col.model"): tr(f"train.kind.{run.model_spec.kind}"),
                 tr("trainpage.col.optimizer"): tr(f"train.optimizer.{run.train_spec.optimizer}"),
                 tr("trainpage.col.learning_rate"): run.train_spec.learning_rate,
-                tr("dp.column.epsilon"): "∞"
-                if not run.privacy or run.privacy.get("epsilon") is None
-                else f"{run.privacy['epsilon']:.2f}",
+                tr("dp.column.epsilon"): epsilon_text(run.privacy),
             }
             for run in runs.values()
         ]
