@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import quick_training
 
 from core.data.loading import load_sample
 from core.deploy.bundle import (
@@ -24,10 +25,9 @@ from core.deploy.bundle import (
 )
 from core.evaluate.metrics import evaluate_run, metrics_document, predict_scores
 from core.i18n import UserError
-from core.prep.pipeline import prepare
 from core.train.engine import first_train_spec
 from core.train.models import first_model_spec
-from core.train.runner import default_config, start_training
+from core.train.runner import default_config
 
 MEMBERS = {
     "bundle.json",
@@ -43,14 +43,7 @@ MEMBERS = {
 
 
 def trained(frame: pd.DataFrame, target: str, config=None):
-    config = config or default_config(frame, target)
-    config = replace(config, train=replace(config.train, epochs=4, early_stopping=False))
-    prepared = prepare(frame, config.preprocess)
-    job = start_training(prepared, config.model, config.train)
-    assert job.join(timeout=120)
-    run = job.result()
-    assert run.status == "finished", run.message
-    return prepared, run, config
+    return quick_training.trained(frame, target, epochs=4, config=config)
 
 
 @pytest.fixture(scope="module")

@@ -12,32 +12,24 @@ import pickle
 import subprocess
 import sys
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import skops.io as sio
+from quick_training import trained
 
 from core.cli.main import main
 from core.data.loading import load_sample
 from core.deploy.bundle import export_bundle_bytes, read_bundle
 from core.evaluate.metrics import evaluate_run, metrics_document
 from core.i18n import UserError
-from core.prep.pipeline import prepare
-from core.train.runner import default_config, start_training
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    frame = load_sample("iris").frame
-    config = default_config(frame, "species")
-    config = replace(config, train=replace(config.train, epochs=2, early_stopping=False))
-    prepared = prepare(frame, config.preprocess)
-    job = start_training(prepared, config.model, config.train)
-    assert job.join(timeout=120)
-    run = job.result()
+    prepared, run, config = trained(load_sample("iris").frame, "species", epochs=2)
     folder = tmp_path_factory.mktemp("tamper")
     metrics = metrics_document(evaluate_run(prepared, run))
     path = folder / "bundle.zip"

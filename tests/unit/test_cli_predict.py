@@ -5,32 +5,24 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from quick_training import trained
 
 from core.cli.main import main
 from core.data.loading import load_sample
 from core.deploy.bundle import ERROR_COLUMN, PREDICTION_COLUMN, probability_column, write_bundle
 from core.evaluate.metrics import evaluate_run, metrics_document, predict_scores
-from core.prep.pipeline import prepare
-from core.train.runner import default_config, start_training
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def iris_bundle(tmp_path_factory):
-    frame = load_sample("iris").frame
-    config = default_config(frame, "species")
-    config = replace(config, train=replace(config.train, epochs=3, early_stopping=False))
-    prepared = prepare(frame, config.preprocess)
-    job = start_training(prepared, config.model, config.train)
-    assert job.join(timeout=120)
-    run = job.result()
+    prepared, run, config = trained(load_sample("iris").frame, "species", epochs=3)
     folder = tmp_path_factory.mktemp("cli-predict")
     metrics = metrics_document(evaluate_run(prepared, run))
     path = write_bundle(folder / "bundle.zip", prepared, run, config, metrics)

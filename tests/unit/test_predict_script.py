@@ -3,16 +3,14 @@ predicts what the app predicts on the test rows, to 1e-5."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import quick_training
+from quick_training import fresh_python
 
 from core.data.loading import load_sample
 from core.deploy.bundle import (
@@ -26,8 +24,6 @@ from core.deploy.bundle import (
 from core.deploy.predict_script import _safe_cell, model_card, predict_source, requirements_text
 from core.evaluate.metrics import evaluate_run, metrics_document, predict_scores
 from core.export_safety import neutralise_cell
-from core.prep.pipeline import prepare
-from core.train.runner import default_config, start_training
 
 TOLERANCE = 1e-5
 # (sample, target): one classifier of each kind and a regression with categorical inputs.
@@ -36,25 +32,8 @@ CASES = {"iris": "species", "breast_cancer": "diagnosis", "tips": "tip"}
 
 def trained(sample: str, target: str):
     frame = load_sample(sample).frame
-    config = default_config(frame, target)
-    config = replace(config, train=replace(config.train, epochs=3, early_stopping=False))
-    prepared = prepare(frame, config.preprocess)
-    job = start_training(prepared, config.model, config.train, name=sample)
-    assert job.join(timeout=120)
-    run = job.result()
-    assert run.status == "finished", run.message
+    prepared, run, config = quick_training.trained(frame, target, epochs=3, name=sample)
     return prepared, run, config, metrics_document(evaluate_run(prepared, run))
-
-
-def fresh_python(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    """This interpreter, isolated (-I: no PYTHONPATH, no user site, no script folder on
-    sys.path), in a folder away from the repository."""
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    return subprocess.run(
-        [sys.executable, "-I", *args], cwd=cwd, env=env, capture_output=True, text=True,
-        timeout=180,
-    )  # fmt: skip
 
 
 def read_predictions(path: Path) -> pd.DataFrame:
@@ -77,11 +56,11 @@ def unpacked(request, tmp_path_factory):
 
 def test_predict_py_in_a_fresh_python_matches_the_app_on_the_test_rows(unpacked):
     prepared, run, config, metrics, folder = unpacked
-    assert fresh_python(["-c", "import core"], folder).returncode != 0, "ModelDesk must be absent"
+    assert fresh_python("-c", "import core", cwd=folder).returncode != 0, "ModelDesk must be absent"
     rows = prepared.splits.X_test
     rows.to_csv(folder / "input.csv", index=False)
 
-    done = fresh_python(["predict.py", "input.csv", "predictions.csv"], folder)
+    done = fresh_python("predict.py", "input.csv", "predictions.csv", cwd=folder)
     assert done.returncode == 0, done.stderr
     found = read_predictions(folder / "predictions.csv")
 
@@ -114,7 +93,7 @@ def test_predict_py_reports_a_bad_row_and_predicts_the_others(unpacked):
     rows[name] = rows[name].astype(object)
     rows.loc[rows.index[1], name] = "=1+2"
     rows.to_csv(folder / "bad.csv", index=False)
-    done = fresh_python(["predict.py", "bad.csv", "out.csv"], folder)
+    done = fresh_python("predict.py", "bad.csv", "out.csv", cwd=folder)
     assert done.returncode == 0, done.stderr
     found = read_predictions(folder / "out.csv")
     errors = found[ERROR_COLUMN]
@@ -127,10 +106,10 @@ def test_predict_py_says_what_is_wrong_in_one_line(unpacked):
     prepared, _run, _config, _metrics, folder = unpacked
     first = prepared.preprocessor.schema_[0]["name"]
     prepared.splits.X_test.head(3).drop(columns=[first]).to_csv(folder / "short.csv", index=False)
-    done = fresh_python(["predict.py", "short.csv", "out.csv"], folder)
+    done = fresh_python("predict.py", "short.csv", "out.csv", cwd=folder)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and first in done.stderr
-    missing = fresh_python(["predict.py", "nowhere.csv", "out.csv"], folder)
+    missing = fresh_python("predict.py", "nowhere.csv", "out.csv", cwd=folder)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
 
 

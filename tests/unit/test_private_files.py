@@ -7,30 +7,22 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from quick_training import trained
 
 from core import private_files
 from core.data.loading import load_sample
 from core.deploy.bundle import export_bundle_bytes, read_bundle
 from core.deploy.tflite import compare_exports
 from core.evaluate.metrics import evaluate_run, metrics_document
-from core.prep.pipeline import prepare
 from core.private_files import private_dir
-from core.train.runner import default_config, start_training
 
 
 @pytest.fixture(scope="module")
 def iris_run():
-    frame = load_sample("iris").frame
-    config = default_config(frame, "species")
-    config = replace(config, train=replace(config.train, epochs=2, early_stopping=False))
-    prepared = prepare(frame, config.preprocess)
-    job = start_training(prepared, config.model, config.train)
-    assert job.join(timeout=120)
-    run = job.result()
+    prepared, run, config = trained(load_sample("iris").frame, "species", epochs=2)
     return prepared, run, config, metrics_document(evaluate_run(prepared, run))
 
 

@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 
 import pytest
+from quick_training import trained
 
 from core.compliance.checklist import ChecklistContext, evaluate_checklist
 from core.compliance.evidence import run_evidence
@@ -14,24 +15,16 @@ from core.data.loading import load_sample
 from core.deploy.predict_script import model_card
 from core.evaluate.metrics import run_metrics
 from core.i18n import UserError
-from core.prep.pipeline import prepare
-from core.train.runner import RunConfig, default_config, start_training
+from core.train.runner import RunConfig, default_config
 
 
 @pytest.fixture(scope="module")
 def private_run():
     frame = load_sample("breast_cancer").frame
-    config = default_config(frame, "diagnosis")
-    train = replace(
-        config.train, epochs=4, early_stopping=False, batch_size=64, dp=True, dp_epsilon=2.0
+    prepared, run, config = trained(
+        frame, "diagnosis", epochs=4, timeout=180, batch_size=64, dp=True, dp_epsilon=2.0
     )
-    config = replace(config, train=train)
     assert RunConfig.from_json(config.to_json()) == config
-    prepared = prepare(frame, config.preprocess)
-    job = start_training(prepared, config.model, config.train)
-    assert job.join(timeout=180)
-    run = job.result()
-    assert run.status == "finished", run.message
     return prepared, run, config
 
 

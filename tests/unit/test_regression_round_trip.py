@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from quick_training import fresh_python
 
 from core.deploy.bundle import ERROR_COLUMN, PREDICTION_COLUMN, predict_frame, read_bundle
 from core.deploy.tflite import tflite_float, tflite_scores
@@ -49,16 +50,6 @@ def python_m_core(*args: object, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "core", *map(str, args)],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-
-
-def fresh_python(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """This interpreter isolated (-I: no PYTHONPATH, no user site), away from the repository."""
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    return subprocess.run(
-        [sys.executable, "-I", *args], cwd=cwd, env=env, capture_output=True, text=True,
-        timeout=180,
     )  # fmt: skip
 
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
+from quick_training import trained
 
 from core.data.loading import load_sample
 from core.deploy.tflite import FORMATS, compare_exports, tflite_scores
 from core.evaluate.metrics import predict_scores
-from core.prep.pipeline import prepare
 from core.train.models import ModelSpec
-from core.train.runner import default_config, start_training
 
 
 @pytest.fixture(scope="module")
@@ -20,16 +17,9 @@ def wide_run():
     """A model with 64-unit layers: big enough for quantisation to shrink it (TFLite leaves
     tensors under 1,024 weights as float)."""
     frame = load_sample("breast_cancer").frame
-    config = default_config(frame, "diagnosis")
-    config = replace(
-        config,
-        model=ModelSpec(hidden_layers=(64, 64)),
-        train=replace(config.train, epochs=3, early_stopping=False),
+    prepared, run, _ = trained(
+        frame, "diagnosis", epochs=3, model=ModelSpec(hidden_layers=(64, 64))
     )
-    prepared = prepare(frame, config.preprocess)
-    job = start_training(prepared, config.model, config.train)
-    assert job.join(timeout=120)
-    run = job.result()
     return prepared, run
 
 
