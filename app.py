@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-import state
-import workshop_ui
 from core.i18n import LANGUAGES
 from core.workflow import workflow_status
-from ui import (
+from ui import state
+from ui import workshop as workshop_ui
+from ui.widgets import (
     PAGES,
     collect_finished_job,
     done_steps,

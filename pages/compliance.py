@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-import state
 from core.compliance.checklist import (
     evaluate_checklist,
 )
@@ -13,15 +12,16 @@ from core.compliance.evidence import (
     checklist_context,
     report_inputs,
 )
-from sections.compliance.actions import actions_section
-from sections.compliance.answers import _answers, _settings
-from sections.compliance.audit import audit_section
-from sections.compliance.checklist import _progress, checklist_section
-from sections.compliance.data_evidence import data_section
-from sections.compliance.deidentify import _current_deidentification, deidentify_section
-from sections.compliance.model import model_section
-from sections.compliance.report import _card_inputs, report_section
-from ui import (
+from ui import state
+from ui.sections.compliance.actions import actions_section
+from ui.sections.compliance.answers import _answers, _settings
+from ui.sections.compliance.audit import audit_section
+from ui.sections.compliance.checklist import _progress, checklist_section
+from ui.sections.compliance.data_evidence import data_section
+from ui.sections.compliance.deidentify import _current_deidentification, deidentify_section
+from ui.sections.compliance.model import model_section
+from ui.sections.compliance.report import _card_inputs, report_section
+from ui.widgets import (
     audit_trail,
     run_app_first,
     tr,

@@ -7,12 +7,12 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-import state
 from core.data.figures import correlation_figure, distribution_figure
 from core.data.loading import SAMPLES, Dataset, ParseOptions, load_bytes, load_sample
 from core.data.profile import Profile, profile_frame
 from core.i18n import UserError
-from ui import (
+from ui import state
+from ui.widgets import (
     escape_md,
     labeler,
     lang,

@@ -10,7 +10,6 @@ import zipfile
 import pandas as pd
 import streamlit as st
 
-import state
 from core.data.loading import load_bytes
 from core.deploy.bundle import (
     ERROR_COLUMN,
@@ -33,7 +32,8 @@ from core.evaluate.metrics import run_metrics
 from core.export_safety import CSV_MIME, EXCEL_MIME, safe_excel
 from core.i18n import UserError
 from core.train.runner import RunConfig
-from ui import (
+from ui import state
+from ui.widgets import (
     escape_md,
     labeler,
     lang,

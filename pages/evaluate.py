@@ -6,7 +6,6 @@ import pandas as pd
 import streamlit as st
 
 import core.evaluate.figures as figures
-import state
 from core.evaluate.diagnosis import diagnose, guessing_loss
 from core.evaluate.membership import (
     DEFAULT_SHADOWS,
@@ -39,7 +38,8 @@ from core.evaluate.metrics import (
 )
 from core.i18n import UserError
 from core.train.models import resolved_loss
-from ui import (
+from ui import state
+from ui.widgets import (
     epsilon_text,
     escape_md,
     labeler,

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.workflow import workflow_status
-from ui import done_steps, page_link, run_app_first, tr
+from ui.widgets import done_steps, page_link, run_app_first, tr
 
 STATE_BADGE = {"done": ":green-badge[{}]", "current": ":blue-badge[{}]", "todo": ":gray-badge[{}]"}
 

@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import streamlit as st
 
-import state
 from core.data.profile import suggest_target
 from core.i18n import UserError
 from core.prep.pipeline import Prepared, prepare
@@ -27,7 +26,8 @@ from core.prep.preprocessing import (
     split_summary,
 )
 from core.train.runner import audit_details
-from ui import (
+from ui import state
+from ui.widgets import (
     labeler,
     lang,
     page_link,
@@ -39,7 +39,7 @@ from ui import (
     show_frame,
     tr,
 )
-from workshop_ui import setup_link_button
+from ui.workshop import setup_link_button
 
 PREVIEW_ROWS = 5
 

@@ -8,11 +8,11 @@ import html
 import pandas as pd
 import streamlit as st
 
-import state
 from core.i18n import Message
 from core.workshop.board import BoardEntry, password_ok
-from ui import labeler, run_app_first, show_error, tr
-from workshop_ui import (
+from ui import state
+from ui.widgets import labeler, run_app_first, show_error, tr
+from ui.workshop import (
     challenges_done,
     current_lesson,
     facilitator_password,

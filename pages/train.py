@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-import state
 from core.i18n import Message, UserError
 from core.train.controls import L2_VALUES, LEARNING_RATES, UNIT_CHOICES
 from core.train.engine import (
@@ -46,7 +45,8 @@ from core.train.runner import (
     first_model_setup,
     start_training,
 )
-from ui import (
+from ui import state
+from ui.widgets import (
     collect_finished_job,
     epsilon_text,
     escape_md,
@@ -61,7 +61,7 @@ from ui import (
     tr,
     trace,
 )
-from workshop_ui import gated, heartbeat, participant, setup_link_button
+from ui.workshop import gated, heartbeat, participant, setup_link_button
 
 FIRST_MODEL_TARGETS = {"w": 2.0, "b": 1.0}
 PERSIST = {"persist_state": "session"}  # settings survive a visit to another page
@@ -701,7 +701,7 @@ def _apply_first_model_preset() -> None:
     """One click: the y = 2x + 1 sample, x unscaled, one Dense unit, SGD on MSE."""
     from core.data.profile import profile_frame
     from core.prep.pipeline import prepare
-    from ui import set_dataset
+    from ui.widgets import set_dataset
 
     dataset, spec, model_spec, train_spec = first_model_setup()
     set_dataset(dataset, profile_frame(dataset.frame))

@@ -168,7 +168,7 @@ def test_the_bench_trace_follows_a_run_to_its_collection_and_names_the_session_b
     import hashlib
     import logging
 
-    import ui
+    import ui.widgets as ui
 
     lines: list[str] = []
 

@@ -20,10 +20,8 @@ from core.i18n import (
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [
     ROOT / "app.py",
-    ROOT / "ui.py",
+    *ROOT.glob("ui/**/*.py"),
     *ROOT.glob("pages/*.py"),
-    *ROOT.glob("sections/**/*.py"),
-    ROOT / "state.py",
     *ROOT.glob("core/**/*.py"),
 ]
 # Literal keys passed to the catalog: tr("x.y"), t("x.y", ...), UserError("x.y"), Message("x.y").

@@ -9,9 +9,8 @@ from pathlib import Path
 from core import limits
 
 ROOT = Path(__file__).resolve().parents[2]
-CODE = [ROOT / "app.py", ROOT / "ui.py", ROOT / "state.py", ROOT / "workshop_ui.py"]
+CODE = [ROOT / "app.py", *(ROOT / "ui").rglob("*.py")]
 CODE += [*(ROOT / "core").rglob("*.py"), *(ROOT / "pages").glob("*.py")]
-CODE += [*(ROOT / "sections").rglob("*.py")]
 
 
 def settings_rows() -> dict[str, str]:

@@ -6,13 +6,13 @@ from dataclasses import replace
 
 import streamlit as st
 
-import state
 from core.compliance.checklist import (
     JURISDICTIONS,
     ChecklistAnswers,
     load_checklist,
 )
-from ui import (
+from ui import state
+from ui.widgets import (
     labeler,
     record_event,
     tr,

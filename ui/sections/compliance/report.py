@@ -9,7 +9,7 @@ from core.compliance.evidence import (
     CARD_FIELDS,
 )
 from core.compliance.report import FORMATS, ModelCardText
-from ui import (
+from ui.widgets import (
     lang,
     record_event,
     tr,

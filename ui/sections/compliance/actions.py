@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-import state
 from core.compliance import evidence as compliance_evidence
 from core.compliance import report as compliance_report
 from core.compliance.evidence import (
@@ -14,8 +13,9 @@ from core.compliance.evidence import (
 from core.compliance.report import ModelCardText
 from core.compliance.secure import FILE_SUFFIX, decrypt, encrypt
 from core.i18n import UserError
-from sections.compliance.answers import _answers, _set_answer_widgets
-from ui import (
+from ui import state
+from ui.sections.compliance.answers import _answers, _set_answer_widgets
+from ui.widgets import (
     audit_trail,
     escape_md,
     labeler,

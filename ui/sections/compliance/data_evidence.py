@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-import state
 from core.compliance.anonymity import (
     DEFAULT_K,
     DEFAULT_L,
@@ -20,7 +19,8 @@ from core.compliance.evidence import (
 )
 from core.compliance.privacy import scan_frame
 from core.i18n import UserError
-from ui import (
+from ui import state
+from ui.widgets import (
     escape_md,
     labeler,
     page_link,

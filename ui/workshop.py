@@ -13,12 +13,12 @@ from typing import Any
 
 import streamlit as st
 
-import state
 from core.i18n import UserError
 from core.train.jobs import server_limiter
 from core.workshop.board import RoomBoard
 from core.workshop.resume import ResumeStore, browser_binding, new_token
-from ui import lang, server_setting, show_error, tr, trace
+from ui import state
+from ui.widgets import lang, server_setting, show_error, tr, trace
 
 XSRF_COOKIE = "_streamlit_xsrf"
 _MISSING = object()

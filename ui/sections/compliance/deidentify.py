@@ -6,7 +6,6 @@ import json
 
 import streamlit as st
 
-import state
 from core.compliance.anonymity import (
     DEFAULT_K,
     DeidentifySpec,
@@ -22,8 +21,9 @@ from core.compliance.evidence import (
 )
 from core.compliance.privacy import scan_frame
 from core.i18n import UserError
-from sections.compliance.data_evidence import _needs, _scan
-from ui import (
+from ui import state
+from ui.sections.compliance.data_evidence import _needs, _scan
+from ui.widgets import (
     escape_md,
     labeler,
     record_event,

@@ -12,8 +12,8 @@ from core.compliance.checklist import (
     load_checklist,
     progress,
 )
-from sections.compliance.answers import _answers, _init, _jurisdiction_name, _on_answer, _on_note
-from ui import (
+from ui.sections.compliance.answers import _answers, _init, _jurisdiction_name, _on_answer, _on_note
+from ui.widgets import (
     escape_md,
     labeler,
     lang,

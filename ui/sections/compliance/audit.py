@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from ui import (
+from ui.widgets import (
     audit_key,
     audit_trail,
     say,

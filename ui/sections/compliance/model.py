@@ -5,14 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-import state
 from core.compliance.evidence import (
     fairness_for,
     run_evidence,
 )
 from core.evaluate.membership import privacy_lines
 from core.i18n import UserError
-from ui import (
+from ui import state
+from ui.widgets import (
     escape_md,
     labeler,
     lang,

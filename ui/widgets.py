@@ -17,12 +17,12 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-import state
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, Message, UserError, language_from_locale, t
 from core.train.runs import USABLE_STATUSES, is_usable
+from ui import state
 
 T = TypeVar("T")
-APP = Path(__file__).resolve().parent / "app.py"
+APP = Path(__file__).resolve().parent.parent / "app.py"
 # The page table app.py's navigation is built from: step -> (page file, icon).
 PAGES = {
     "home": ("pages/home.py", ":material/home:"),
