@@ -67,7 +67,7 @@ def deploy_page() -> None:
         list(reversed(usable)),
         format_func=labeler(usable, lambda rid: _run_label(found[rid].run)),
         help=tr("deploy.run.help"),
-        key="dp_run",
+        key="deploy_run",
     )
     run, prepared = found[run_id].run, found[run_id].prepared
     run_metrics(prepared, run)
@@ -90,30 +90,30 @@ def one_row(run_id: str, bundle: LoadedBundle) -> None:
     """A form with one field per input column; the answer as probabilities or a value."""
     st.caption(tr("deploy.one.caption"))
     schema = bundle.schema
-    with st.form(f"dp_form_{run_id}"):
+    with st.form(f"deploy_form_{run_id}"):
         values = {
-            field.name: _field(field, f"dp_{run_id}_{index}")
+            field.name: _field(field, f"deploy_{run_id}_{index}")
             for index, field in enumerate(form_fields(schema))
         }
         submitted = st.form_submit_button(
-            tr("deploy.one.predict"), icon=":material/online_prediction:", key="dp_predict_one"
+            tr("deploy.one.predict"), icon=":material/online_prediction:", key="deploy_predict_one"
         )
     if submitted:
         try:
             row = row_from_values(schema, values)
             table = predict_frame(bundle, row, lang())
         except UserError as error:
-            state.set_scratch("dp_one", {"run": run_id, "error": error.message})
+            state.set_scratch("deploy_one", {"run": run_id, "error": error.message})
         else:
             state.set_scratch(
-                "dp_one",
+                "deploy_one",
                 {
                     "run": run_id,
                     "table": table,
                     "warnings": range_warnings(schema, values),
                 },
             )
-    result = state.scratch("dp_one")
+    result = state.scratch("deploy_one")
     if not result or result["run"] != run_id:
         return
     if "error" in result:
@@ -150,14 +150,14 @@ def batch_predict(run_id: str, bundle: LoadedBundle) -> None:
     names = [column["name"] for column in bundle.schema["columns"]]
     st.caption(tr("deploy.batch.columns", columns=escape_md(", ".join(names))))
     uploaded = st.file_uploader(
-        tr("deploy.batch.label"), help=tr("deploy.batch.help"), key="dp_batch_file"
+        tr("deploy.batch.label"), help=tr("deploy.batch.help"), key="deploy_batch_file"
     )
     if uploaded is not None:
         data = uploaded.getvalue()
         digest = hashlib.sha256(data).hexdigest()
         key = (run_id, digest, uploaded.name, lang())
-        if state.scratch("_dp_batch_key") != key:
-            state.set_scratch("_dp_batch_key", key)
+        if state.scratch("deploy_batch_key") != key:
+            state.set_scratch("deploy_batch_key", key)
             try:
                 dataset = session_cache(
                     ("deploy_upload", digest, uploaded.name),
@@ -166,11 +166,11 @@ def batch_predict(run_id: str, bundle: LoadedBundle) -> None:
                 table = predict_frame(bundle, dataset.frame, lang())
                 notices = bundle.preprocessor.check_input(dataset.frame).notices
             except UserError as error:
-                state.set_scratch("_dp_batch_error", error.message)
+                state.set_scratch("deploy_batch_error", error.message)
             else:
-                state.set_scratch("_dp_batch_error", None)
+                state.set_scratch("deploy_batch_error", None)
                 state.set_scratch(
-                    "dp_batch",
+                    "deploy_batch",
                     {
                         "run": run_id,
                         "name": dataset.name,
@@ -179,8 +179,8 @@ def batch_predict(run_id: str, bundle: LoadedBundle) -> None:
                         "notices": (*dataset.notices, *notices),
                     },
                 )
-    error = state.scratch("_dp_batch_error") if uploaded is not None else None
-    result = state.scratch("dp_batch")
+    error = state.scratch("deploy_batch_error") if uploaded is not None else None
+    result = state.scratch("deploy_batch")
     if result is not None and result["run"] != run_id:
         result = None
     if error is not None:
@@ -215,7 +215,7 @@ def _show_batch(result: dict) -> None:
         mime=CSV_MIME,
         icon=":material/download:",
         help=tr("deploy.batch.download_help"),
-        key="dp_batch_csv",
+        key="deploy_batch_csv",
         on_click=record_event,
         args=("export", {"what": "predictions_csv", "rows": len(table)}),
     )
@@ -226,7 +226,7 @@ def _show_batch(result: dict) -> None:
         mime=EXCEL_MIME,
         icon=":material/download:",
         help=tr("deploy.batch.download_help"),
-        key="dp_batch_excel",
+        key="deploy_batch_excel",
         on_click=record_event,
         args=("export", {"what": "predictions_excel", "rows": len(table)}),
     )
@@ -250,7 +250,7 @@ def export_section(run_id: str, run, prepared, config: RunConfig) -> None:
         icon=":material/deployed_code:",
         type="primary",
         help=tr("deploy.export.bundle_help"),
-        key="dp_bundle",
+        key="deploy_bundle",
         on_click=record_event,
         args=("export", {"what": "bundle", "run": run_id, "bytes": len(archive)}),
     )
@@ -277,7 +277,7 @@ def export_section(run_id: str, run, prepared, config: RunConfig) -> None:
         file_name=SCRIPT_FILE,
         mime="text/x-python",
         icon=":material/code:",
-        key="dp_code",
+        key="deploy_code",
         on_click=record_event,
         args=("export", {"what": "training_script", "run": run_id}),
     )
@@ -290,8 +290,8 @@ def compress_section(run_id: str, run, prepared) -> None:
     from core.deploy.tflite import compare_exports
 
     st.markdown(tr("deploy.compress.text"))
-    results = state.scratch_dict("_dp_tflite")
-    if st.button(tr("deploy.compress.run"), icon=":material/compress:", key="dp_tflite"):
+    results = state.scratch_dict("deploy_tflite")
+    if st.button(tr("deploy.compress.run"), icon=":material/compress:", key="deploy_tflite"):
         results[run_id] = compare_exports(
             run.build_model(), prepared.X_test, prepared.y_test, prepared.spec.task
         )
@@ -318,7 +318,7 @@ def compress_section(run_id: str, run, prepared) -> None:
             file_name=export.file_name,
             mime="application/octet-stream",
             icon=":material/download:",
-            key=f"dp_download_{export.format}",
+            key=f"deploy_download_{export.format}",
             on_click=record_event,
             args=("export", {"what": export.format, "run": run_id, "bytes": export.size_bytes}),
         )

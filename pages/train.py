@@ -80,7 +80,7 @@ def train_page() -> None:
     """Preset, controls, summary and maths, Train/Stop with live curves, then run history."""
     st.title(tr("app.nav.train"))
     st.caption(tr("trainpage.intro"))
-    if st.button(tr("trainpage.preset"), icon=":material/school:", key="tr_preset"):
+    if st.button(tr("trainpage.preset"), icon=":material/school:", key="train_preset"):
         _apply_first_model_preset()
     prepared = state.prepared()
     if prepared is None:
@@ -119,7 +119,7 @@ def train_page() -> None:
         file_name="modeldesk_config.json",
         mime="application/json",
         icon=":material/download:",
-        key="tr_config",
+        key="train_download_config",
         help=tr("trainpage.download_config_help"),
     )
     setup_link_button(config, "train")
@@ -145,7 +145,7 @@ def _model_controls(task: str) -> ModelSpec | None:
         format_func=labeler(KINDS, lambda k: tr(f"train.kind.{k}")),
         help=tr("train.explain.kind"),
         horizontal=True,
-        key="tr_kind",
+        key="train_kind",
         **PERSIST,
     )
     hidden: tuple[int, ...] = ()
@@ -159,7 +159,7 @@ def _model_controls(task: str) -> ModelSpec | None:
             MAX_HIDDEN_LAYERS,
             value=len(MODEL_DEFAULTS.hidden_layers),
             help=tr("train.explain.hidden_layers"),
-            key="tr_layers",
+            key="train_layers",
             **PERSIST,
         )
         unit_columns = st.columns(max(layers, 1))
@@ -169,7 +169,7 @@ def _model_controls(task: str) -> ModelSpec | None:
                 UNIT_CHOICES,
                 value=_default_units(i),
                 help=tr("train.explain.units"),
-                key=f"tr_units_{i}",
+                key=f"train_units_{i}",
                 **PERSIST,
             )
             for i in range(layers)
@@ -181,7 +181,7 @@ def _model_controls(task: str) -> ModelSpec | None:
             ACTIVATIONS,
             format_func=labeler(ACTIVATIONS, lambda a: tr(f"train.activation.{a}")),
             help=tr("train.explain.activation"),
-            key="tr_activation",
+            key="train_activation",
             **PERSIST,
         )
         dropout = gated(
@@ -193,7 +193,7 @@ def _model_controls(task: str) -> ModelSpec | None:
             value=MODEL_DEFAULTS.dropout,
             step=0.05,
             help=tr("train.explain.dropout"),
-            key="tr_dropout",
+            key="train_dropout",
             **PERSIST,
         )
         batch_norm = gated(
@@ -201,7 +201,7 @@ def _model_controls(task: str) -> ModelSpec | None:
             st.checkbox,
             tr("train.label.batch_norm"),
             help=tr("train.explain.batch_norm"),
-            key="tr_batch_norm",
+            key="train_batch_norm",
             **PERSIST,
         )
     l2 = gated(
@@ -212,7 +212,7 @@ def _model_controls(task: str) -> ModelSpec | None:
         value=MODEL_DEFAULTS.l2,
         format_func=_short_number,
         help=tr("train.explain.l2"),
-        key="tr_l2",
+        key="train_l2",
         **PERSIST,
     )
     losses = allowed_losses(task)
@@ -224,7 +224,7 @@ def _model_controls(task: str) -> ModelSpec | None:
         index=losses.index(default_loss(task)),
         format_func=labeler(losses, lambda n: tr(f"train.loss.{n}")),
         help=tr("train.explain.loss"),
-        key=f"tr_loss_{task}",
+        key=f"train_loss_{task}",
         **PERSIST,
     )
     try:
@@ -252,7 +252,7 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         index=OPTIMIZERS.index(TRAIN_DEFAULTS.optimizer),
         format_func=labeler(OPTIMIZERS, lambda o: tr(f"train.optimizer.{o}")),
         help=tr("train.explain.optimizer"),
-        key="tr_optimizer",
+        key="train_optimizer",
         **PERSIST,
     )
     learning_rate = gated(
@@ -263,7 +263,7 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         value=TRAIN_DEFAULTS.learning_rate,
         format_func=_short_number,
         help=tr("train.explain.learning_rate"),
-        key="tr_lr",
+        key="train_lr",
         **PERSIST,
     )
     batch_size = gated(
@@ -274,7 +274,7 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         value=TRAIN_DEFAULTS.batch_size,
         format_func=labeler(BATCH_SIZES, lambda b: tr("train.batch.full") if b is None else str(b)),
         help=tr("train.explain.batch_size"),
-        key="tr_batch",
+        key="train_batch",
         **PERSIST,
     )
     if batch_size is None:
@@ -287,7 +287,7 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         500,
         value=TRAIN_DEFAULTS.epochs,
         help=tr("train.explain.epochs"),
-        key="tr_epochs",
+        key="train_epochs",
         **PERSIST,
     )
     early_stopping = gated(
@@ -296,7 +296,7 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         tr("train.label.early_stopping"),
         value=TRAIN_DEFAULTS.early_stopping,
         help=tr("train.explain.early_stopping"),
-        key="tr_early",
+        key="train_early",
         **PERSIST,
     )
     patience = gated(
@@ -307,7 +307,7 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         50,
         value=TRAIN_DEFAULTS.patience,
         help=tr("train.explain.patience"),
-        key="tr_patience",
+        key="train_patience",
         **PERSIST,
     )
     restore_best = gated(
@@ -316,7 +316,7 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         tr("train.label.restore_best"),
         value=TRAIN_DEFAULTS.restore_best,
         help=tr("train.explain.restore_best"),
-        key="tr_restore",
+        key="train_restore",
         **PERSIST,
     )
     schedule = gated(
@@ -326,7 +326,7 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         SCHEDULES,
         format_func=labeler(SCHEDULES, lambda s: tr(f"train.schedule.{s}")),
         help=tr("train.explain.schedule"),
-        key="tr_schedule",
+        key="train_schedule",
         **PERSIST,
     )
     class_weights = gated(
@@ -335,7 +335,7 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         tr("train.label.class_weights"),
         help=tr("train.explain.class_weights"),
         disabled=task == "regression",
-        key="tr_class_weights",
+        key="train_class_weights",
         **PERSIST,
     )
     seed = gated(
@@ -346,7 +346,7 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
         value=TRAIN_DEFAULTS.seed,
         step=1,
         help=tr("train.explain.seed"),
-        key="tr_seed",
+        key="train_seed",
         **PERSIST,
     )
     private = _privacy_controls(n_rows)
@@ -377,7 +377,7 @@ def _privacy_controls(n_rows: int) -> dict:
         tr("dp.label.dp"),
         value=TRAIN_DEFAULTS.dp,
         help=tr("dp.explain.dp"),
-        key="tr_dp",
+        key="train_dp",
         **PERSIST,
     )
     if not dp:
@@ -391,7 +391,7 @@ def _privacy_controls(n_rows: int) -> dict:
         value=TRAIN_DEFAULTS.dp_epsilon,
         step=0.5,
         help=tr("dp.explain.epsilon"),
-        key="tr_dp_epsilon",
+        key="train_dp_epsilon",
         **PERSIST,
     )
     suggested = default_delta(n_rows)
@@ -405,7 +405,7 @@ def _privacy_controls(n_rows: int) -> dict:
         format="%.0e",
         step=suggested / 10,
         help=tr("dp.explain.delta", rows=n_rows, delta=f"{suggested:.0e}"),
-        key="tr_dp_delta",
+        key="train_dp_delta",
         **PERSIST,
     )
     clip = gated(
@@ -417,7 +417,7 @@ def _privacy_controls(n_rows: int) -> dict:
         value=TRAIN_DEFAULTS.dp_clip_norm,
         step=0.1,
         help=tr("dp.explain.clip"),
-        key="tr_dp_clip",
+        key="train_dp_clip",
         **PERSIST,
     )
     st.caption(tr("dp.caption.controls"))
@@ -478,7 +478,7 @@ def _job_controls(prepared, model_spec: ModelSpec, train_spec: TrainSpec) -> Non
         type="primary",
         icon=":material/play_arrow:",
         disabled=busy,
-        key="tr_train",
+        key="train_train",
     ):
         try:
             job = start_training(
@@ -498,7 +498,7 @@ def _job_controls(prepared, model_spec: ModelSpec, train_spec: TrainSpec) -> Non
         tr("trainpage.stop"),
         icon=":material/stop:",
         disabled=job is None or job.done,
-        key="tr_stop",
+        key="train_stop",
     ):
         job.stop()
 
@@ -564,7 +564,7 @@ def _live_panel() -> None:
         st.plotly_chart(
             live_training_curves(_live_figure("curves"), snapshot.history, job.task, lang(), loss),
             width="stretch",
-            key="tr_curves",
+            key="train_curves",
         )
         if loss_on_standardised_scale(job.task, loss):
             st.caption(tr("trainpage.loss_standardised", loss=tr(f"train.loss.{loss}")))
@@ -575,7 +575,7 @@ def _live_panel() -> None:
         st.plotly_chart(
             live_parameter_curves(_live_figure("parameters"), snapshot.parameters, targets, lang()),
             width="stretch",
-            key="tr_params",
+            key="train_params",
         )
     trace("tick", status=snapshot.status, epoch=snapshot.epoch, job=state.job_phase())
     if snapshot.done and not state.job_collected(job.run_id):
@@ -663,15 +663,17 @@ def run_history() -> None:
         ids,
         index=index,
         format_func=labeler(ids, lambda i: runs[i].name),
-        key="tr_pick_" + hashlib.sha256(repr(names).encode()).hexdigest()[:12],
+        key="train_pick_" + hashlib.sha256(repr(names).encode()).hexdigest()[:12],
     )
     state.set_scratch("train.picked_run", (chosen, tuple(ids)))
     name_col, rename_col, delete_col = st.columns([3, 1, 1])
-    new_name = name_col.text_input(tr("trainpage.new_name"), value=runs[chosen].name, key="tr_name")
-    if rename_col.button(tr("trainpage.rename"), key="tr_rename") and new_name.strip():
+    new_name = name_col.text_input(
+        tr("trainpage.new_name"), value=runs[chosen].name, key="train_name"
+    )
+    if rename_col.button(tr("trainpage.rename"), key="train_rename") and new_name.strip():
         runs[chosen].name = new_name.strip()
         st.rerun()
-    if delete_col.button(tr("trainpage.delete"), key="tr_delete"):
+    if delete_col.button(tr("trainpage.delete"), key="train_delete"):
         state.delete_run(chosen)
         st.rerun()
     _save_runs(runs)
@@ -685,8 +687,8 @@ def _save_runs(runs: dict) -> None:
         st.caption(tr("trainpage.shared_no_save"))
         return
     # Only inside ./runs/ under the working folder (issue 11, finding 10).
-    name = st.text_input(tr("trainpage.save_folder"), value="", key="tr_folder")
-    if st.button(tr("trainpage.save"), icon=":material/save:", key="tr_save"):
+    name = st.text_input(tr("trainpage.save_folder"), value="", key="train_folder")
+    if st.button(tr("trainpage.save"), icon=":material/save:", key="train_save"):
         try:
             folder = runs_folder(name)
             written = save_runs(list(runs.values()), folder)
@@ -708,16 +710,16 @@ def _apply_first_model_preset() -> None:
     prepared = prepare(dataset.frame, spec)
     state.set_prepared(prepared, first_model=True)
     state.update_widgets(
-        tr_kind=model_spec.kind,
-        tr_l2=model_spec.l2,
-        tr_optimizer=train_spec.optimizer,
-        tr_lr=train_spec.learning_rate,
-        tr_batch=train_spec.batch_size,
-        tr_epochs=train_spec.epochs,
-        tr_early=train_spec.early_stopping,
-        tr_schedule=train_spec.schedule,
-        tr_seed=train_spec.seed,
-        tr_loss_regression=model_spec.loss or "mse",
+        train_kind=model_spec.kind,
+        train_l2=model_spec.l2,
+        train_optimizer=train_spec.optimizer,
+        train_lr=train_spec.learning_rate,
+        train_batch=train_spec.batch_size,
+        train_epochs=train_spec.epochs,
+        train_early=train_spec.early_stopping,
+        train_schedule=train_spec.schedule,
+        train_seed=train_spec.seed,
+        train_loss_regression=model_spec.loss or "mse",
     )
 
 

@@ -283,7 +283,7 @@ _WORK = (
 # Train controls travel too (their values are the setup the participant was building); never
 # buttons, whose values Streamlit refuses to set.
 _WORK_WIDGETS = re.compile(
-    r"^tr_(kind|layers|units_\d+|activation|dropout|batch_norm|l2|loss_[a-z]+|optimizer|lr"
+    r"^train_(kind|layers|units_\d+|activation|dropout|batch_norm|l2|loss_[a-z]+|optimizer|lr"
     r"|batch|epochs|early|patience|restore|schedule|class_weights|seed)$"
 )
 

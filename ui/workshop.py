@@ -25,24 +25,24 @@ _MISSING = object()
 HEARTBEAT_S = 10.0
 # The Train page's widget keys for each ModelSpec / TrainSpec field a lesson may preset.
 TRAIN_WIDGETS = {
-    "kind": "tr_kind",
-    "activation": "tr_activation",
-    "dropout": "tr_dropout",
-    "batch_norm": "tr_batch_norm",
-    "l2": "tr_l2",
-    "optimizer": "tr_optimizer",
-    "learning_rate": "tr_lr",
-    "batch_size": "tr_batch",
-    "epochs": "tr_epochs",
-    "early_stopping": "tr_early",
-    "patience": "tr_patience",
-    "restore_best": "tr_restore",
-    "schedule": "tr_schedule",
-    "class_weights": "tr_class_weights",
-    "seed": "tr_seed",
-    "dp": "tr_dp",
-    "dp_epsilon": "tr_dp_epsilon",
-    "dp_clip_norm": "tr_dp_clip",
+    "kind": "train_kind",
+    "activation": "train_activation",
+    "dropout": "train_dropout",
+    "batch_norm": "train_batch_norm",
+    "l2": "train_l2",
+    "optimizer": "train_optimizer",
+    "learning_rate": "train_lr",
+    "batch_size": "train_batch",
+    "epochs": "train_epochs",
+    "early_stopping": "train_early",
+    "patience": "train_patience",
+    "restore_best": "train_restore",
+    "schedule": "train_schedule",
+    "class_weights": "train_class_weights",
+    "seed": "train_seed",
+    "dp": "train_dp",
+    "dp_epsilon": "train_dp_epsilon",
+    "dp_clip_norm": "train_dp_clip",
 }
 
 
@@ -189,13 +189,13 @@ def preset_train_controls(model: Any, train: Any, task: str | None) -> None:
     """Set the Train page's widgets to a ModelSpec and TrainSpec."""
     values = {**model.to_dict(), **train.to_dict()}
     widgets = {TRAIN_WIDGETS[name]: values[name] for name in TRAIN_WIDGETS}
-    widgets["tr_layers"] = len(model.hidden_layers)
+    widgets["train_layers"] = len(model.hidden_layers)
     for index, units in enumerate(model.hidden_layers):
-        widgets[f"tr_units_{index}"] = units
+        widgets[f"train_units_{index}"] = units
     if task is not None:
         from core.train.models import default_loss
 
-        widgets[f"tr_loss_{task}"] = model.loss or default_loss(task)
+        widgets[f"train_loss_{task}"] = model.loss or default_loss(task)
     state.update_widgets(**widgets)
 
 

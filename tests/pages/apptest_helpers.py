@@ -43,9 +43,9 @@ def poll_until_done(at: AppTest, timeout: float = 120) -> None:
 
 def train_first_model(at: AppTest, epochs: int) -> AppTest:
     """On the Train page: the y = 2x + 1 preset for `epochs` epochs, trained to the end."""
-    at.button(key="tr_preset").click().run()
-    at.slider(key="tr_epochs").set_value(epochs).run()
-    at.button(key="tr_train").click().run()
+    at.button(key="train_preset").click().run()
+    at.slider(key="train_epochs").set_value(epochs).run()
+    at.button(key="train_train").click().run()
     assert not at.exception, at.exception
     poll_until_done(at)
     return at

@@ -57,9 +57,9 @@ def test_one_row_form_predicts_class_probabilities(iris_run, lang):
     at = deploy_page(lang, iris_run)
     assert len(at.number_input) == 4, "one number field per iris measurement"
     at.number_input[2].set_value(1.4)  # petal length of a setosa
-    at.button(key="dp_predict_one").click().run()
+    at.button(key="deploy_predict_one").click().run()
     assert not at.exception, at.exception
-    result = at.session_state["_scratch"]["dp_one"]
+    result = at.session_state["_scratch"]["deploy_one"]
     table = result["table"]
     probabilities = table[[c for c in table.columns if c.startswith("probability_")]]
     assert abs(probabilities.iloc[0].sum() - 1) < 1e-5
@@ -70,7 +70,7 @@ def test_one_row_form_predicts_class_probabilities(iris_run, lang):
 def test_a_number_outside_the_training_range_is_flagged(iris_run):
     at = deploy_page("en", iris_run)
     at.number_input[0].set_value(99.0)
-    at.button(key="dp_predict_one").click().run()
+    at.button(key="deploy_predict_one").click().run()
     assert any("outside the training range" in warning.value for warning in at.warning)
 
 
@@ -81,7 +81,7 @@ def test_batch_upload_predicts_reports_bad_rows_and_survives_a_bad_file(iris_run
     rows.iloc[2, 0] = "twelve"
     rows["note"] = "extra"
     upload(at, "new_rows.csv", rows.to_csv(index=False).encode())
-    batch = at.session_state["_scratch"]["dp_batch"]
+    batch = at.session_state["_scratch"]["deploy_batch"]
     assert len(batch["table"]) == 6
     assert batch["table"]["error"].tolist()[2].startswith("Row 3")
     assert any("could not be predicted" in w.value for w in at.warning)
@@ -91,7 +91,7 @@ def test_batch_upload_predicts_reports_bad_rows_and_survives_a_bad_file(iris_run
 
     upload(at, "broken.xlsx", b"this is not a workbook\n")
     assert at.error, "a bad file is a translated error, not a crash"
-    kept = at.session_state["_scratch"]["dp_batch"]
+    kept = at.session_state["_scratch"]["deploy_batch"]
     assert kept["name"] == "new_rows.csv", "the last predictions stay"
     assert any("new_rows.csv" in c.value.replace("\\", "") for c in at.caption)
 
@@ -102,8 +102,8 @@ def test_batch_upload_predicts_reports_bad_rows_and_survives_a_bad_file(iris_run
 def test_export_offers_the_bundle_and_the_training_code(iris_run):
     at = deploy_page("zh", iris_run)
     keys = [button.proto.id for button in at.get("download_button")]
-    assert any("dp_bundle" in key for key in keys)
-    assert any("dp_code" in key for key in keys)
+    assert any("deploy_bundle" in key for key in keys)
+    assert any("deploy_code" in key for key in keys)
     (archive,) = [value for key, value in at.session_state["_session_cache"].items()
                   if key[0] == "deploy_zip"]  # fmt: skip
     with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
@@ -115,7 +115,7 @@ def test_export_offers_the_bundle_and_the_training_code(iris_run):
 
 def test_compress_shows_three_formats(iris_run):
     at = deploy_page("en", iris_run)
-    at.button(key="dp_tflite").click().run()
+    at.button(key="deploy_tflite").click().run()
     assert not at.exception, at.exception
     table = next(df.value for df in at.dataframe if "Format" in df.value.columns)
     assert len(table) == 3 and table["Format"].str.contains("TensorFlow Lite").sum() == 2
@@ -127,10 +127,10 @@ def test_the_first_model_preset_run_predicts_a_value_on_deploy():
     at.run()
     assert not at.exception, at.exception
     at.number_input[0].set_value(3.0)
-    at.button(key="dp_predict_one").click().run()
-    value = at.session_state["_scratch"]["dp_one"]["table"]["prediction"].iloc[0]
+    at.button(key="deploy_predict_one").click().run()
+    value = at.session_state["_scratch"]["deploy_one"]["table"]["prediction"].iloc[0]
     assert abs(value - 7.0) < 3.0, "y = 2x + 1 at x = 3, roughly, after 20 epochs"
-    assert isinstance(at.session_state["_scratch"]["dp_one"]["table"], pd.DataFrame)
+    assert isinstance(at.session_state["_scratch"]["deploy_one"]["table"], pd.DataFrame)
 
 
 def test_the_batch_preview_shows_formula_cells_quoted(iris_run):
@@ -142,7 +142,7 @@ def test_the_batch_preview_shows_formula_cells_quoted(iris_run):
     rows["note"] = ['=HYPERLINK("https://evil.example","x")', "+cmd|' /C calc'!A0", "ok"]
     at = deploy_page("en", iris_run)
     upload(at, "new_rows.csv", rows.to_csv(index=False).encode())
-    assert at.session_state["_scratch"]["dp_batch"]["table"] is not None
+    assert at.session_state["_scratch"]["deploy_batch"]["table"] is not None
     shown = [t.value for t in at.dataframe]
     cells = [v for t in shown for c in t.columns for v in t[c].tolist() if isinstance(v, str)]
     assert '\'=HYPERLINK("https://evil.example","x")' in cells

@@ -19,17 +19,17 @@ pytestmark = pytest.mark.pages
 
 def test_train_page_trains_privately_and_shows_the_epsilon_spent():
     at = open_app("en", "pages/train.py", timeout=120)
-    at.button(key="tr_preset").click().run()
-    at.slider(key="tr_epochs").set_value(5).run()
-    assert not [n for n in at.number_input if n.key == "tr_dp_epsilon"], "DP is off by default"
-    at.checkbox(key="tr_dp").check().run()
-    at.number_input(key="tr_dp_epsilon").set_value(2.0).run()
+    at.button(key="train_preset").click().run()
+    at.slider(key="train_epochs").set_value(5).run()
+    assert not [n for n in at.number_input if n.key == "train_dp_epsilon"], "DP is off by default"
+    at.checkbox(key="train_dp").check().run()
+    at.number_input(key="train_dp_epsilon").set_value(2.0).run()
     assert not at.exception, at.exception
     config = at.session_state["train_config"]
     assert config.train.dp and config.train.dp_epsilon == 2.0
     rule = r"\mathcal{N}\!\left(0,\ \sigma^2 C^2 I\right)"
     assert any(rule in latex.value for latex in at.get("latex")), "the DP-SGD update rule"
-    at.button(key="tr_train").click().run()
+    at.button(key="train_train").click().run()
     poll_until_done(at)
     run = next(iter(at.session_state["runs"].values()))
     assert run.status == "finished", run.message

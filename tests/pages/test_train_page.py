@@ -19,15 +19,15 @@ def train_page(lang: str = "en") -> AppTest:
 def test_train_needs_prepared_data_but_offers_the_preset():
     at = train_page()
     assert any("Preprocess" in w.value for w in at.warning)
-    assert at.button(key="tr_preset")
+    assert at.button(key="train_preset")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_first_model_preset_trains_and_learns_the_line(lang: str):
     at = train_page(lang)
-    at.button(key="tr_preset").click().run()
+    at.button(key="train_preset").click().run()
     assert not at.exception, at.exception
-    assert at.radio(key="tr_kind").value == "linear"
+    assert at.radio(key="train_kind").value == "linear"
     train_first_model(at, epochs=30)
     runs = at.session_state["runs"]
     assert len(runs) == 1
@@ -49,19 +49,19 @@ def test_first_model_preset_trains_and_learns_the_line(lang: str):
 def test_stop_keeps_the_model_and_marks_the_run_stopped(monkeypatch):
     monkeypatch.setenv("MODELDESK_SHARED", "1")  # a workshop server: runs never touch its disk
     at = train_page()
-    at.button(key="tr_preset").click().run()
-    at.slider(key="tr_epochs").set_value(500).run()
-    at.select_slider(key="tr_batch").set_value(1).run()
-    at.button(key="tr_train").click().run()
+    at.button(key="train_preset").click().run()
+    at.slider(key="train_epochs").set_value(500).run()
+    at.select_slider(key="train_batch").set_value(1).run()
+    at.button(key="train_train").click().run()
     time.sleep(1.0)
     at.run()
-    at.button(key="tr_stop").click().run()
+    at.button(key="train_stop").click().run()
     poll_until_done(at)
     run = next(iter(at.session_state["runs"].values()))
     assert run.status == "stopped"
     assert run.weights is not None or run.model is not None
     assert run.epochs_trained < 500
-    assert not [b for b in at.button if b.key == "tr_save"], "no saving on a shared server"
+    assert not [b for b in at.button if b.key == "train_save"], "no saving on a shared server"
     assert any("shared" in c.value for c in at.caption)
 
 
@@ -85,9 +85,9 @@ def test_untouched_controls_give_the_same_config_as_the_cli_default():
 
 def test_a_run_that_finished_while_away_is_ready_on_the_next_page():
     at = train_page()
-    at.button(key="tr_preset").click().run()
-    at.slider(key="tr_epochs").set_value(5).run()
-    at.button(key="tr_train").click().run()
+    at.button(key="train_preset").click().run()
+    at.slider(key="train_epochs").set_value(5).run()
+    at.button(key="train_train").click().run()
     at.session_state["job"].join(timeout=120)  # it ends while no page is polling it
     at.switch_page("pages/deploy.py")
     at.run()
@@ -99,7 +99,7 @@ def test_a_run_that_finished_while_away_is_ready_on_the_next_page():
 
 def test_the_first_model_targets_are_forgotten_with_its_dataset():
     at = train_page()
-    at.button(key="tr_preset").click().run()
+    at.button(key="train_preset").click().run()
     assert at.session_state["first_model"] is True
     at.switch_page("pages/data.py")
     at.run()
@@ -128,15 +128,15 @@ def test_save_runs_stays_inside_the_runs_folder(tmp_path, monkeypatch, lang, say
         weights=[np.array([[2.0]], np.float32), np.array([1.0], np.float32)],
     )  # fmt: skip
     at = open_app(lang, "pages/train.py", state={"runs": {run.run_id: run}}, timeout=120)
-    at.button(key="tr_preset").click().run()  # data prepared: the page shows the run history
+    at.button(key="train_preset").click().run()  # data prepared: the page shows the run history
     for typed in ("../../..", "/tmp/elsewhere"):
-        at.text_input(key="tr_folder").input(typed).run()
-        at.button(key="tr_save").click().run()
+        at.text_input(key="train_folder").input(typed).run()
+        at.button(key="train_save").click().run()
         assert not at.exception, at.exception
         assert any(says in e.value for e in at.error), [e.value for e in at.error]
     assert list(tmp_path.iterdir()) == [], "nothing written anywhere"
-    at.text_input(key="tr_folder").input("exp-1").run()
-    at.button(key="tr_save").click().run()
+    at.text_input(key="train_folder").input("exp-1").run()
+    at.button(key="train_save").click().run()
     assert (tmp_path / "runs" / "exp-1" / "abc123" / "run.json").is_file()
     assert at.success
 
@@ -144,10 +144,10 @@ def test_save_runs_stays_inside_the_runs_folder(tmp_path, monkeypatch, lang, say
 @pytest.mark.parametrize(("loss", "said"), [("huber", True), ("mse", False)])
 def test_the_curves_say_when_the_loss_is_on_the_standardised_target(loss: str, said: bool):
     at = train_page()
-    at.button(key="tr_preset").click().run()
-    at.selectbox(key="tr_loss_regression").set_value(loss).run()
-    at.slider(key="tr_epochs").set_value(5).run()
-    at.button(key="tr_train").click().run()
+    at.button(key="train_preset").click().run()
+    at.selectbox(key="train_loss_regression").set_value(loss).run()
+    at.slider(key="train_epochs").set_value(5).run()
+    at.button(key="train_train").click().run()
     assert not at.exception, at.exception
     poll_until_done(at)
     run = next(iter(at.session_state["runs"].values()))

@@ -28,9 +28,9 @@ def ray_cluster():
 
 def start_first_model(epochs: int):
     at = open_app(page="pages/train.py")
-    at.button(key="tr_preset").click().run()
-    at.slider(key="tr_epochs").set_value(epochs).run()
-    at.button(key="tr_train").click().run()
+    at.button(key="train_preset").click().run()
+    at.slider(key="train_epochs").set_value(epochs).run()
+    at.button(key="train_train").click().run()
     assert not at.exception, at.exception
     return at
 

@@ -41,13 +41,14 @@ def test_a_lesson_link_presets_locks_and_hides_what_the_lesson_says():
     at = open_with({"lesson": "first_model"}, "pages/train.py")
     assert at.session_state["dataset"].name == "line"
     assert at.session_state["prepared"] is not None
-    kind, optimizer = at.radio(key="tr_kind"), at.selectbox(key="tr_optimizer")
+    kind, optimizer = at.radio(key="train_kind"), at.selectbox(key="train_optimizer")
     assert (kind.value, optimizer.value) == ("linear", "sgd")
     assert kind.disabled and optimizer.disabled  # locked by the lesson
     assert (
-        at.select_slider(key="tr_lr").value == 0.01 and not at.select_slider(key="tr_lr").disabled
+        at.select_slider(key="train_lr").value == 0.01
+        and not at.select_slider(key="train_lr").disabled
     )
-    assert not [w for w in at.select_slider if w.key == "tr_l2"]  # hidden by the lesson
+    assert not [w for w in at.select_slider if w.key == "train_l2"]  # hidden by the lesson
     assert "Your first model" in text_of(at)
     assert "Not yet" in text_of(at)
 
@@ -61,7 +62,7 @@ def test_a_refused_lesson_id_is_one_clear_error_and_the_app_still_works():
 def test_a_challenge_turns_to_done_from_a_real_run():
     at = open_with({"lesson": "first_model"}, "pages/train.py")
     assert "Not yet" in text_of(at)
-    at.button(key="tr_train").click().run()
+    at.button(key="train_train").click().run()
     assert not at.exception, at.exception
     poll_until_done(at)
     at.run()
@@ -99,9 +100,9 @@ def room(monkeypatch):
 
 def _trained_participant() -> AppTest:
     at = open_with({"lesson": "first_model"}, "pages/train.py")
-    at.select_slider(key="tr_lr").set_value(0.1).run()
-    at.slider(key="tr_epochs").set_value(5).run()
-    at.button(key="tr_train").click().run()
+    at.select_slider(key="train_lr").set_value(0.1).run()
+    at.slider(key="train_epochs").set_value(5).run()
+    at.button(key="train_train").click().run()
     poll_until_done(at)
     at.run()
     assert at.session_state["runs"]
@@ -181,8 +182,8 @@ def test_the_bench_trace_follows_a_run_to_its_collection_and_names_the_session_b
     ui._TRACE.setLevel(logging.DEBUG)  # setLevel, not .level: it clears the logger's cache
     try:
         at = open_with({"lesson": "first_model"}, "pages/train.py")
-        at.slider(key="tr_epochs").set_value(5).run()
-        at.button(key="tr_train").click().run()
+        at.slider(key="train_epochs").set_value(5).run()
+        at.button(key="train_train").click().run()
         poll_until_done(at)
     finally:
         ui._TRACE.removeHandler(handler)
