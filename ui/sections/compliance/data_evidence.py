@@ -17,7 +17,7 @@ from core.compliance.checklist import (
 from core.compliance.evidence import (
     matching_spec,
 )
-from core.compliance.privacy import scan_frame
+from core.compliance.privacy import category_key, scan_frame
 from core.i18n import UserError
 from ui import state
 from ui.widgets import (
@@ -157,7 +157,7 @@ def _scan_table(scan) -> None:
                     "how": tr(f"compage.scan.source_{finding.source}"),
                     "match": "",
                     "valid": "",
-                    "sensitive": tr(f"privacy.category.{finding.category}"),
+                    "sensitive": tr(category_key(finding.category)),
                     "direct": tr("compage.yes" if column.direct_identifier else "compage.no"),
                 }
             )
@@ -243,8 +243,9 @@ def _quality(evidence: dict) -> None:
 
 
 def _default_sensitive(scan, suggestions) -> str | None:
-    if scan.sensitive_columns:
-        return scan.sensitive_columns[0]
+    found = scan.fairness_column()  # ethnicity first, then sex, religion ...
+    if found is not None:
+        return found
     for kind in ("gender", "ethnicity", "age"):
         for suggestion in suggestions:
             if suggestion.kind == kind:
