@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from core.data.profile import suggest_target
+from core.data.profile import target_suggestion
 from core.i18n import UserError
 from core.prep.pipeline import Prepared, prepare
 from core.prep.plan_table import apply_plan_table, plan_table
@@ -23,6 +23,7 @@ from core.prep.preprocessing import (
     detect_task,
     plan_warnings,
     preview,
+    split_explanation,
     split_summary,
 )
 from core.train.runner import audit_details
@@ -59,13 +60,16 @@ def preprocess_page() -> None:
     _apply_uploaded_spec(prefix, frame)
 
     columns = [str(c) for c in frame.columns]
-    suggestion = dataset.target_suggestion or suggest_target(profile) or columns[-1]
+    guess = target_suggestion(profile)
+    suggestion = dataset.target_suggestion or (guess.column if guess else None) or columns[-1]
     target = st.selectbox(
         tr("preppage.target"),
         columns,
         index=columns.index(suggestion) if suggestion in columns else len(columns) - 1,
         key=f"{prefix}_target",
     )
+    if guess is not None and not dataset.target_suggestion and target == guess.column:
+        st.caption(say(guess.reason))
     try:
         info = detect_task(frame[target])
     except UserError as error:
@@ -116,6 +120,7 @@ def preprocess_page() -> None:
     spec = _split_controls(prefix, spec, task)
     if spec is None:
         return
+    spec = _group_control(prefix, frame, spec, version)
     warnings = session_cache(
         ("plan_warnings", dataset.sha256, spec.to_json()), lambda: plan_warnings(frame, spec)
     )
@@ -181,6 +186,23 @@ def _split_controls(prefix: str, spec: PreprocessSpec, task: str) -> PreprocessS
         show_error(error)
         return None
     st.caption(tr("preppage.train_share", share=1 - val - test))
+    return spec
+
+
+def _group_control(prefix: str, frame, spec: PreprocessSpec, version: int) -> PreprocessSpec:
+    """Split by group: proposed when the profile found a grouping key; explained either way."""
+    options = (None, *[str(c) for c in frame.columns if c != spec.target])
+    none_label = tr("special.page.no_group")
+    group = st.selectbox(
+        tr("special.page.split_by_group"),
+        options,
+        index=options.index(spec.group) if spec.group in options else 0,
+        format_func=labeler(options, lambda c: none_label if c is None else c),
+        help=tr("special.page.split_by_group_help"),
+        key=f"{prefix}_group_{spec.target}_{version}",
+    )
+    spec = replace(spec, group=group)
+    st.caption(say(split_explanation(spec)))
     return spec
 
 

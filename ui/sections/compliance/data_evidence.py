@@ -20,6 +20,7 @@ from core.compliance.evidence import (
 from core.compliance.privacy import category_key, scan_frame
 from core.i18n import UserError
 from ui import state
+from ui.sections.compliance.special import special_section
 from ui.widgets import (
     escape_md,
     labeler,
@@ -51,7 +52,10 @@ def data_section(dataset) -> dict | None:
     st.caption(tr("compage.data.dataset", name=escape_md(dataset.name), rows=len(frame)))
 
     st.subheader(tr("compage.data.scan"))
-    _scan_table(scan)
+    table = st.container()  # drawn once the person's corrections are known
+    scan = special_section(dataset.sha256, scan)  # the person's corrections outrank the scan
+    with table:
+        _scan_table(scan)
 
     st.subheader(tr("compage.data.choices"))
     if suggestions:
@@ -102,7 +106,8 @@ def data_section(dataset) -> dict | None:
     )
     spec = matching_spec(state.prepared(), frame, target)
     key = ("cp_evidence", dataset.sha256, target, sensitive, tuple(quasi), k, l_target,
-           None if spec is None else spec.to_json())  # fmt: skip
+           None if spec is None else spec.to_json(),
+           tuple(column.sensitive for column in scan.columns))  # fmt: skip
     try:
         evidence = session_cache(
             key,
@@ -154,7 +159,7 @@ def _scan_table(scan) -> None:
                 {
                     "column": column.name,
                     "found": "",
-                    "how": tr(f"compage.scan.source_{finding.source}"),
+                    "how": tr(f"special.page.source.{finding.source}"),
                     "match": "",
                     "valid": "",
                     "sensitive": tr(category_key(finding.category)),
