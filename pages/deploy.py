@@ -25,6 +25,7 @@ from core.deploy.predict_form import (
     form_fields,
     prediction_summary,
     range_warnings,
+    regression_text,
     row_from_values,
 )
 from core.deploy.predict_script import predict_source
@@ -128,7 +129,7 @@ def one_row(run_id: str, bundle: LoadedBundle) -> None:
     if bundle.task == "regression":
         st.metric(
             tr("deploy.one.predicted_value", target=bundle.schema["target"]),
-            f"{float(table['prediction'].iloc[0]):.4g}",
+            regression_text(float(table["prediction"].iloc[0]), bundle.metrics.get("rmse")),
         )
         return
     st.markdown(tr("deploy.one.predicted_class", label=escape_md(table["prediction"].iloc[0])))
