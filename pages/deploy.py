@@ -34,6 +34,7 @@ from core.export_safety import CSV_MIME, EXCEL_MIME, safe_excel
 from core.i18n import UserError
 from core.train.runner import RunConfig
 from ui import state
+from ui.run_labels import run_name
 from ui.widgets import (
     escape_md,
     labeler,
@@ -367,7 +368,7 @@ def _field(field: FormField, key: str) -> object:
 def _run_label(run) -> str:
     return tr(
         "deploy.run.option",
-        name=run.name or run.run_id[:8],
+        name=run_name(run) or run.run_id[:8],
         status=tr(f"train.status.{run.status}"),
         created=run.created_at[:19].replace("T", " "),
     )

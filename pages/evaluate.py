@@ -39,6 +39,7 @@ from core.evaluate.metrics import (
 from core.i18n import UserError
 from core.train.models import resolved_loss
 from ui import state
+from ui.run_labels import run_name
 from ui.widgets import (
     epsilon_text,
     escape_md,
@@ -554,7 +555,7 @@ def _scores(run, prepared):
 def _run_label(run) -> str:
     return tr(
         "evalpage.run_label",
-        name=run.name,
+        name=run_name(run),
         status=tr(f"train.status.{run.status}"),
         epochs=run.epochs_trained,
     )

@@ -46,6 +46,7 @@ from core.train.runner import (
     start_training,
 )
 from ui import state
+from ui.run_labels import run_name
 from ui.widgets import (
     collect_finished_job,
     epsilon_text,
@@ -637,7 +638,7 @@ def run_history() -> None:
     table = pd.DataFrame(
         [
             {
-                tr("trainpage.col.name"): run.name,
+                tr("trainpage.col.name"): run_name(run),
                 tr("trainpage.col.status"): tr(f"train.status.{run.status}"),
                 tr("trainpage.col.epochs"): run.epochs_trained,
                 tr("trainpage.col.duration"): round(run.duration_s, 1),
@@ -662,13 +663,17 @@ def run_history() -> None:
         tr("trainpage.pick_run"),
         ids,
         index=index,
-        format_func=labeler(ids, lambda i: runs[i].name),
+        format_func=labeler(ids, lambda i: run_name(runs[i])),
         key="train_pick_" + hashlib.sha256(repr(names).encode()).hexdigest()[:12],
     )
     state.set_scratch("train.picked_run", (chosen, tuple(ids)))
     name_col, rename_col, delete_col = st.columns([3, 1, 1])
+    # Keyed by the run and the names: after a new run lands or a rename, the field shows the
+    # picked run's name instead of keeping the last one typed.
     new_name = name_col.text_input(
-        tr("trainpage.new_name"), value=runs[chosen].name, key="train_name"
+        tr("trainpage.new_name"),
+        value=run_name(runs[chosen]),
+        key="train_name_" + hashlib.sha256(repr((chosen, names)).encode()).hexdigest()[:12],
     )
     if rename_col.button(tr("trainpage.rename"), key="train_rename") and new_name.strip():
         runs[chosen].name = new_name.strip()
