@@ -34,6 +34,7 @@ from core.evaluate.metrics import (
     run_privacy,
     run_settings,
     test_metrics,
+    trivial_baseline_verdict,
     worst_rows,
 )
 from core.i18n import UserError
@@ -262,6 +263,9 @@ def _metrics(report, classes: list) -> None:
         params["metric"] = _metric(params["metric"])
         params["baseline"] = tr(f"evaluation.baseline.{params['baseline']}")
     st.markdown(tr(verdict.key, **params))
+    trivial = trivial_baseline_verdict(task, report.test[headline_metric(task)], report.baselines)
+    if trivial is not None:
+        st.warning(say(trivial), icon=":material/equal:")
     if report.per_class:
         st.subheader(tr("evalpage.per_class"))
         per_class = pd.DataFrame(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import streamlit as st
 
@@ -65,7 +66,10 @@ def preprocess_page() -> None:
     target = st.selectbox(
         tr("preppage.target"),
         columns,
-        index=columns.index(suggestion) if suggestion in columns else len(columns) - 1,
+        **_default(
+            f"{prefix}_target",
+            index=columns.index(suggestion) if suggestion in columns else len(columns) - 1,
+        ),
         key=f"{prefix}_target",
     )
     if guess is not None and not dataset.target_suggestion and target == guess.column:
@@ -83,7 +87,7 @@ def preprocess_page() -> None:
     task = st.selectbox(
         tr("preppage.task"),
         TASKS,
-        index=TASKS.index(info.task),
+        **_default(f"{prefix}_task_{target}", index=TASKS.index(info.task)),
         format_func=labeler(TASKS, lambda name: tr(f"preprocess.task.name.{name}")),
         key=f"{prefix}_task_{target}",
     )
@@ -165,17 +169,31 @@ def _split_controls(prefix: str, spec: PreprocessSpec, task: str) -> PreprocessS
     st.subheader(tr("preppage.split"))
     val_col, test_col, seed_col, strat_col = st.columns(4)
     val = val_col.slider(
-        tr("preppage.val_share"), 0.0, 0.4, value=spec.val_share, step=0.05, key=f"{prefix}_val"
+        tr("preppage.val_share"),
+        0.0,
+        0.4,
+        **_default(f"{prefix}_val", value=spec.val_share),
+        step=0.05,
+        key=f"{prefix}_val",
     )
     test = test_col.slider(
-        tr("preppage.test_share"), 0.05, 0.4, value=spec.test_share, step=0.05, key=f"{prefix}_test"
+        tr("preppage.test_share"),
+        0.05,
+        0.4,
+        **_default(f"{prefix}_test", value=spec.test_share),
+        step=0.05,
+        key=f"{prefix}_test",
     )
     seed = seed_col.number_input(
-        tr("preppage.seed"), min_value=0, value=spec.seed, step=1, key=f"{prefix}_seed"
+        tr("preppage.seed"),
+        min_value=0,
+        **_default(f"{prefix}_seed", value=spec.seed),
+        step=1,
+        key=f"{prefix}_seed",
     )
     stratify = strat_col.checkbox(
         tr("preppage.stratify"),
-        value=spec.stratify,
+        **_default(f"{prefix}_stratify", value=spec.stratify),
         disabled=task == "regression",
         help=tr("preppage.stratify_help"),
         key=f"{prefix}_stratify",
@@ -204,6 +222,13 @@ def _group_control(prefix: str, frame, spec: PreprocessSpec, version: int) -> Pr
     spec = replace(spec, group=group)
     st.caption(say(split_explanation(spec)))
     return spec
+
+
+def _default(key: str, **default: Any) -> dict[str, Any]:
+    """A widget's default, unless a preset (an uploaded plan, a setup link) already set its
+    value: Streamlit ignores the default then and logs a warning for the pair. The widgets are
+    identified by their key, so leaving the default out keeps their state."""
+    return {} if state.widget(key) is not None else default
 
 
 def _link_config(spec: PreprocessSpec):

@@ -653,6 +653,7 @@ def run_history() -> None:
         ]
     )
     st.dataframe(table, hide_index=True, width="stretch")
+    _trivial_warnings(runs)
     ids = list(runs)
     names = tuple(run.name for run in runs.values())
     # Streamlit's selectbox keeps showing an option's old label after a rename, so the widget's
@@ -682,6 +683,22 @@ def run_history() -> None:
         state.delete_run(chosen)
         st.rerun()
     _save_runs(runs)
+
+
+def _trivial_warnings(runs: dict) -> None:
+    """Runs (DP runs included) no better than always answering the majority class / the mean."""
+    from core.evaluate.metrics import run_trivial_verdict
+
+    for run_id, run in runs.items():
+        prepared = state.run_data(run_id)
+        if prepared is None or run.status not in ("finished", "stopped") or not run.weights:
+            continue
+        verdict = session_cache(
+            ("trivial_verdict", run_id),
+            lambda run=run, data=prepared: run_trivial_verdict(data, run),
+        )
+        if verdict is not None:
+            st.warning(f"**{escape_md(run_name(run))}**: {say(verdict)}", icon=":material/equal:")
 
 
 def _save_runs(runs: dict) -> None:
