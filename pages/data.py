@@ -205,7 +205,9 @@ def _flags(dataset: Dataset) -> list[str]:
     from core.compliance.privacy import category_key, scan_frame
     from ui.sections.compliance.special import corrected_scan
 
-    scan = session_cache(("dp_scan", dataset.sha256), lambda: scan_frame(dataset.frame))
+    # The same file re-read with other options (a delimiter) has other columns: key on both.
+    key = ("dp_scan", dataset.sha256, tuple(str(c) for c in dataset.frame.columns))
+    scan = session_cache(key, lambda: scan_frame(dataset.frame))
     scan = corrected_scan(dataset.sha256, scan)
     flags = []
     for column in scan.columns:

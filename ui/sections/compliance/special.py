@@ -7,6 +7,8 @@ recorded in the audit trail.
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import streamlit as st
 
@@ -24,8 +26,10 @@ def corrections_for(sha256: str) -> dict[str, list[str]]:
 
 
 def corrected_scan(sha256: str, scan: ScanResult) -> ScanResult:
-    """The scan with this session's corrections for the dataset applied."""
-    return scan.corrected(corrections_for(sha256))
+    """The scan with this session's corrections for the dataset applied (columns it has)."""
+    names = {column.name for column in scan.columns}
+    corrections = {c: v for c, v in corrections_for(sha256).items() if c in names}
+    return scan.corrected(corrections)
 
 
 def special_section(sha256: str, scan: ScanResult) -> ScanResult:
@@ -55,7 +59,7 @@ def special_section(sha256: str, scan: ScanResult) -> ScanResult:
             },
             disabled=["column"],
             hide_index=True,
-            key=f"cp_special_{sha256[:12]}",
+            key=f"cp_special_{sha256[:12]}_{_columns_hash(scan)}",
         )
     _record(sha256, scan, base, edited, by_label)
     result = corrected_scan(sha256, scan)
@@ -80,7 +84,8 @@ def _record(
     if wanted == current:
         return
     store[sha256] = wanted
-    for column in sorted(set(wanted) | set(current)):
+    names = {column.name for column in scan.columns}
+    for column in sorted((set(wanted) | set(current)) & names):
         if wanted.get(column) == current.get(column):
             continue
         found = [f.category for f in scan.column(column).sensitive]
@@ -93,6 +98,12 @@ def _record(
                 "person": wanted.get(column, found),
             },
         )
+
+
+def _columns_hash(scan: ScanResult) -> str:
+    """The same file re-read with other options has other columns: a fresh editor then."""
+    names = repr([column.name for column in scan.columns]).encode()
+    return hashlib.sha256(names).hexdigest()[:8]
 
 
 def _summary(scan: ScanResult) -> None:
