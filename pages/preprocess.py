@@ -221,6 +221,20 @@ def _group_control(prefix: str, frame, spec: PreprocessSpec, version: int) -> Pr
     )
     spec = replace(spec, group=group)
     st.caption(say(split_explanation(spec)))
+    if group is not None and st.button(
+        tr("special.lesson.compare"),
+        help=tr("special.lesson.compare_help"),
+        icon=":material/compare_arrows:",
+        key="pp_compare_splits",
+    ):
+        from core.evaluate.group_split import compare_row_and_group_splits
+
+        try:
+            result = compare_row_and_group_splits(frame, spec)
+        except UserError as error:
+            show_error(error)
+        else:
+            st.info(say(result.message), icon=":material/school:")
     return spec
 
 

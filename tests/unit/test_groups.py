@@ -210,3 +210,29 @@ def test_cli_train_with_group_records_it_and_keeps_groups_apart(tmp_path: Path):
         "train", data, "--target", "union", "--out", tmp_path / "o2", "--group", "missing"
     )
     assert code == 2 and err.count("\n") == 1 and "missing" in err
+
+
+def test_the_lesson_comparison_shows_what_a_row_split_lets_a_model_remember():
+    from core.evaluate.group_split import compare_row_and_group_splits
+
+    # Each person's outcome is their own trait, barely related to the features: by rows a model
+    # remembers people (through their id-like features); by person it cannot.
+    rng = np.random.default_rng(1)
+    persons, years = 150, 6
+    trait = np.repeat(rng.normal(size=persons), years)
+    frame = pd.DataFrame(
+        {
+            "nr": np.repeat(np.arange(persons), years),
+            "height": np.repeat(rng.normal(170, 10, persons), years),
+            "noise": rng.normal(size=persons * years),
+            "y": trait + 0.1 * rng.normal(size=persons * years),
+        }
+    )
+    spec = default_spec(frame, "y")
+    assert spec.group == "nr"
+    result = compare_row_and_group_splits(frame, spec)
+    assert result.metric == "r2" and result.shared_groups > 0
+    assert result.by_rows > 0.4 and result.by_group < 0.2
+    assert result.by_rows - result.by_group > 0.4
+    for lang in ("en", "zh"):
+        assert str(result.shared_groups) in result.message.text(lang)
