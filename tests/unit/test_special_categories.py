@@ -201,3 +201,30 @@ def test_a_persons_correction_outranks_the_scan():
     assert added.column("score").sensitive[0].source == "person"
     results = {r.id: r for r in evaluate_checklist(ChecklistContext(scan=cleared))}
     assert results["lawful.sensitive_consent"].status == "not_applicable"
+
+
+def test_scan_json_lists_sensitive_columns_and_anonymity_suggests_the_region(tmp_path):
+    import io
+    from contextlib import redirect_stdout
+
+    from core.cli.main import main
+    from core.compliance.anonymity import suggest_quasi_identifiers
+
+    frame = pd.DataFrame(
+        {
+            "ethn": (["other", "black", "hisp"] * 20)[:60],
+            "residence": (["rural_area", "north_east", "south"] * 20)[:60],
+            "wage": [1.5 + i for i in range(60)],
+        }
+    )
+    path = tmp_path / "males.csv"
+    frame.to_csv(path, index=False)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["scan", str(path), "--json"]) == 0
+    report = json.loads(out.getvalue())
+    assert [(c["name"], c["category"]) for c in report["sensitive_columns"]] == [
+        ("ethn", "ethnicity")
+    ]
+    assert report["direct_identifiers"] == [] and report["quasi_identifiers"] == ["residence"]
+    assert "residence" in [s.column for s in suggest_quasi_identifiers(frame)]
