@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
@@ -45,6 +46,7 @@ from core.train.runner import (
     first_model_setup,
     start_training,
 )
+from core.train.status import RunStatus
 from ui import state
 from ui.widgets import (
     collect_finished_job,
@@ -62,6 +64,9 @@ from ui.widgets import (
     trace,
 )
 from ui.workshop import gated, heartbeat, participant, setup_link_button
+
+if TYPE_CHECKING:
+    from core.train.engine import Job
 
 FIRST_MODEL_TARGETS = {"w": 2.0, "b": 1.0}
 PERSIST = {"persist_state": "session"}  # settings survive a visit to another page
@@ -533,7 +538,7 @@ def _live_panel() -> None:
     job = state.job()
     snapshot = job.snapshot()
     status = tr(f"train.status.{snapshot.status}")
-    if snapshot.status == "queued" and snapshot.queue_position:
+    if snapshot.status == RunStatus.QUEUED and snapshot.queue_position:
         wait = job_limiter().wait_seconds(job)
         if wait is None:
             st.info(tr("train.status.queue_position", position=snapshot.queue_position))
@@ -550,12 +555,12 @@ def _live_panel() -> None:
     if snapshot.eta_seconds is not None and not snapshot.done:
         text += " · " + tr("train.status.eta", seconds=snapshot.eta_seconds)
     st.progress(snapshot.progress, text=text)
-    if snapshot.status != "queued":
+    if snapshot.status != RunStatus.QUEUED:
         device = _training_device(job)
         if device is not None:
             st.caption(tr("cluster.device.trained_on", device=say(device)))
     if snapshot.message is not None:
-        show = st.error if snapshot.status == "failed" else st.info
+        show = st.error if snapshot.status == RunStatus.FAILED else st.info
         show(say(snapshot.message))
     if snapshot.privacy:
         _privacy_spent(snapshot.privacy)
@@ -618,10 +623,10 @@ def _privacy_spent(privacy: dict) -> None:
     )
 
 
-def _training_device(job: object) -> Message | None:
-    """Which device trains the job: a cluster job's worker reports it; a thread job trains on
-    this server's (TensorFlow's first GPU, else the CPU)."""
-    if hasattr(job, "device"):  # core.train.cluster.ClusterTrainingJob
+def _training_device(job: Job) -> Message | None:
+    """Which device trains the job: where it trains elsewhere (a cluster's worker), the job
+    says; else this server's (TensorFlow's first GPU, else the CPU)."""
+    if job.device is not None:
         return job.device
     from core.train.devices import training_device
 

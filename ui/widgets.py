@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, Message, UserError, language_from_locale, t
-from core.train.runs import USABLE_STATUSES, is_usable
+from core.train.runs import is_usable
 from ui import state
 
 T = TypeVar("T")
@@ -118,7 +118,7 @@ def done_steps() -> set[str]:
         done.add("data")
     if state.prepared() is not None:
         done.add("preprocess")
-    if any(run.status in USABLE_STATUSES for run in state.runs().values()):
+    if any(run.status.usable for run in state.runs().values()):
         done.add("train")
     if state.evaluated_runs():
         done.add("evaluate")
