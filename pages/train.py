@@ -49,6 +49,7 @@ from core.train.runner import (
 from core.train.status import RunStatus
 from ui import state
 from ui.widgets import (
+    PERSIST,
     collect_finished_job,
     epsilon_text,
     escape_md,
@@ -69,7 +70,6 @@ if TYPE_CHECKING:
     from core.train.engine import Job
 
 FIRST_MODEL_TARGETS = {"w": 2.0, "b": 1.0}
-PERSIST = {"persist_state": "session"}  # settings survive a visit to another page
 # Untouched controls give exactly the CLI's default config.
 MODEL_DEFAULTS = default_model_spec()
 TRAIN_DEFAULTS = default_train_spec()
@@ -499,11 +499,14 @@ def _job_controls(prepared, model_spec: ModelSpec, train_spec: TrainSpec) -> Non
         except UserError as error:
             show_error(error)
     job = state.job()
-    if stop_col.button(
-        tr("trainpage.stop"),
-        icon=":material/stop:",
-        disabled=job is None or job.done,
-        key="train_stop",
+    if (
+        stop_col.button(
+            tr("trainpage.stop"),
+            icon=":material/stop:",
+            disabled=job is None or job.done,
+            key="train_stop",
+        )
+        and job is not None
     ):
         job.stop()
 
@@ -536,6 +539,8 @@ def live_panel() -> None:
 def _live_panel() -> None:
     heartbeat()
     job = state.job()
+    if job is None:  # a tick that reached a session whose job was just forgotten
+        return
     snapshot = job.snapshot()
     status = tr(f"train.status.{snapshot.status}")
     if snapshot.status == RunStatus.QUEUED and snapshot.queue_position:

@@ -13,7 +13,7 @@ import runpy
 import time
 from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar
 
 import streamlit as st
 
@@ -35,6 +35,15 @@ PAGES = {
     "room": ("pages/room.py", ":material/groups:"),
 }
 SESSION_CACHE_SIZE = 4
+
+
+class Persist(TypedDict):
+    """The keyword a widget takes to keep its value when the user visits another page."""
+
+    persist_state: Literal["session"]
+
+
+PERSIST: Persist = {"persist_state": "session"}  # settings survive a visit to another page
 # Downloads from the Deploy page that mean a model has left the app (audit "export" events).
 DEPLOY_EXPORTS = frozenset(
     {"bundle", "predictions_csv", "predictions_excel", "training_script", "tflite_float",
@@ -161,7 +170,8 @@ def collect_finished_job() -> bool:
         return False
     run = job.result()
     prepared = state.job_prepared()
-    if is_usable(run, prepared):  # a job stopped in the queue has no model to measure
+    # A job stopped in the queue has no model to measure.
+    if prepared is not None and is_usable(run, prepared):
         from core.evaluate.metrics import run_metrics
 
         # Held-out test metrics (and the baselines') travel with the run, as in metrics.json.

@@ -14,6 +14,7 @@ from core.compliance.checklist import (
 )
 from ui.sections.compliance.answers import _answers, _init, _jurisdiction_name, _on_answer, _on_note
 from ui.widgets import (
+    PERSIST,
     escape_md,
     labeler,
     lang,
@@ -21,7 +22,6 @@ from ui.widgets import (
     tr,
 )
 
-PERSIST = {"persist_state": "session"}  # choices survive a visit to another page
 UNSET = "unset"  # the answer control's "not answered"
 STATUS_BADGE = {
     "pass": "green",

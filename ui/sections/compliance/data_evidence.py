@@ -21,6 +21,7 @@ from core.compliance.privacy import scan_frame
 from core.i18n import UserError
 from ui import state
 from ui.widgets import (
+    PERSIST,
     escape_md,
     labeler,
     page_link,
@@ -30,7 +31,6 @@ from ui.widgets import (
     tr,
 )
 
-PERSIST = {"persist_state": "session"}  # choices survive a visit to another page
 PREVIEW_GROUPS = 20
 
 

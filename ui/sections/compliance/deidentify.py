@@ -24,6 +24,7 @@ from core.i18n import UserError
 from ui import state
 from ui.sections.compliance.data_evidence import _needs, _scan
 from ui.widgets import (
+    PERSIST,
     escape_md,
     labeler,
     record_event,
@@ -32,8 +33,6 @@ from ui.widgets import (
     show_error,
     tr,
 )
-
-PERSIST = {"persist_state": "session"}  # choices survive a visit to another page
 
 
 def deidentify_section(dataset, evidence: dict | None) -> None:

@@ -10,12 +10,12 @@ from core.compliance.evidence import (
 )
 from core.compliance.report import FORMATS, ModelCardText
 from ui.widgets import (
+    PERSIST,
     lang,
     record_event,
     tr,
 )
 
-PERSIST = {"persist_state": "session"}  # choices survive a visit to another page
 REPORT_FILES = {"markdown": ("md", "text/markdown"), "html": ("html", "text/html"),
                 "json": ("json", "application/json")}  # fmt: skip
 
