@@ -318,13 +318,18 @@ def _cli_lang() -> str:
 
 def _run() -> int:
     try:
-        return main()
+        code = main()
     except BrokenPipeError:
         # The reader went away (`... | head`): not an error of ours. Point stdout at devnull so
         # Python's exit-time flush does not raise again (the recipe in Python's signal docs).
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    if "ray" in sys.modules:  # trained on Ray (MODELDESK_RAY_ADDRESS)
+        from core.train.cluster import exit_after_ray
+
+        exit_after_ray(code)  # the exit code is the training's, not Ray's shutdown's
+    return code
 
 
 if __name__ == "__main__":

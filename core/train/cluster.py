@@ -34,15 +34,16 @@ How a job runs:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from core.i18n import Message
+from core.i18n import Message, UserError
 from core.private_files import shared_deployment
 from core.train.devices import training_device
 from core.train.engine import Job, Run, TrainingJob
@@ -55,6 +56,20 @@ QUEUE_NAME = "modeldesk-queue"
 POLL_S = 0.2  # the poller pulls new epochs this often (the page draws every 0.5 s)
 PUSH_S = 0.05  # the task pushes its progress and reads Stop this often
 LEASE_S = 30.0  # a queue place nobody renews for this long is dropped
+START_TRIES = 3  # an embedded cluster that fails to start is started again, this many times in all
+START_RETRY_S = 5.0  # ... after waiting this long times the tries so far
+# How patient an embedded cluster's processes are on a busy machine. Ray's defaults suit a
+# dedicated node (the GCS binds its port within 30 s, a GCS silent for 60 s counts as killed, a
+# worker registers within 60 s); on a loaded 2-core machine a healthy cluster misses them and
+# dies with "GCS may have been killed". Set only where unset, so an operator's values win.
+EMBEDDED_PATIENCE = {
+    "RAY_gcs_server_port_wait_time_s": "120",
+    "RAY_NUM_REDIS_GET_RETRIES": "120",
+    "RAY_gcs_rpc_server_reconnect_timeout_s": "300",
+    "RAY_raylet_start_wait_time_s": "120",
+    "RAY_worker_register_timeout_seconds": "300",
+    "RAY_health_check_failure_threshold": "30",
+}
 _ROOT = Path(__file__).resolve().parents[2]
 
 _connect_lock = threading.Lock()
@@ -80,6 +95,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
         # embedded cluster listens on loopback only. The variable is read when Ray is imported
         # (here and in the processes it starts); the constant covers a Ray imported before.
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        for name, value in EMBEDDED_PATIENCE.items():
+            os.environ.setdefault(name, value)  # read by Ray's processes when they start
     import ray
 
     with _connect_lock:
@@ -93,7 +110,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
                 system: dict[str, Any] = {}
                 if shared_deployment():
                     system["automatic_object_spilling_enabled"] = False
-                ray.init(
+                _start_embedded(
+                    ray,
                     address="local",  # always a new instance, never one already running here
                     num_cpus=num_cpus,
                     include_dashboard=False,
@@ -114,6 +132,36 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
             _queue()
             _warm_up(ray)
     return ray
+
+
+def _start_embedded(ray: Any, **options: Any) -> None:
+    """`ray.init` for an embedded cluster, tried START_TRIES times: on a busy machine one of its
+    processes may miss a start deadline, and a fresh start usually succeeds. UserError (the
+    last error's first line) when none did."""
+    for attempt in range(1, START_TRIES + 1):
+        try:
+            ray.init(**options)
+            return
+        except Exception as error:  # Ray raises several kinds for a failed start
+            with contextlib.suppress(Exception):
+                ray.shutdown()  # what did start of this try
+            if attempt == START_TRIES:
+                raise UserError(
+                    "jobs.error.ray_start", tries=START_TRIES, error=_first_line(error)
+                ) from error
+            time.sleep(START_RETRY_S * attempt)
+
+
+def exit_after_ray(code: int) -> NoReturn:
+    """End this process with `code` after leaving Ray: the command's own outcome, never what
+    Ray's processes print or raise while they stop (slow on a busy machine, where a GCS that
+    stops first can fail the driver's teardown) nor its exit-time hooks."""
+    with contextlib.suppress(Exception):
+        disconnect()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def start_local(num_cpus: int = 2) -> Any:
