@@ -19,7 +19,6 @@ Kept out of `core` on purpose: core never imports streamlit.
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
@@ -280,12 +279,14 @@ _WORK = (
     _LANG, _DATASET, _PROFILE, _PREPARED, _FIRST_MODEL, _RUNS, _RUN_DATA, _JOB, _JOB_PREPARED,
     _COLLECTED_JOB, _AUDIT, _ANSWERS, _EVALUATED, _IMPORTANCE, _LESSON,
 )  # fmt: skip
-# Train controls travel too (their values are the setup the participant was building); never
-# buttons, whose values Streamlit refuses to set.
-_WORK_WIDGETS = re.compile(
-    r"^train_(kind|layers|units_\d+|activation|dropout|batch_norm|l2|loss_[a-z]+|optimizer|lr"
-    r"|batch|epochs|early|patience|restore|schedule|class_weights|seed)$"
-)
+# Train controls travel too (their values are the setup the participant was building): the
+# keys core.train.controls marks resumable, the privacy settings included.
+
+
+def _resumable_widget(key: str) -> bool:
+    from core.train.controls import resume_key_pattern
+
+    return resume_key_pattern().match(key) is not None
 
 
 def lesson_id() -> str | None:
@@ -322,7 +323,7 @@ def work_snapshot() -> dict[str, Any]:
         {
             key: value
             for key, value in st.session_state.items()
-            if isinstance(key, str) and _WORK_WIDGETS.match(key)
+            if isinstance(key, str) and _resumable_widget(key)
         }
     )
     return work
@@ -332,5 +333,5 @@ def restore_work(work: dict[str, Any]) -> None:
     """Put a snapshot's work back into a new session (a reloaded tab)."""
     allowed = set(_WORK)
     for key, value in work.items():
-        if key in allowed or _WORK_WIDGETS.match(key):
+        if key in allowed or (isinstance(key, str) and _resumable_widget(key)):
             st.session_state[key] = value
