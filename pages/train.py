@@ -545,7 +545,7 @@ def _save_runs(runs: dict) -> None:
     if shared_deployment():
         st.caption(tr("trainpage.shared_no_save"))
         return
-    # Only inside ./runs/ under the working folder (issue 11, finding 10).
+    # Only inside ./runs/ under the working folder: the name comes from a visitor.
     name = st.text_input(tr("trainpage.save_folder"), value="", key="train_folder")
     if st.button(tr("trainpage.save"), icon=":material/save:", key="train_save"):
         try:

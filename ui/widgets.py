@@ -176,7 +176,7 @@ def show_frame(frame: Any, **kwargs: Any) -> Any:
     """st.dataframe for a table of user data: cells and column names that a spreadsheet would
     run as formulas are quoted first (core.export_safety), so even where the table toolbar's
     "Download as CSV" is on (.streamlit/config.toml turns it off: client.disableDataExport)
-    its file runs nothing (issue 11, finding 7)."""
+    its file runs nothing: a spreadsheet would run a formula cell."""
     import pandas as pd
 
     from core.export_safety import neutralise_frame

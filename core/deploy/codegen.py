@@ -62,7 +62,7 @@ def training_script(config: RunConfig, n_classes: int, run_name: str = "") -> st
 def _header(name: str) -> str:
     # The name is user text inside a docstring: its repr, with backslashes and double quotes
     # escaped, reads back as that repr and can never close the docstring (a run named
-    # 'x"""...' stays text; issue 11, finding 8).
+    # 'x"""...' stays text).
     quoted = repr(name).replace("\\", "\\\\").replace('"', '\\"')
     return f'''\
 """Train {quoted} again with plain pandas, scikit-learn and Keras (written by ModelDesk).

@@ -296,7 +296,7 @@ def _wait_for(condition, timeout: float = 30.0) -> None:
     raise AssertionError("condition not reached in time")
 
 
-# --- the compiled engine and the target scale (issue 10) --------------------------------------
+# --- the compiled engine and the target scale ----------------------------------------------
 
 PRICES = (
     30_000 + 8_000 * (X @ np.array([1.0, -0.5, 0.3, 0.0])) + RNG.normal(scale=500, size=len(X))

@@ -184,7 +184,8 @@ def _restore_backup() -> None:
         return
     state.set_scratch("cp_backup_error", None)
     state.set_checklist_answers(backup.answers)
-    # Appended, marked imported: the session's own events stay (issue 11, finding 6).
+    # Appended, marked imported: the session's own events stay, so a forged backup
+    # can never replace the trail that verifies.
     audit_trail().import_events(backup.audit.events)
     _set_answer_widgets(backup.answers)
     for name in CARD_FIELDS:
