@@ -189,13 +189,13 @@ def gated(name: str, widget: Callable[..., Any], *args: Any, **kwargs: Any) -> A
     return widget(*args, **kwargs)
 
 
-def progress() -> Any:
+def session_work() -> Any:
     """What this session has done, as challenges read it (its runs, events and table)."""
-    from core.workshop.challenges import Progress
+    from core.workshop.challenges import SessionWork
 
     dataset = state.dataset()
     trail = state.existing_audit_trail()
-    return Progress(
+    return SessionWork(
         runs=list(state.runs().values()),
         events=trail.events if trail is not None else (),
         frame=None if dataset is None else dataset.frame,
@@ -209,7 +209,7 @@ def challenges_done() -> tuple[str, ...]:
     lesson = current_lesson()
     if lesson is None:
         return ()
-    done = progress()
+    done = session_work()
     return tuple(c.id for c in lesson.challenges if is_done(c.check, done))
 
 
@@ -220,7 +220,7 @@ def lesson_panel() -> None:
         return
     from core.workshop.challenges import is_done
 
-    done_so_far = progress()
+    done_so_far = session_work()
     language = lang()
     with st.expander(
         f"{tr('workshop.lesson')}: {lesson.text('title', language)}",
