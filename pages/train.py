@@ -38,6 +38,7 @@ from core.train.runner import (
 )
 from ui import state
 from ui.widgets import (
+    PERSIST,
     collect_finished_job,
     epsilon_text,
     escape_md,
@@ -61,7 +62,6 @@ from ui.workshop import (
 )
 
 FIRST_MODEL_TARGETS = {"w": 2.0, "b": 1.0}
-PERSIST = {"persist_state": "session"}  # settings survive a visit to another page
 # Untouched controls give exactly the CLI's default config.
 MODEL_DEFAULTS = default_model_spec()
 TRAIN_DEFAULTS = default_train_spec()

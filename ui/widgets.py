@@ -35,6 +35,8 @@ PAGES = {
     "room": ("pages/room.py", ":material/groups:"),
 }
 SESSION_CACHE_SIZE = 4
+# Widget keyword arguments: the widget's value survives a visit to another page.
+PERSIST: dict[str, Any] = {"persist_state": "session"}
 # Downloads from the Deploy page that mean a model has left the app (audit "export" events).
 DEPLOY_EXPORTS = frozenset(
     {"bundle", "predictions_csv", "predictions_excel", "training_script", "tflite_float",
@@ -131,9 +133,10 @@ def done_steps() -> set[str]:
     return done
 
 
-def set_dataset(dataset: Any, profile: Any) -> None:
-    """Make a dataset current for this session and forget work derived from the previous one."""
-    state.set_dataset(dataset, profile)
+def set_dataset(dataset: Any, profile: Any, scan: Any = None) -> None:
+    """Make a dataset current for this session and forget work derived from the previous one
+    (its PII scan comes along where one was made already)."""
+    state.set_dataset(dataset, profile, scan)
 
 
 def epsilon_text(privacy: dict | None) -> str:

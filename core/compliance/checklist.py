@@ -444,7 +444,7 @@ def data_evidence(
     if target is not None:
         _require(frame, [target])
         evidence["class_balance"] = class_balance(frame[target], target)
-        evidence["leakage"] = leakage_evidence(frame, target, spec)
+        evidence["leakage"] = leakage_evidence(frame, target, spec, evidence["profile"])
     if sensitive is not None:
         _require(frame, [sensitive])
         evidence["representation"] = representation(frame[sensitive])
@@ -456,15 +456,19 @@ def data_evidence(
 
 
 def leakage_evidence(
-    frame: pd.DataFrame, target: str, spec: PreprocessSpec | None = None
+    frame: pd.DataFrame,
+    target: str,
+    spec: PreprocessSpec | None = None,
+    profile: Profile | None = None,
 ) -> list[Message]:
     """Columns that alone predict the target almost perfectly (the preprocessing leakage test).
 
-    With the default plan, leaky columns are dropped already; those are reported too.
+    With the default plan, leaky columns are dropped already; those are reported too. The
+    default plan is built from the table's `profile` when given (profiled once, not again here).
     """
     from core.prep.preprocessing import default_spec, plan_warnings
 
-    spec = spec if spec is not None else default_spec(frame, target)
+    spec = spec if spec is not None else default_spec(frame, target, profile=profile)
     found = [
         Message("compliance.evidence.leak_dropped", {"column": plan.name, **plan.reason.params})
         for plan in spec.columns
