@@ -16,7 +16,7 @@ def test_the_sidebar_steps_follow_what_the_session_did():
     trail = AuditTrail()
     trail.record("export", {"what": "bundle", "run": "r1"})
     trail.record("checklist", {"item": "purpose.intended_use", "answer": "yes"})
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=60)
     at.session_state["lang"] = "en"
     at.session_state["dataset"] = load_sample("iris")
     at.session_state["prepared"] = object()
