@@ -140,9 +140,10 @@ def done_steps() -> set[str]:
     return done
 
 
-def set_dataset(dataset: Any, profile: Any) -> None:
-    """Make a dataset current for this session and forget work derived from the previous one."""
-    state.set_dataset(dataset, profile)
+def set_dataset(dataset: Any, profile: Any, scan: Any = None) -> None:
+    """Make a dataset current for this session and forget work derived from the previous one
+    (its PII scan comes along where one was made already)."""
+    state.set_dataset(dataset, profile, scan)
 
 
 def epsilon_text(privacy: dict | None) -> str:
@@ -186,7 +187,7 @@ def show_frame(frame: Any, **kwargs: Any) -> Any:
     """st.dataframe for a table of user data: cells and column names that a spreadsheet would
     run as formulas are quoted first (core.export_safety), so even where the table toolbar's
     "Download as CSV" is on (.streamlit/config.toml turns it off: client.disableDataExport)
-    its file runs nothing (issue 11, finding 7)."""
+    its file runs nothing: a spreadsheet would run a formula cell."""
     import pandas as pd
 
     from core.export_safety import neutralise_frame
