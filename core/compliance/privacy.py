@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -304,7 +304,7 @@ class ScanResult:
                     best = rank if best is None or rank < best else best
         return None if best is None else best[2]
 
-    def corrected(self, corrections: dict[str, Sequence[str]]) -> ScanResult:
+    def corrected(self, corrections: Mapping[str, Sequence[str]]) -> ScanResult:
         """This scan with a person's calls: each named column's categories replaced by theirs.
 
         An empty list clears the column's findings (a false alarm); the person's categories are
