@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
@@ -36,6 +36,7 @@ from core.train.runner import (
     first_model_setup,
     start_training,
 )
+from core.train.status import RunStatus
 from ui import state
 from ui.widgets import (
     PERSIST,
@@ -60,6 +61,9 @@ from ui.workshop import (
     preset_train_controls,
     setup_link_button,
 )
+
+if TYPE_CHECKING:
+    from core.train.engine import Job
 
 FIRST_MODEL_TARGETS = {"w": 2.0, "b": 1.0}
 # Untouched controls give exactly the CLI's default config.
@@ -353,11 +357,14 @@ def _job_controls(prepared, model_spec: ModelSpec, train_spec: TrainSpec) -> Non
         except UserError as error:
             show_error(error)
     job = state.job()
-    if stop_col.button(
-        tr("trainpage.stop"),
-        icon=":material/stop:",
-        disabled=job is None or job.done,
-        key="train_stop",
+    if (
+        stop_col.button(
+            tr("trainpage.stop"),
+            icon=":material/stop:",
+            disabled=job is None or job.done,
+            key="train_stop",
+        )
+        and job is not None
     ):
         job.stop()
 
@@ -390,9 +397,11 @@ def live_panel() -> None:
 def _live_panel() -> None:
     heartbeat()
     job = state.job()
+    if job is None:  # a tick that reached a session whose job was just forgotten
+        return
     snapshot = job.snapshot()
     status = tr(f"train.status.{snapshot.status}")
-    if snapshot.status == "queued" and snapshot.queue_position:
+    if snapshot.status == RunStatus.QUEUED and snapshot.queue_position:
         wait = job_limiter().wait_seconds(job)
         if wait is None:
             st.info(tr("train.status.queue_position", position=snapshot.queue_position))
@@ -409,12 +418,12 @@ def _live_panel() -> None:
     if snapshot.eta_seconds is not None and not snapshot.done:
         text += " · " + tr("train.status.eta", seconds=snapshot.eta_seconds)
     st.progress(snapshot.progress, text=text)
-    if snapshot.status != "queued":
+    if snapshot.status != RunStatus.QUEUED:
         device = _training_device(job)
         if device is not None:
             st.caption(tr("cluster.device.trained_on", device=say(device)))
     if snapshot.message is not None:
-        show = st.error if snapshot.status == "failed" else st.info
+        show = st.error if snapshot.status == RunStatus.FAILED else st.info
         show(say(snapshot.message))
     if snapshot.privacy:
         _privacy_spent(snapshot.privacy)
@@ -477,10 +486,10 @@ def _privacy_spent(privacy: dict) -> None:
     )
 
 
-def _training_device(job: object) -> Message | None:
-    """Which device trains the job: a cluster job's worker reports it; a thread job trains on
-    this server's (TensorFlow's first GPU, else the CPU)."""
-    if hasattr(job, "device"):  # core.train.cluster.ClusterTrainingJob
+def _training_device(job: Job) -> Message | None:
+    """Which device trains the job: where it trains elsewhere (a cluster's worker), the job
+    says; else this server's (TensorFlow's first GPU, else the CPU)."""
+    if job.device is not None:
         return job.device
     from core.train.devices import training_device
 

@@ -43,6 +43,18 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 
 @pytest.fixture(scope="session")
+def embedded_ray():
+    """One embedded Ray cluster (2 CPUs, loopback only) for every test that trains on Ray:
+    starting one costs seconds, so the cluster and job-contract tests share it."""
+    pytest.importorskip("ray")
+    from core.train import cluster
+
+    cluster.start_local(num_cpus=2)
+    yield cluster
+    cluster.disconnect()
+
+
+@pytest.fixture(scope="session")
 def app_url() -> Iterator[str]:
     """A real `streamlit run app.py` shared by the browser tests."""
     with app_server() as url:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from core.data.loading import Dataset
     from core.data.profile import Profile
     from core.prep.pipeline import Prepared
-    from core.train.engine import Run, TrainingJob
+    from core.train.engine import Job, Run
     from core.train.runs import UsableRun
 
 _DATASET = "dataset"
@@ -160,12 +160,13 @@ def usable_runs() -> dict[str, UsableRun]:
 # --- the background job ---------------------------------------------------------------------
 
 
-def job() -> TrainingJob | None:
-    """This session's training job (running, queued or finished but not yet collected)."""
+def job() -> Job | None:
+    """This session's training job, whatever backend runs it (running, queued or finished but
+    not yet collected)."""
     return st.session_state.get(_JOB)
 
 
-def set_job(new: TrainingJob, data: Prepared) -> None:
+def set_job(new: Job, data: Prepared) -> None:
     """Remember a started job and the prepared data it trains on."""
     st.session_state[_JOB] = new
     st.session_state[_JOB_PREPARED] = data

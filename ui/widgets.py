@@ -13,12 +13,12 @@ import runpy
 import time
 from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar
 
 import streamlit as st
 
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, Message, UserError, language_from_locale, t
-from core.train.runs import USABLE_STATUSES, is_usable
+from core.train.runs import is_usable
 from ui import state
 
 T = TypeVar("T")
@@ -35,8 +35,15 @@ PAGES = {
     "room": ("pages/room.py", ":material/groups:"),
 }
 SESSION_CACHE_SIZE = 4
-# Widget keyword arguments: the widget's value survives a visit to another page.
-PERSIST: dict[str, Any] = {"persist_state": "session"}
+
+
+class Persist(TypedDict):
+    """The keyword a widget takes to keep its value when the user visits another page."""
+
+    persist_state: Literal["session"]
+
+
+PERSIST: Persist = {"persist_state": "session"}  # settings survive a visit to another page
 # Downloads from the Deploy page that mean a model has left the app (audit "export" events).
 DEPLOY_EXPORTS = frozenset(
     {"bundle", "predictions_csv", "predictions_excel", "training_script", "tflite_float",
@@ -120,7 +127,7 @@ def done_steps() -> set[str]:
         done.add("data")
     if state.prepared() is not None:
         done.add("preprocess")
-    if any(run.status in USABLE_STATUSES for run in state.runs().values()):
+    if any(run.status.usable for run in state.runs().values()):
         done.add("train")
     if state.evaluated_runs():
         done.add("evaluate")
@@ -164,7 +171,8 @@ def collect_finished_job() -> bool:
         return False
     run = job.result()
     prepared = state.job_prepared()
-    if is_usable(run, prepared):  # a job stopped in the queue has no model to measure
+    # A job stopped in the queue has no model to measure.
+    if prepared is not None and is_usable(run, prepared):
         from core.evaluate.metrics import run_metrics
 
         # Held-out test metrics (and the baselines') travel with the run, as in metrics.json.

@@ -27,6 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.i18n import UserError
+from core.train.status import RunStatus
+
+# The statuses a check may ask for, as lesson files spell them.
+_STATUSES = frozenset(str(status) for status in RunStatus)
 
 KINDS = ("run", "each", "then", "k_anonymity", "no_pii", "event")
 OPS = (">=", "<=", ">", "<", "near")
@@ -120,7 +124,7 @@ def _run_meets(run: Any, check: dict[str, Any]) -> bool:
     where = check.get("where", {})
     if "status" in where and run.status not in where["status"]:
         return False
-    if "status" not in where and run.status not in ("finished", "stopped"):
+    if "status" not in where and not RunStatus(run.status).usable:
         return False
     if "optimizer" in where and run.train_spec.optimizer != where["optimizer"]:
         return False
@@ -217,7 +221,8 @@ def _validate_run(check: object, where: str) -> None:
         raise _bad(f"{where}.where", ", ".join(sorted(WHERE)))
     for key, value in filters.items():
         ok = {
-            "status": isinstance(value, list) and all(isinstance(v, str) for v in value),
+            "status": isinstance(value, list)
+            and all(isinstance(v, str) and v in _STATUSES for v in value),
             "early_stopping": isinstance(value, bool),
             "dp": isinstance(value, bool),
             "max_parameters": isinstance(value, int) and not isinstance(value, bool) and value > 0,

@@ -16,14 +16,10 @@ pytestmark = [pytest.mark.pages, pytest.mark.ray]
 
 
 @pytest.fixture(scope="module")
-def ray_cluster():
-    from core.train import cluster
-
-    cluster.start_local(num_cpus=2)
+def ray_cluster(embedded_ray):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MODELDESK_RAY_ADDRESS", "local")  # connect() reuses the cluster above
+        patch.setenv("MODELDESK_RAY_ADDRESS", "local")  # connect() reuses the shared cluster
         yield
-    cluster.disconnect()
 
 
 def start_first_model(epochs: int):

@@ -94,9 +94,9 @@ def actions_section(inputs, card: ModelCardText) -> None:
         key="cp_backup_upload",
         on_change=_restore_backup,
     )
-    error = state.scratch("cp_backup_error")
-    if error is not None:
-        show_error(error)
+    backup_error = state.scratch("cp_backup_error")
+    if backup_error is not None:
+        show_error(backup_error)
         st.caption(tr("compage.backup.kept"))
     restored = state.scratch("cp_restored")
     if restored is not None:
@@ -137,7 +137,8 @@ def _decrypt_tool() -> None:
     passphrase = st.text_input(
         tr("compage.encrypt.passphrase"), type="password", key="cp_decrypt_pass"
     )
-    if st.button(tr("compage.decrypt.button"), key="cp_decrypt", disabled=uploaded is None):
+    pressed = st.button(tr("compage.decrypt.button"), key="cp_decrypt", disabled=uploaded is None)
+    if pressed and uploaded is not None:
         try:
             plain = decrypt(uploaded.getvalue(), passphrase)
         except UserError as error:

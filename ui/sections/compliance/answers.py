@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import streamlit as st
 
@@ -95,7 +96,8 @@ def _on_setting(name: str) -> None:
         answers = replace(answers, sensitive_data=SENSITIVE_VALUE[value])
     else:
         value = bool(value)
-        answers = replace(answers, **{name: value})
+        flag: dict[str, Any] = {name: value}  # one of the answers' yes/no fields
+        answers = replace(answers, **flag)
     state.set_checklist_answers(answers)
     record_event("checklist", {"setting": name, "value": value})
 
