@@ -160,7 +160,7 @@ def _split_controls(prefix: str, spec: PreprocessSpec, task: str) -> PreprocessS
     st.subheader(tr("preppage.split"))
     val_col, test_col, seed_col, strat_col = st.columns(4)
     val = val_col.slider(
-        tr("preppage.val_share"), 0.0, 0.4, value=spec.val_share, step=0.05, key=f"{prefix}_val"
+        tr("preppage.val_share"), 0.05, 0.4, value=spec.val_share, step=0.05, key=f"{prefix}_val"
     )
     test = test_col.slider(
         tr("preppage.test_share"), 0.05, 0.4, value=spec.test_share, step=0.05, key=f"{prefix}_test"

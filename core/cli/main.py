@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from core.cli.scan import add_scan_command, run_scan
+from core.data.loading import formats_text
 from core.i18n import UserError, language_from_locale, t
 
 if TYPE_CHECKING:
@@ -45,11 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     lang = _cli_lang()
     parser = _OneLineParser(prog="python -m core", description=t("cli.description", lang))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    file_help = t("cli.file.help", lang, formats=formats_text())
     profile = commands.add_parser("profile", help=t("cli.profile.help", lang))
-    profile.add_argument("file", help=t("cli.file.help", lang))
+    profile.add_argument("file", help=file_help)
     profile.add_argument("--json", action="store_true", help=t("cli.json.help", lang))
     train = commands.add_parser("train", help=t("cli.train.help", lang))
-    train.add_argument("file", help=t("cli.file.help", lang))
+    train.add_argument("file", help=file_help)
     train.add_argument("--target", required=True, metavar="COL", help=t("cli.target.help", lang))
     train.add_argument("--out", required=True, metavar="DIR", help=t("cli.out.help", lang))
     train.add_argument("--config", metavar="CONFIG.json", help=t("cli.config.help", lang))
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     predict = commands.add_parser("predict", help=t("cli.predict.help", lang))
     predict.add_argument("bundle", metavar="BUNDLE", help=t("cli.bundle.help", lang))
-    predict.add_argument("file", metavar="FILE", help=t("cli.file.help", lang))
+    predict.add_argument("file", metavar="FILE", help=file_help)
     predict.add_argument(
         "--out", required=True, metavar="PREDICTIONS.csv", help=t("cli.predict.out.help", lang)
     )
