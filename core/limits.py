@@ -19,6 +19,7 @@ a JSON document, the events of a backup, the wall-clock time one parse may take.
 | MODELDESK_MAX_DOCUMENT_MB      | 16          | a plan, config, lesson, backup or bundle JSON   |
 | MODELDESK_MAX_BACKUP_EVENTS    | 20,000      | audit events in a backup                        |
 | MODELDESK_PARSE_SECONDS        | 30          | wall-clock time of one parse before it stops    |
+| MODELDESK_MAX_BUNDLE_MB        | 2,048       | uncompressed size of a model bundle's files     |
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ DEFAULTS: dict[str, int] = {
     "MODELDESK_MAX_DOCUMENT_MB": 16,
     "MODELDESK_MAX_BACKUP_EVENTS": 20_000,
     "MODELDESK_PARSE_SECONDS": 30,
+    "MODELDESK_MAX_BUNDLE_MB": 2_048,
 }
 _MIB = 1024 * 1024
 
@@ -82,6 +84,10 @@ def max_decoded_bytes() -> int:
 
 def max_document_bytes() -> int:
     return limit("MODELDESK_MAX_DOCUMENT_MB") * _MIB
+
+
+def max_bundle_bytes() -> int:
+    return limit("MODELDESK_MAX_BUNDLE_MB") * _MIB
 
 
 def check_table_size(name: str, rows: int, columns: int) -> None:

@@ -124,11 +124,6 @@ def test_deeply_nested_plan_config_and_backup_are_user_errors(opening):
         assert error.value.message.key == "limits.error.json_too_deep"
 
 
-def test_json_depth_skips_brackets_inside_strings():
-    assert limits.json_depth('{"a": "[[[[{{{{", "b": [1, [2]]}') == 3
-    assert limits.loads('{"a": "[[[["}') == {"a": "[[[["}
-
-
 def test_cli_train_with_a_deep_config_exits_2_with_one_line(tmp_path):
     table = tmp_path / "t.csv"
     table.write_text("x,y\n" + "".join(f"{i},{2 * i + 1}\n" for i in range(30)), encoding="utf-8")
