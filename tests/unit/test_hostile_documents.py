@@ -63,12 +63,24 @@ def test_documents_are_capped_in_bytes(monkeypatch):
 
 def backup_text(events: list[dict]) -> str:
     return json.dumps(
-        {"format": "modeldesk.session_backup", "version": 1, "checklist": {}, "audit": {"events": events}}
+        {
+            "format": "modeldesk.session_backup",
+            "version": 1,
+            "checklist": {},
+            "audit": {"events": events},
+        }
     )
 
 
 def event(index: object) -> dict:
-    return {"index": index, "time": "t", "kind": "upload", "details": {}, "previous": "", "hash": ""}
+    return {
+        "index": index,
+        "time": "t",
+        "kind": "upload",
+        "details": {},
+        "previous": "",
+        "hash": "",
+    }
 
 
 @pytest.mark.parametrize("index", [1e999, -1, 2**60, "3", True, None])
