@@ -14,6 +14,7 @@ ticker is also run alone first, and the test reports that baseline beside each f
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -87,11 +88,8 @@ WORST = {
 
 
 def longest_gap(work: Callable[[], object]) -> float:
-    with Ticker() as ticker:
-        try:
-            work()
-        except (UserError, ValueError):
-            pass
+    with Ticker() as ticker, contextlib.suppress(UserError, ValueError):
+        work()
     return ticker.longest
 
 
