@@ -424,10 +424,28 @@ def _built(case_id: str) -> bytes:
     return BY_ID[case_id].build()
 
 
-def normal_file(size: int) -> bytes:
-    """An ordinary CSV of about `size` bytes (at least a few rows): the bench's baseline."""
-    rows = max(4, size // 40)
-    frame = pd.DataFrame(
+def normal_file(size: int, extension: str = ".csv") -> bytes:
+    """An ordinary table of about `size` bytes in the format of `extension` (at least a few
+    rows): the bench's baseline for a hostile file of that size."""
+    if extension not in (".xlsx", ".parquet", ".json", ".jsonl"):
+        return _csv(_normal_frame(max(4, size // 40)))[: max(size, 64)].rsplit(b"\n", 1)[0] + b"\n"
+    write = {
+        ".xlsx": lambda frame: _frame_xlsx(frame),
+        ".parquet": lambda frame: _parquet(pa.Table.from_pandas(frame, preserve_index=False)),
+        ".json": lambda frame: frame.to_json(orient="records").encode(),
+        ".jsonl": lambda frame: frame.to_json(orient="records", lines=True).encode(),
+    }[extension]
+    rows = 1_000
+    data = write(_normal_frame(rows))
+    most = 100_000 if extension == ".xlsx" else 3_000_000  # a bigger workbook takes minutes
+    for _ in range(2):  # scale the row count to the size asked for
+        rows = int(min(max(4, rows * size / max(len(data), 1)), most))
+        data = write(_normal_frame(rows))
+    return data
+
+
+def _normal_frame(rows: int) -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "id": np.arange(rows),
             "x": np.round(np.linspace(0, 1, rows), 6),
@@ -435,4 +453,9 @@ def normal_file(size: int) -> bytes:
             "y": np.arange(rows) % 2,
         }
     )
-    return _csv(frame)[: max(size, 64)].rsplit(b"\n", 1)[0] + b"\n"
+
+
+def _frame_xlsx(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_excel(buffer, index=False, engine="openpyxl")
+    return buffer.getvalue()
