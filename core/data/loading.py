@@ -1051,11 +1051,11 @@ def _guard_sheet(worksheet: Any, name: str, deadline: limits.Deadline) -> None:
                 date_formats=worksheet.parent._date_formats,
                 timedelta_formats=worksheet.parent._timedelta_formats,
             )
-            for index, row in parser.parse():
-                if index % 256 == 0:
+            for parsed, (index, row) in enumerate(parser.parse()):
+                if parsed % 256 == 0:
                     deadline.check()
-                if row:
-                    width = max(width, max(cell["column"] for cell in row))
+                if row:  # openpyxl pads a row to its last cell's column, whatever the order
+                    width = max(width, row[-1]["column"])
                 limits.check_table_size(name, index, width)  # before any padding is made
                 if max_row is not None and index > max_row:
                     break
