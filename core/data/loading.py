@@ -941,10 +941,7 @@ def _read_excel(data: bytes, name: str, extension: str, options: ParseOptions) -
 
 # Elements counted in a workbook's XML while it streams, namespace prefix or not: cells, shared
 # strings and cell formats. Each pattern is a literal plus bounded classes: linear in the text.
-_XML_PREFIX = rb"<(?:[A-Za-z_][\w.-]{0,31}:)?"
-_CELL_TAG = re.compile(_XML_PREFIX + rb"c[\s/>]")
-_STRING_TAG = re.compile(_XML_PREFIX + rb"si[\s/>]")
-_STYLE_TAG = re.compile(_XML_PREFIX + rb"xf[\s/>]")
+_COUNTED_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,31}:)?(c|si|xf)[\s/>]")
 _XML_CHUNK = 1 << 20  # one regex call at a time holds the GIL for a few milliseconds at most
 _XML_OVERLAP = 64  # longer than any counted tag, so a tag cut by a chunk boundary is seen once
 
@@ -1015,18 +1012,17 @@ def _count_tags(
             # end holds whole tags only, and the rest is carried into the next chunk.
             cut = text.rfind(b"<", max(len(text) - _XML_OVERLAP, 0))
             cut = len(text) if cut < 0 else cut
-            cells += len(_CELL_TAG.findall(text, 0, cut))
-            strings += len(_STRING_TAG.findall(text, 0, cut))
-            styles += len(_STYLE_TAG.findall(text, 0, cut))
+            found = _COUNTED_TAG.findall(text, 0, cut)  # one pass: b"c", b"si" or b"xf" each
+            cells += found.count(b"c")
+            strings += found.count(b"si")
+            styles += found.count(b"xf")
             tail = text[cut:]
             if styles > style_cap:
                 raise UserError("hostile.error.too_many_styles", name=name, limit=style_cap)
             if cells > limits.max_cells():
                 limits.check_table_size(name, cells, 1)
-    cells += len(_CELL_TAG.findall(tail))
-    strings += len(_STRING_TAG.findall(tail))
-    styles += len(_STYLE_TAG.findall(tail))
-    return cells, strings, styles
+    found = _COUNTED_TAG.findall(tail)
+    return cells + found.count(b"c"), strings + found.count(b"si"), styles + found.count(b"xf")
 
 
 def _guard_sheet(worksheet: Any, name: str, deadline: limits.Deadline) -> None:
@@ -1042,6 +1038,7 @@ def _guard_sheet(worksheet: Any, name: str, deadline: limits.Deadline) -> None:
     def cells_by_row(min_col, min_row, max_col, max_row, values_only=False):
         counter = min_row
         width = 0
+        most_columns, most_cells = limits.max_columns(), limits.max_cells()
         with worksheet._get_source() as source:
             parser = WorkSheetParser(
                 source,
@@ -1056,7 +1053,8 @@ def _guard_sheet(worksheet: Any, name: str, deadline: limits.Deadline) -> None:
                     deadline.check()
                 if row:  # openpyxl pads a row to its last cell's column, whatever the order
                     width = max(width, row[-1]["column"])
-                limits.check_table_size(name, index, width)  # before any padding is made
+                if width > most_columns or index * width > most_cells:  # before any padding
+                    limits.check_table_size(name, index, width)
                 if max_row is not None and index > max_row:
                     break
                 while counter < index:  # rows the file skips are empty rows

@@ -74,3 +74,19 @@ def test_an_unexpected_error_is_one_line_and_logged(monkeypatch, caplog):
     assert "second line" not in at.error[0].value
     assert any("RuntimeError" in record.getMessage() for record in caplog.records)
     assert any(record.exc_info for record in caplog.records)
+
+
+def test_the_facilitator_password_backs_off_after_wrong_tries(monkeypatch):
+    monkeypatch.setenv("MODELDESK_ROOM_CODE", "ROOM42")
+    monkeypatch.setenv("MODELDESK_FACILITATOR_PASSWORD", "facilitator-pw")
+    monkeypatch.setenv("MODELDESK_LOGIN_ATTEMPTS", "2")
+    at = open_app("en", "pages/room.py")
+    for _ in range(3):  # two free wrong tries, then the third makes this session wait
+        at.text_input(key="rb_pw").set_value("guess")
+        at.button(key="rb_sign_in").click().run()
+        assert any("Wrong password" in e.value for e in at.error)
+    at.text_input(key="rb_pw").set_value("facilitator-pw")
+    at.button(key="rb_sign_in").click().run()
+    assert not at.exception, at.exception
+    assert any("Too many wrong tries" in e.value for e in at.error)
+    assert not [b for b in at.button if b.key == "rb_reveal"]  # not even the right one, yet
