@@ -428,7 +428,8 @@ def normal_file(size: int, extension: str = ".csv") -> bytes:
     """An ordinary table of about `size` bytes in the format of `extension` (at least a few
     rows): the bench's baseline for a hostile file of that size."""
     if extension not in (".xlsx", ".parquet", ".json", ".jsonl"):
-        return _csv(_normal_frame(max(4, size // 40)))[: max(size, 64)].rsplit(b"\n", 1)[0] + b"\n"
+        rows = max(4, size // 20)  # about 23 bytes a row: a little more, then cut to size
+        return _csv(_normal_frame(rows))[: max(size, 64)].rsplit(b"\n", 1)[0] + b"\n"
     write = {
         ".xlsx": lambda frame: _frame_xlsx(frame),
         ".parquet": lambda frame: _parquet(pa.Table.from_pandas(frame, preserve_index=False)),
