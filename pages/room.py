@@ -57,11 +57,14 @@ def _post_section(board, me: str, code: str) -> None:
         )
     else:
         st.caption(tr("workshop.board.no_runs"))
-    if st.button(
-        tr("workshop.board.post"),
-        icon=":material/publish:",
-        key="rb_post",
-        disabled=chosen is None or not nickname.strip(),
+    if (
+        st.button(
+            tr("workshop.board.post"),
+            icon=":material/publish:",
+            key="rb_post",
+            disabled=chosen is None or not nickname.strip(),
+        )
+        and chosen is not None
     ):
         matched, wait = attempt_limiter().check(entered.strip(), code, attempt_keys("code"))
         if wait:
