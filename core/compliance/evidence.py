@@ -199,7 +199,7 @@ def run_evidence(
 
 
 def fairness_for(
-    evidence: RunEvidence, prepared: Prepared, sensitive: str | None
+    evidence: RunEvidence, prepared: Prepared, sensitive: str | None, favourable: str | None = None
 ) -> tuple[FairnessReport | None, Message | None]:
     """Fairness by the groups of `sensitive` on the run's test rows, or why it can't be had."""
     from core.compliance.fairness import fairness_report
@@ -216,7 +216,9 @@ def fairness_for(
     groups = test_rows[sensitive].to_numpy()
     if len(groups) != len(evidence.y_pred):
         return None, Message("compage.model.fairness_not_in_test", {"column": sensitive})
-    report = fairness_report(evidence.y_true, evidence.y_pred, groups, sensitive=sensitive)
+    report = fairness_report(
+        evidence.y_true, evidence.y_pred, groups, sensitive=sensitive, favourable_label=favourable
+    )
     return report, None
 
 
