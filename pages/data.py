@@ -8,7 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from core.data.figures import correlation_figure, distribution_figure
-from core.data.loading import SAMPLES, Dataset, ParseOptions, load_bytes, load_sample
+from core.data.loading import (
+    SAMPLES,
+    Dataset,
+    ParseOptions,
+    formats_text,
+    load_bytes,
+    load_sample,
+)
 from core.data.profile import Profile, profile_frame
 from core.i18n import UserError
 from ui import state
@@ -51,7 +58,9 @@ def data_page() -> None:
 
 def upload_section() -> None:
     """File uploader; parse once per file and options; a failed upload keeps the current data."""
-    uploaded = st.file_uploader(tr("datapage.upload.label"), help=tr("datapage.upload.help"))
+    uploaded = st.file_uploader(
+        tr("datapage.upload.label", formats=formats_text()), help=tr("datapage.upload.help")
+    )
     if uploaded is None:
         return
     data = uploaded.getvalue()

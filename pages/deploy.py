@@ -10,7 +10,7 @@ import zipfile
 import pandas as pd
 import streamlit as st
 
-from core.data.loading import load_bytes
+from core.data.loading import formats_text, load_bytes
 from core.deploy.bundle import (
     ERROR_COLUMN,
     LoadedBundle,
@@ -152,7 +152,9 @@ def batch_predict(run_id: str, bundle: LoadedBundle) -> None:
     names = [column["name"] for column in bundle.schema["columns"]]
     st.caption(tr("deploy.batch.columns", columns=escape_md(", ".join(names))))
     uploaded = st.file_uploader(
-        tr("deploy.batch.label"), help=tr("deploy.batch.help"), key="deploy_batch_file"
+        tr("deploy.batch.label"),
+        help=tr("deploy.batch.help", formats=formats_text()),
+        key="deploy_batch_file",
     )
     if uploaded is not None:
         data = uploaded.getvalue()

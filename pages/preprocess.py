@@ -170,7 +170,7 @@ def _split_controls(prefix: str, spec: PreprocessSpec, task: str) -> PreprocessS
     val_col, test_col, seed_col, strat_col = st.columns(4)
     val = val_col.slider(
         tr("preppage.val_share"),
-        0.0,
+        0.05,
         0.4,
         **_default(f"{prefix}_val", value=spec.val_share),
         step=0.05,

@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from core.data.loading import formats_text
 from core.i18n import UserError, t
 
 EXIT_BAD_INPUT = 2
@@ -20,7 +21,7 @@ EXIT_BAD_INPUT = 2
 def add_scan_command(subparsers: argparse._SubParsersAction, lang: str) -> argparse.ArgumentParser:
     """Add the `scan` subcommand to a `add_subparsers()` result; return its parser."""
     scan = subparsers.add_parser("scan", help=t("compliance.cli.help", lang))
-    scan.add_argument("file", help=t("compliance.cli.file_help", lang))
+    scan.add_argument("file", help=t("compliance.cli.file_help", lang, formats=formats_text()))
     scan.add_argument("--json", action="store_true", help=t("compliance.cli.json_help", lang))
     scan.add_argument("--sensitive", metavar="COL", help=t("compliance.cli.sensitive_help", lang))
     scan.add_argument("--quasi", metavar="COL,COL,...", help=t("compliance.cli.quasi_help", lang))
