@@ -39,6 +39,7 @@ from core.evaluate.metrics import (
 from core.i18n import UserError
 from core.train.models import resolved_loss
 from ui import state
+from ui.sections.explain import explain_section
 from ui.widgets import (
     epsilon_text,
     escape_md,
@@ -120,6 +121,7 @@ def show_run(runs: dict, run_id: str) -> None:
     with compare_tab:
         _compare(runs, run_id)
     with explain_tab:
+        explain_section(run, prepared)
         _explain(run, report, prepared, classes, threshold)
     with privacy_tab:
         _privacy(runs, run_id)

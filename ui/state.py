@@ -48,6 +48,7 @@ _AUDIT = "audit"
 _ANSWERS = "cp_answers"
 _EVALUATED = "evaluated_runs"
 _IMPORTANCE = "importance"
+_EXPLANATIONS = "explanations"
 _LANG = "lang"
 _CACHE = "_session_cache"
 _SCRATCH = "_scratch"
@@ -219,6 +220,11 @@ def evaluated_runs() -> set[str]:
 def importance() -> dict[str, Any]:
     """Permutation importance computed on Evaluate, by run id (Compliance reuses it)."""
     return st.session_state.setdefault(_IMPORTANCE, {})
+
+
+def explanations() -> dict[str, Any]:
+    """Shapley attributions computed on Evaluate, by run id (Deploy and Compliance reuse them)."""
+    return st.session_state.setdefault(_EXPLANATIONS, {})
 
 
 # --- caches, widgets, page scratch ----------------------------------------------------------

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.i18n import DEFAULT_LANGUAGE, t
+from core.i18n import DEFAULT_LANGUAGE, Message, t
 from core.prep.preprocessing import Preprocessor
 
 BACKGROUND_ROWS = 50  # training rows the hidden columns are drawn from
@@ -115,11 +115,13 @@ class Explanation:
         """What the attributions explain, in plain words."""
         return output_text(self.task, lang, target=target, label=_one_label(self))
 
-    def summary(self, run_name: str = "") -> dict[str, Any]:
+    def summary(self, run_name: str = "", target: str = "") -> dict[str, Any]:
         """Plain JSON-safe facts: the evidence the compliance checklist and report show."""
         importance = self.importance()
         return {
             "run": run_name,
+            "target": target,
+            "label": _one_label(self),
             "method": self.method,
             "permutations": self.permutations,
             "background_rows": self.background_rows,
@@ -316,16 +318,40 @@ def output_text(
     return t("explain.output.multiclass", lang)
 
 
+def method_message(summary: dict[str, Any]) -> Message:
+    """The method of an explanation's summary, as a translatable message."""
+    background = summary.get("background_rows", 0)
+    if summary.get("method") == METHOD_EXACT:
+        return Message("explain.method.exact", {"background": background})
+    return Message(
+        "explain.method.permutation",
+        {"permutations": summary.get("permutations", 0), "background": background},
+    )
+
+
 def method_text(summary: dict[str, Any], lang: str = DEFAULT_LANGUAGE) -> str:
     """The method of an explanation's summary, in plain words."""
-    if summary.get("method") == METHOD_EXACT:
-        return t("explain.method.exact", lang, background=summary.get("background_rows", 0))
-    return t(
-        "explain.method.permutation",
-        lang,
-        permutations=summary.get("permutations", 0),
-        background=summary.get("background_rows", 0),
+    return method_message(summary).text(lang)
+
+
+def summary_lines(
+    summary: dict[str, Any], lang: str = DEFAULT_LANGUAGE, top: int = 10
+) -> list[str]:
+    """An explanation's summary as the model card's lines: run, output, method, importance."""
+    features = ", ".join(
+        f"{name} ({value:.3g})" for name, value in list(summary["importance"].items())[:top]
     )
+    return [
+        t("explain.card.run", lang, run=summary.get("run", ""), rows=summary.get("rows", 0)),
+        output_text(
+            summary.get("task", ""),
+            lang,
+            target=summary.get("target", ""),
+            label=summary.get("label", ""),
+        ),
+        t("explain.card.method", lang, method=method_text(summary, lang)),
+        t("explain.card.importance", lang, features=features),
+    ]
 
 
 def reason_columns(

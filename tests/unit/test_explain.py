@@ -262,3 +262,36 @@ def test_html_in_a_column_name_stays_text():
     assert explanation.columns == ("<b>x</b>",)
     figure = importance_figure(explanation)
     assert "&lt;b&gt;" in figure.data[0].y[0]
+
+
+def test_the_checklist_and_the_report_take_the_explanation_as_evidence(regressor):
+    from core.compliance.checklist import ChecklistContext, ModelFacts, evaluate_checklist
+    from core.compliance.report import ReportInputs, report_html, report_markdown
+
+    prepared, run, _config = regressor
+    explanation = _explainer(prepared, run).explain(prepared.splits.X_test)
+    summary = explanation.summary("Run <1>", "y")
+    plain = ModelFacts(task="regression", metric="r2", value=0.9)
+    explained = replace(plain, explanation=summary)
+
+    def item(facts):
+        results = evaluate_checklist(ChecklistContext(model=facts))
+        return next(result for result in results if result.id == "model.explainability")
+
+    before, after = item(plain), item(explained)
+    assert before.status == "unanswered"  # shown as "not assessed"
+    assert [m.key for m in before.evidence] == ["explain.evidence.not_computed"]
+    assert after.status == "pass" and after.source == "check"
+    keys = [m.key for m in after.evidence]
+    assert keys == ["explain.evidence.computed", "explain.method.exact"]
+    for lang in ("en", "zh"):
+        text = after.evidence[0].text(lang)
+        assert "Run <1>" in text and "signal" in text
+    inputs = ReportInputs(results=(after,), model=explained)
+    markdown = report_markdown(inputs, "en")
+    assert "**Explanations**" in markdown
+    assert "per column: signal (" in markdown  # the largest first
+    assert "Exact Shapley values" in markdown
+    assert "解释" in report_markdown(inputs, "zh")
+    html_text = report_html(inputs, "en")
+    assert "Run &lt;1&gt;" in html_text and "Run <1>" not in html_text
