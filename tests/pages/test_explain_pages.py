@@ -157,7 +157,7 @@ def test_deploy_batch_adds_three_reasons_and_the_download_neutralises_formulas(r
 def test_the_checklist_item_turns_evidence_backed_once_explained(runs, lang):
     from core.compliance.checklist import load_checklist
 
-    prepared, run = runs["classifier"]
+    _prepared, run = runs["classifier"]
     at = _open("pages/compliance.py", runs["classifier"], lang)
     not_yet = {"en": "Not assessed yet", "zh": "尚未评估"}[lang]
     computed = {"en": "Shapley attributions computed for run", "zh": "已为运行"}[lang]
