@@ -284,7 +284,7 @@ _FACILITATOR = "_facilitator"
 # What a reload of the tab gets back (the resume token maps to these, in memory).
 _WORK = (
     _LANG, _DATASET, _PROFILE, _PREPARED, _FIRST_MODEL, _RUNS, _RUN_DATA, _JOB, _JOB_PREPARED,
-    _COLLECTED_JOB, _AUDIT, _ANSWERS, _EVALUATED, _IMPORTANCE, _LESSON,
+    _COLLECTED_JOB, _AUDIT, _ANSWERS, _EVALUATED, _IMPORTANCE, _EXPLANATIONS, _LESSON,
 )  # fmt: skip
 # Train controls travel too (their values are the setup the participant was building); never
 # buttons, whose values Streamlit refuses to set.

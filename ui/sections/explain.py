@@ -77,8 +77,7 @@ def explain_section(run: Any, prepared: Any) -> None:
     explanation: Explanation | None = kept.get(run.run_id)
     if explanation is None:
         return
-    target = prepared.spec.target
-    st.markdown(explanation.output_text(lang(), target=escape_md(target)))
+    st.markdown(escape_md(explanation.output_text(lang(), target=prepared.spec.target)))
     st.caption(method_text(explanation.summary(), lang()))
     st.caption(tr("explain.additivity", error=f"{explanation.additivity_error():.1e}"))
     st.plotly_chart(
@@ -120,7 +119,9 @@ def _dependence(run: Any, prepared: Any, explanation: Explanation) -> None:
     if column is None:
         return
     explainer = explainer_for(run.run_id, run, prepared)
-    label = explanation.explained_class[0] if explanation.task == "binary" else None
+    # A classifier's curve follows one class: the positive one, or the class predicted most.
+    labels = pd.Series(explanation.explained_class, dtype=object)
+    label = str(labels.mode().iloc[0]) if len(labels) else None
     dependence = session_cache(
         ("ev_explain_pd", run.run_id, column, explanation.rows),
         lambda: partial_dependence(explainer, explanation.data, column, class_label=label),
@@ -128,9 +129,9 @@ def _dependence(run: Any, prepared: Any, explanation: Explanation) -> None:
     if dependence is None:
         st.info(tr("explain.pd.none"), icon=":material/info:")
         return
-    output = explanation.output_text(lang(), target=prepared.spec.target)
+    output = escape_md(explanation.output_text(lang(), target=prepared.spec.target))
     st.plotly_chart(
-        dependence_figure(dependence, _axis_label(explanation, prepared), lang=lang()),
+        dependence_figure(dependence, _axis_label(explanation, prepared, label), lang=lang()),
         width="stretch",
         key="ev_explain_pd",
     )
@@ -172,7 +173,7 @@ def row_waterfall(run_id: str, result: dict) -> None:
         width="stretch",
         key="deploy_waterfall",
     )
-    output = explanation.output_text(lang(), target=escape_md(found.prepared.spec.target))
+    output = escape_md(explanation.output_text(lang(), target=found.prepared.spec.target))
     st.caption(f"{output} {tr('explain.waterfall.caption')}")
 
 
@@ -191,7 +192,7 @@ def batch_reasons(run_id: str, frame: pd.DataFrame, good: np.ndarray) -> pd.Data
     return reasons
 
 
-def _axis_label(explanation: Explanation, prepared: Any) -> str:
-    if explanation.task == "regression":
+def _axis_label(explanation: Explanation, prepared: Any, label: str | None) -> str:
+    if explanation.task == "regression" or label is None:
         return str(prepared.spec.target)
-    return tr("explain.figure.prediction")
+    return tr("explain.figure.probability", label=label)
