@@ -52,6 +52,9 @@ EXACT_MAX_COLUMNS = 9  # up to 2**9 = 512 coalitions per row: every one is evalu
 COALITION_BUDGET = 512  # coalitions per row with permutation sampling (more columns)
 MIN_PERMUTATIONS = 4  # two antithetic pairs at least
 BLOCK_CELLS = 8_000_000  # model-input numbers built and scored at once (about 32 MB)
+# Rows per model call: each eager Keras call costs ~2 ms of Python however many rows it has,
+# and one row's coalitions are ~25,000 rows; 64k rows of a 1024-unit layer are 256 MB.
+MODEL_BATCH = 65_536
 TOP_REASONS = 3
 PD_GRID = 20  # partial dependence grid points for a number
 PD_ROWS = 100  # rows whose ICE lines are drawn
@@ -207,7 +210,7 @@ class Explainer:
         else:
             from core.train.models import model_outputs
 
-            scores = model_outputs(self.model, encoded)
+            scores = model_outputs(self.model, encoded, batch=MODEL_BATCH)
         if scores.ndim == 2 and scores.shape[1] == 1:
             scores = scores[:, 0]
         return scores
@@ -277,7 +280,7 @@ class Explainer:
         r, c, b = len(rows), len(feature_masks), len(background)
         mixed = np.where(
             feature_masks[None, :, None, :], rows[:, None, None, :], background[None, None, :, :]
-        ).astype(np.float32)
+        ).astype(np.float32, copy=False)
         scores = self.outputs(mixed.reshape(r * c * b, -1))
         if self.task == "binary" or scores.ndim == 1:
             return scores.reshape(r, c, b).mean(axis=2)
