@@ -82,7 +82,7 @@ def beeswarm_figure(
                 "colorbar": {
                     "title": t("explain.figure.value", lang),
                     "tickvals": [0, 1],
-                    "ticktext": ["low", "high"] if lang == "en" else ["低", "高"],
+                    "ticktext": [t("explain.figure.low", lang), t("explain.figure.high", lang)],
                 },
             }
         else:
