@@ -5,13 +5,15 @@ Kept out of `core` on purpose: core never imports streamlit.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import logging
 import os
 import re
 import runpy
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypedDict, TypeVar
 
@@ -140,9 +142,10 @@ def done_steps() -> set[str]:
     return done
 
 
-def set_dataset(dataset: Any, profile: Any) -> None:
-    """Make a dataset current for this session and forget work derived from the previous one."""
-    state.set_dataset(dataset, profile)
+def set_dataset(dataset: Any, profile: Any, scan: Any = None) -> None:
+    """Make a dataset current for this session and forget work derived from the previous one
+    (its PII scan comes along where one was made already)."""
+    state.set_dataset(dataset, profile, scan)
 
 
 def epsilon_text(privacy: dict | None) -> str:
@@ -186,7 +189,7 @@ def show_frame(frame: Any, **kwargs: Any) -> Any:
     """st.dataframe for a table of user data: cells and column names that a spreadsheet would
     run as formulas are quoted first (core.export_safety), so even where the table toolbar's
     "Download as CSV" is on (.streamlit/config.toml turns it off: client.disableDataExport)
-    its file runs nothing (issue 11, finding 7)."""
+    its file runs nothing: a spreadsheet would run a formula cell."""
     import pandas as pd
 
     from core.export_safety import neutralise_frame
@@ -273,3 +276,47 @@ def show_error(error: UserError | Message) -> None:
     """A user's error in their language, the one way pages show one (never a traceback)."""
     message = error.message if isinstance(error, UserError) else error
     st.error(say(message), icon=":material/error:")
+
+
+_ERRORS = logging.getLogger("modeldesk.errors")
+_CALLBACK_ERROR = "callback_error"
+
+
+def unexpected(error: BaseException) -> Message:
+    """The one-line message for an error no check foresaw; its traceback goes to the server log
+    (the user sees the error's type only: a traceback can quote their data)."""
+    _ERRORS.error("unexpected %s on a page", type(error).__name__, exc_info=error)
+    return Message("hostile.error.unexpected", {"kind": type(error).__name__})
+
+
+@contextlib.contextmanager
+def page_errors() -> Iterator[None]:
+    """Around a page's run (app.py): any exception it raises ends the page with one line in the
+    user's language, the rest of the app (sidebar, other pages, session) keeps working. Streamlit's
+    own stop and rerun are BaseExceptions and pass through."""
+    pending = state.scratch(_CALLBACK_ERROR)
+    if pending is not None:
+        state.set_scratch(_CALLBACK_ERROR, None)
+        show_error(pending)
+    try:
+        yield
+    except UserError as error:
+        show_error(error)
+    except Exception as error:
+        show_error(unexpected(error))
+
+
+def guarded(callback: Callable[..., None]) -> Callable[..., None]:
+    """A widget callback (on_click, on_change) whose errors page_errors() shows on the next run:
+    Streamlit runs callbacks before the page, outside any page's own try."""
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            callback(*args, **kwargs)
+        except UserError as error:
+            state.set_scratch(_CALLBACK_ERROR, error.message)
+        except Exception as error:
+            state.set_scratch(_CALLBACK_ERROR, unexpected(error))
+
+    return run

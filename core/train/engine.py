@@ -44,6 +44,8 @@ from core.train.models import (
     main_metric,
     resolved_loss,
 )
+from core.train.optimizers import REGISTRY as OPTIMIZER_REGISTRY
+from core.train.optimizers import optimizer, optimizer_names
 
 # The plateau constants are the policy's; codegen reads them here too.
 from core.train.policy import MIN_LEARNING_RATE as MIN_LEARNING_RATE
@@ -63,13 +65,11 @@ from core.train.status import RunStatus
 if TYPE_CHECKING:
     import keras
 
-OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
 SCHEDULES: tuple[str, ...] = ("constant", "plateau", "cosine")
 LEARNING_RATE_RANGE: tuple[float, float] = (1e-5, 1.0)
 EPOCHS_RANGE: tuple[int, int] = (1, 500)
 # Powers of two for the batch-size slider; None ("full batch") is plain gradient descent.
 BATCH_SIZES: tuple[int | None, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, None)
-MOMENTUM = 0.9
 MAX_SEED = 2**31 - 1
 
 
@@ -125,19 +125,7 @@ def make_optimizer(spec: TrainSpec, steps_per_epoch: int = 1) -> keras.optimizer
         learning_rate = keras.optimizers.schedules.CosineDecay(
             spec.learning_rate, decay_steps=max(1, spec.epochs * steps_per_epoch)
         )
-    if spec.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate)
-    if spec.optimizer == "momentum":
-        return keras.optimizers.SGD(learning_rate, momentum=MOMENTUM)
-    if spec.optimizer == "nesterov":
-        return keras.optimizers.SGD(learning_rate, momentum=MOMENTUM, nesterov=True)
-    if spec.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate)
-    if spec.optimizer == "adamw":
-        return keras.optimizers.AdamW(learning_rate)
-    if spec.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate)
-    return keras.optimizers.Adagrad(learning_rate)
+    return optimizer(spec.optimizer).build(learning_rate)
 
 
 def enable_determinism() -> None:
@@ -226,12 +214,19 @@ def formulas_for(model_spec: ModelSpec, train_spec: TrainSpec, task: str) -> lis
     return [
         Formula(
             name,
-            FORMULAS[name],
+            formula_latex(name),
             Message(f"train.formula.{name}.title"),
             Message(f"train.formula.{name}.explain"),
         )
         for name in names
     ]
+
+
+def formula_latex(name: str) -> str:
+    """The LaTeX of a rule `formulas_for` names: an optimizer's update rule from its registry
+    entry, any other rule from FORMULAS."""
+    entry = OPTIMIZER_REGISTRY.get(name)
+    return entry.latex if entry is not None else FORMULAS[name]
 
 
 @dataclass(frozen=True)
@@ -795,14 +790,8 @@ class TrainingJob(Job):
         self._finish(outcome.status, outcome.message, model=model, best_epoch=outcome.kept_epoch)
 
 
-_ADAM_MOMENTS = (
-    r"\begin{aligned} m_t &= \beta_1 m_{t-1} + (1 - \beta_1)\, g_t, &"
-    r" v_t &= \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\"
-    r" \hat{m}_t &= \frac{m_t}{1 - \beta_1^{\,t}}, &"
-    r" \hat{v}_t &= \frac{v_t}{1 - \beta_2^{\,t}}"
-)
-# The update rules and losses, as Keras computes them with its defaults (γ = 2, α = 0.25 for
-# focal losses; δ = 1 for Huber; ρ = 0.9 for RMSprop; λ = 0.004 for AdamW).
+# The losses and the other rules besides the optimizer's own (core.train.optimizers holds those),
+# as Keras computes them with its defaults (γ = 2, α = 0.25 for focal losses; δ = 1 for Huber).
 FORMULAS: dict[str, str] = {
     "mse": r"L = \frac{1}{n}\sum_{i=1}^{n}\left(y_i - \hat{y}_i\right)^2",
     "mae": r"L = \frac{1}{n}\sum_{i=1}^{n}\left|y_i - \hat{y}_i\right|",
@@ -841,32 +830,6 @@ FORMULAS: dict[str, str] = {
         r" \cdot \min\!\left(1, \frac{C}{\lVert \nabla_{\theta}\, \ell_i \rVert_2}\right) \\"
         r" &g_t = \frac{1}{q\,n}\left(\sum_{i \in B_t} \bar{g}_i"
         r" + \mathcal{N}\!\left(0,\ \sigma^2 C^2 I\right)\right) \end{aligned}"
-    ),
-    "sgd": r"\theta_{t+1} = \theta_t - \eta\, g_t",
-    "momentum": (
-        r"v_{t+1} = \mu\, v_t - \eta\, g_t,\qquad \theta_{t+1} = \theta_t + v_{t+1},\quad \mu = 0.9"
-    ),
-    "nesterov": (
-        r"v_{t+1} = \mu\, v_t - \eta\, g_t,\qquad"
-        r" \theta_{t+1} = \theta_t + \mu\, v_{t+1} - \eta\, g_t,\quad \mu = 0.9"
-    ),
-    "adam": (
-        _ADAM_MOMENTS + r" \\ \theta_t &= \theta_{t-1} - \eta\,"
-        r" \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon} & \beta_1 &= 0.9,\ \beta_2 = 0.999"
-        r" \end{aligned}"
-    ),
-    "adamw": (
-        _ADAM_MOMENTS + r" \\ \theta_t &= \theta_{t-1} - \eta\left("
-        r"\frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon} + \lambda\, \theta_{t-1}\right)"
-        r" & \lambda &= 0.004 \end{aligned}"
-    ),
-    "rmsprop": (
-        r"s_t = \rho\, s_{t-1} + (1 - \rho)\, g_t^2,\qquad"
-        r" \theta_t = \theta_{t-1} - \frac{\eta\, g_t}{\sqrt{s_t + \epsilon}},\quad \rho = 0.9"
-    ),
-    "adagrad": (
-        r"G_t = G_{t-1} + g_t^2,\qquad"
-        r" \theta_t = \theta_{t-1} - \frac{\eta\, g_t}{\sqrt{G_t + \epsilon}},\quad G_0 = 0.1"
     ),
     "schedule_cosine": (r"\eta_t = \eta_0 \cdot \frac{1}{2}\left(1 + \cos\frac{\pi t}{T}\right)"),
     "schedule_plateau": (r"\eta \leftarrow \max\left(\tfrac{1}{2}\,\eta,\ 10^{-7}\right)"),
@@ -913,9 +876,9 @@ def _checked_arrays(
 
 
 def _validate_train_spec(spec: TrainSpec) -> None:
-    if spec.optimizer not in OPTIMIZERS:
+    if spec.optimizer not in optimizer_names():
         raise UserError(
-            "train.error.optimizer", value=spec.optimizer, allowed=", ".join(OPTIMIZERS)
+            "train.error.optimizer", value=spec.optimizer, allowed=", ".join(optimizer_names())
         )
     low, high = LEARNING_RATE_RANGE
     rate = spec.learning_rate

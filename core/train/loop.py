@@ -17,8 +17,8 @@ metric sum per batch. The model, optimizer, losses and the saved `.keras` file a
   flags off: Dropout off, BatchNormalization's moving statistics used).
 - **The gradient hook.** `compute_gradients(model, loss_fn, x, y, sample_weight)` is the one
   function that turns a batch into `(loss, predictions, gradients)`; the loss includes the L2
-  penalty, as Keras reports it. Differentially private SGD (issue 14) passes its own function
-  with the same signature as `TrainingJob(..., gradients=...)` (per-example gradients,
+  penalty, as Keras reports it. Differentially private SGD (core.train.privacy) passes its own
+  function with the same signature as `TrainingJob(..., gradients=...)` (per-example gradients,
   clipping, noise); it runs inside the compiled loop, so it must be traceable TensorFlow.
 - **Target scale.** A regression target is standardised on the training rows
   (`TargetScale`); the network trains on z = (y - mean) / std and `fold_target_scale` folds the

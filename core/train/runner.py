@@ -167,7 +167,7 @@ RUNS_FOLDER = "runs"  # the one folder, under the working folder, the app saves 
 def runs_folder(name: str, *, base: str | os.PathLike | None = None) -> Path:
     """The folder the Train page saves runs in: `name` (empty: the folder itself) inside
     ./runs/ under `base` (the working folder). A name with "..", an absolute path, a home
-    folder (~) or a link that leads out of ./runs/ is a UserError (issue 11, finding 10)."""
+    folder (~) or a link that leads out of ./runs/ is a UserError: the name comes from a visitor."""
     root = Path(base if base is not None else Path.cwd()).resolve() / RUNS_FOLDER
     text = (name or "").strip()
     relative = Path(text.replace("\\", "/"))

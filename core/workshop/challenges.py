@@ -44,7 +44,7 @@ MAX_ITEMS = 10
 
 
 @dataclass(frozen=True)
-class Progress:
+class SessionWork:
     """What a session has done, as the checks read it."""
 
     runs: Sequence[Any] = ()  # core.train.engine.Run, oldest first
@@ -52,10 +52,10 @@ class Progress:
     frame: Any = None  # the current dataset's DataFrame, or None
 
 
-def is_done(check: dict[str, Any], progress: Progress) -> bool:
+def is_done(check: dict[str, Any], work: SessionWork) -> bool:
     """Whether the session's own work meets the check."""
     kind = check["kind"]
-    runs = list(progress.runs)
+    runs = list(work.runs)
     if kind == "run":
         return any(_run_meets(run, check) for run in runs)
     if kind == "each":
@@ -66,13 +66,13 @@ def is_done(check: dict[str, Any], progress: Progress) -> bool:
             _run_meets(run, check["second"]) for run in runs[firsts[0] + 1 :]
         )
     if kind == "k_anonymity":
-        return _k_anonymous(progress.frame, check["quasi"], check["k"])
+        return _k_anonymous(work.frame, check["quasi"], check["k"])
     if kind == "no_pii":
-        return _no_pii(progress.frame, check["columns"])
+        return _no_pii(work.frame, check["columns"])
     return any(
         event.kind == check["event"]
         and ("what" not in check or event.details.get("what") == check["what"])
-        for event in progress.events
+        for event in work.events
     )
 
 

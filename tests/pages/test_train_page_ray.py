@@ -12,7 +12,7 @@ from tests.pages.apptest_helpers import open_app
 
 ray = pytest.importorskip("ray")
 
-pytestmark = pytest.mark.pages
+pytestmark = [pytest.mark.pages, pytest.mark.ray]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ REPORT_FILES = {"markdown": ("md", "text/markdown"), "html": ("html", "text/html
                 "json": ("json", "application/json")}  # fmt: skip
 
 
-def _card_inputs() -> ModelCardText:
+def card_inputs() -> ModelCardText:
+    """The model card's free-text fields (intended use, limits, ...), as the person wrote them."""
     with st.expander(tr("compage.report.card"), icon=":material/edit_note:"):
         st.caption(tr("compage.report.card_intro"))
         values = {}
