@@ -133,6 +133,7 @@ def test_an_embedded_cluster_that_fails_to_start_is_started_again(monkeypatch):
     assert "MODELDESK_RAY_ADDRESS" in message.text("en") and "Ray" in message.text("zh")
 
 
+@pytest.mark.ray
 def test_leaving_ray_at_exit_keeps_the_commands_code_and_output():
     pytest.importorskip("ray")
     script = (
