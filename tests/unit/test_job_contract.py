@@ -29,13 +29,7 @@ Y = (X[:, 0] + 0.5 * X[:, 1] > 0.8).astype(np.int64)
 MLP = ModelSpec(hidden_layers=(8,), dropout=0.0)
 QUICK = TrainSpec(learning_rate=0.01, batch_size=16, epochs=6, seed=5)
 LONG = TrainSpec(learning_rate=1e-3, batch_size=8, epochs=500, seed=5)
-# Each backend's cases carry its kind's marker (pyproject.toml), so `-m "not ray"` and
-# `-m "not multiprocess"` leave out what needs Ray or worker processes.
-BACKENDS = (
-    "thread",
-    pytest.param("ray", marks=pytest.mark.ray),
-    pytest.param("workers", marks=pytest.mark.multiprocess),
-)
+BACKENDS = ("thread", "ray", "workers")
 # Relative tolerance of a backend's history against the thread job's.
 TOLERANCE = {"thread": 0.0, "ray": 0.0, "workers": 1e-4}
 
