@@ -5,6 +5,8 @@
                                    [--workers N]
     python -m core predict BUNDLE FILE --out PREDICTIONS.csv
     python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,COL,...] [--k K]
+    python -m core tune FILE --target COL --out DIR [--trials N] [--budget-seconds S] [--seed N]
+                                  [--config CONFIG.json] [--space SPACE.json] [--max-epochs N]
 
 Exit 0 on success; exit 2 on bad input with one line on stderr saying what is wrong and what to
 do. Messages follow the LANG environment variable (zh_* gives Chinese).
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from core.cli.scan import add_scan_command, run_scan
+from core.cli.tune import add_tune_command, run_tune
 from core.i18n import UserError, language_from_locale, t
 
 if TYPE_CHECKING:
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         "--out", required=True, metavar="PREDICTIONS.csv", help=t("cli.predict.out.help", lang)
     )
     add_scan_command(commands, lang)
+    add_tune_command(commands, lang)
     args = parser.parse_args(argv)
     try:
         if args.command == "profile":
@@ -74,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             return _predict(Path(args.bundle), Path(args.file), Path(args.out), lang=lang)
         if args.command == "scan":
             return run_scan(args, lang)
+        if args.command == "tune":
+            return run_tune(args, lang)
     except UserError as error:
         print(f"error: {error.text(lang)}", file=sys.stderr)
         return EXIT_BAD_INPUT
