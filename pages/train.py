@@ -46,6 +46,7 @@ from core.train.runner import (
     start_training,
 )
 from ui import state
+from ui.sections.search import search_section, tabm_controls
 from ui.widgets import (
     collect_finished_job,
     epsilon_text,
@@ -133,6 +134,7 @@ def train_page() -> None:
         live_panel()
     with history_slot:
         run_history()
+    search_section(prepared, config)
 
 
 def _model_controls(task: str) -> ModelSpec | None:
@@ -150,7 +152,7 @@ def _model_controls(task: str) -> ModelSpec | None:
     )
     hidden: tuple[int, ...] = ()
     activation, dropout, batch_norm = "relu", 0.0, False
-    if kind == "mlp":
+    if kind != "linear":
         layers = gated(
             "hidden_layers",
             st.slider,
@@ -204,6 +206,7 @@ def _model_controls(task: str) -> ModelSpec | None:
             key="train_batch_norm",
             **PERSIST,
         )
+    ensemble_size, adapters = tabm_controls(kind)
     l2 = gated(
         "l2",
         st.select_slider,
@@ -230,7 +233,9 @@ def _model_controls(task: str) -> ModelSpec | None:
     try:
         return ModelSpec(
             kind=kind,
-            hidden_layers=hidden if kind == "mlp" else (),
+            hidden_layers=hidden if kind != "linear" else (),
+            ensemble_size=ensemble_size,
+            adapters=adapters,
             activation=activation,
             dropout=dropout,
             l2=l2,
