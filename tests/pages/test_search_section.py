@@ -85,3 +85,20 @@ def test_a_second_sessions_run_starts_while_a_search_runs(room):
     poll_until_done(bob)
     search.stop()
     assert search.join(timeout=60)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_tabm_model_has_its_controls_and_explanation(lang):
+    from core.i18n import t
+
+    at = open_app(lang, "pages/train.py", timeout=120)
+    at.button(key="train_preset").click().run()
+    at.radio(key="train_kind").set_value("tabm").run()
+    assert not at.exception, at.exception
+    at.slider(key="train_ensemble_size").set_value(4).run()
+    config = at.session_state["train_config"]
+    assert config.model.kind == "tabm" and config.model.ensemble_size == 4
+    assert config.model.hidden_layers, "TabM keeps the hidden layers' controls"
+    assert any(e.label == t("tabular.explain.title", lang) for e in at.expander)
+    layers = [row for table in at.dataframe for row in table.value.to_dict("records")]
+    assert any("ensemble_mean" in str(row) for row in layers), "the layer table shows the heads"
