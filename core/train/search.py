@@ -430,7 +430,15 @@ class Search:
             trial = next_trial()
             if trial is None:
                 return
-            self._run_trial(slot, trial)
+            try:
+                self._run_trial(slot, trial)
+            except Exception as error:  # one broken trial must not end its slot or hang the search
+                with self._lock:
+                    record = self._records.get(int(trial.number))
+                    if record is not None:
+                        record.state = "failed"
+                        record.message = Message("search.message.error", {"error": str(error)})
+                self._fail_quietly(trial)
 
     def _run_trial(self, slot: int, trial: Any) -> None:
         params = suggest(trial, self.space)
@@ -573,6 +581,15 @@ class Search:
             with self._lock:
                 found = self._prepared.setdefault(key, found)
         return found
+
+    def _fail_quietly(self, trial: Any) -> None:
+        import optuna
+
+        try:
+            assert self.study is not None
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        except (RuntimeError, ValueError, AssertionError):
+            pass  # already told
 
     def _slot_owner(self, slot: int) -> str:
         return f"{self.owner}#search{slot}"

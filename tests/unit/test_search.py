@@ -224,3 +224,18 @@ def test_pruning_stops_trailing_trials_early():
     assert all(t.epochs < 15 for t in pruned)
     assert sys.modules.get("optuna") is not None
     assert np.isfinite([t.value for t in pruned]).all()
+
+
+def test_a_broken_trial_fails_alone_and_the_search_ends(monkeypatch):
+    import core.train.search as search_module
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(search_module, "trial_config", broken)
+    search = _search(trials=2).start()
+    assert search.join(timeout=60)
+    snapshot = search.snapshot()
+    assert snapshot.status == "finished" and snapshot.best is None
+    assert [t.state for t in snapshot.trials] == ["failed", "failed"]
+    assert "boom" in snapshot.trials[0].message.params["error"]
