@@ -237,3 +237,35 @@ def test_piecewise_linear_on_a_two_valued_column_keeps_one_scaled_feature():
 def test_piecewise_linear_needs_an_imputed_number(plan):
     with pytest.raises(UserError):
         ColumnPlan(**plan)
+
+
+def test_the_training_script_builds_tabm_and_piecewise_linear_without_modeldesk(tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    from core.deploy.codegen import SCRIPT_FILE, training_script
+
+    frame = load_sample("tips").frame
+    config = default_config(frame, "tip")
+    plans = tuple(
+        replace(plan, scale="ple") if plan.name == "total_bill" else plan
+        for plan in config.preprocess.columns
+    )
+    config = replace(
+        config,
+        preprocess=replace(config.preprocess, columns=plans),
+        model=ModelSpec(kind="tabm", hidden_layers=(8, 8), ensemble_size=3),
+        train=replace(config.train, epochs=2),
+    )
+    (tmp_path / SCRIPT_FILE).write_text(training_script(config, 0, "tabm"), encoding="utf-8")
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    done = subprocess.run(
+        [sys.executable, "-I", SCRIPT_FILE, "data.csv"], cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"test r2: -?[\d.]+", done.stdout)
+    script = (tmp_path / SCRIPT_FILE).read_text(encoding="utf-8")
+    assert "RepeatVector(3)" in script and "piecewise_linear(train['total_bill'], 16)" in script
