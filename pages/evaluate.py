@@ -34,11 +34,13 @@ from core.evaluate.metrics import (
     run_privacy,
     run_settings,
     test_metrics,
+    trivial_baseline_verdict,
     worst_rows,
 )
 from core.i18n import UserError
 from core.train.models import resolved_loss
 from ui import state
+from ui.run_labels import run_name
 from ui.widgets import (
     epsilon_text,
     escape_md,
@@ -196,6 +198,7 @@ def _privacy_block(run_id: str, run) -> dict:
     block = (run.metrics or {}).get("privacy")
     if block is None:
         prepared = state.run_data(run_id)
+        assert prepared is not None, "usable_runs() only offers runs with their data"
         block = session_cache(("ev_privacy", run_id), lambda: run_privacy(prepared, run))
     return block
 
@@ -261,6 +264,9 @@ def _metrics(report, classes: list) -> None:
         params["metric"] = _metric(params["metric"])
         params["baseline"] = tr(f"evaluation.baseline.{params['baseline']}")
     st.markdown(tr(verdict.key, **params))
+    trivial = trivial_baseline_verdict(task, report.test[headline_metric(task)], report.baselines)
+    if trivial is not None:
+        st.warning(say(trivial), icon=":material/equal:")
     if report.per_class:
         st.subheader(tr("evalpage.per_class"))
         per_class = pd.DataFrame(
@@ -422,7 +428,7 @@ def _compare(runs: dict, run_id: str) -> None:
     if len(chosen) < 2:
         st.info(tr("evalpage.compare_needs_two"))
         return
-    data = {i: state.run_data(i) for i in chosen}
+    data = {i: found.prepared for i, found in state.usable_runs().items() if i in chosen}
     metrics = session_cache(
         ("ev_compare", tuple(chosen)),
         lambda: {i: test_metrics(task, data[i].y_test, _scores(runs[i], data[i])) for i in chosen},
@@ -554,7 +560,7 @@ def _scores(run, prepared):
 def _run_label(run) -> str:
     return tr(
         "evalpage.run_label",
-        name=run.name,
+        name=run_name(run),
         status=tr(f"train.status.{run.status}"),
         epochs=run.epochs_trained,
     )

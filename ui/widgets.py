@@ -5,20 +5,22 @@ Kept out of `core` on purpose: core never imports streamlit.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import logging
 import os
 import re
 import runpy
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar
 
 import streamlit as st
 
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, Message, UserError, language_from_locale, t
-from core.train.runs import USABLE_STATUSES, is_usable
+from core.train.runs import is_usable
 from ui import state
 
 T = TypeVar("T")
@@ -35,6 +37,15 @@ PAGES = {
     "room": ("pages/room.py", ":material/groups:"),
 }
 SESSION_CACHE_SIZE = 4
+
+
+class Persist(TypedDict):
+    """The keyword a widget takes to keep its value when the user visits another page."""
+
+    persist_state: Literal["session"]
+
+
+PERSIST: Persist = {"persist_state": "session"}  # settings survive a visit to another page
 # Downloads from the Deploy page that mean a model has left the app (audit "export" events).
 DEPLOY_EXPORTS = frozenset(
     {"bundle", "predictions_csv", "predictions_excel", "training_script", "tflite_float",
@@ -118,7 +129,7 @@ def done_steps() -> set[str]:
         done.add("data")
     if state.prepared() is not None:
         done.add("preprocess")
-    if any(run.status in USABLE_STATUSES for run in state.runs().values()):
+    if any(run.status.usable for run in state.runs().values()):
         done.add("train")
     if state.evaluated_runs():
         done.add("evaluate")
@@ -131,9 +142,10 @@ def done_steps() -> set[str]:
     return done
 
 
-def set_dataset(dataset: Any, profile: Any) -> None:
-    """Make a dataset current for this session and forget work derived from the previous one."""
-    state.set_dataset(dataset, profile)
+def set_dataset(dataset: Any, profile: Any, scan: Any = None) -> None:
+    """Make a dataset current for this session and forget work derived from the previous one
+    (its PII scan comes along where one was made already)."""
+    state.set_dataset(dataset, profile, scan)
 
 
 def epsilon_text(privacy: dict | None) -> str:
@@ -161,7 +173,8 @@ def collect_finished_job() -> bool:
         return False
     run = job.result()
     prepared = state.job_prepared()
-    if is_usable(run, prepared):  # a job stopped in the queue has no model to measure
+    # A job stopped in the queue has no model to measure.
+    if prepared is not None and is_usable(run, prepared):
         from core.evaluate.metrics import run_metrics
 
         # Held-out test metrics (and the baselines') travel with the run, as in metrics.json.
@@ -176,7 +189,7 @@ def show_frame(frame: Any, **kwargs: Any) -> Any:
     """st.dataframe for a table of user data: cells and column names that a spreadsheet would
     run as formulas are quoted first (core.export_safety), so even where the table toolbar's
     "Download as CSV" is on (.streamlit/config.toml turns it off: client.disableDataExport)
-    its file runs nothing (issue 11, finding 7)."""
+    its file runs nothing: a spreadsheet would run a formula cell."""
     import pandas as pd
 
     from core.export_safety import neutralise_frame
@@ -263,3 +276,47 @@ def show_error(error: UserError | Message) -> None:
     """A user's error in their language, the one way pages show one (never a traceback)."""
     message = error.message if isinstance(error, UserError) else error
     st.error(say(message), icon=":material/error:")
+
+
+_ERRORS = logging.getLogger("modeldesk.errors")
+_CALLBACK_ERROR = "callback_error"
+
+
+def unexpected(error: BaseException) -> Message:
+    """The one-line message for an error no check foresaw; its traceback goes to the server log
+    (the user sees the error's type only: a traceback can quote their data)."""
+    _ERRORS.error("unexpected %s on a page", type(error).__name__, exc_info=error)
+    return Message("hostile.error.unexpected", {"kind": type(error).__name__})
+
+
+@contextlib.contextmanager
+def page_errors() -> Iterator[None]:
+    """Around a page's run (app.py): any exception it raises ends the page with one line in the
+    user's language, the rest of the app (sidebar, other pages, session) keeps working. Streamlit's
+    own stop and rerun are BaseExceptions and pass through."""
+    pending = state.scratch(_CALLBACK_ERROR)
+    if pending is not None:
+        state.set_scratch(_CALLBACK_ERROR, None)
+        show_error(pending)
+    try:
+        yield
+    except UserError as error:
+        show_error(error)
+    except Exception as error:
+        show_error(unexpected(error))
+
+
+def guarded(callback: Callable[..., None]) -> Callable[..., None]:
+    """A widget callback (on_click, on_change) whose errors page_errors() shows on the next run:
+    Streamlit runs callbacks before the page, outside any page's own try."""
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            callback(*args, **kwargs)
+        except UserError as error:
+            state.set_scratch(_CALLBACK_ERROR, error.message)
+        except Exception as error:
+            state.set_scratch(_CALLBACK_ERROR, unexpected(error))
+
+    return run

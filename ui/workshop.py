@@ -15,7 +15,7 @@ import streamlit as st
 
 from core.i18n import UserError
 from core.train.jobs import server_limiter
-from core.workshop.board import RoomBoard
+from core.workshop.board import AttemptLimiter, RoomBoard
 from core.workshop.resume import ResumeStore, browser_binding, new_token
 from ui import state
 from ui.widgets import lang, server_setting, show_error, tr, trace
@@ -23,27 +23,6 @@ from ui.widgets import lang, server_setting, show_error, tr, trace
 XSRF_COOKIE = "_streamlit_xsrf"
 _MISSING = object()
 HEARTBEAT_S = 10.0
-# The Train page's widget keys for each ModelSpec / TrainSpec field a lesson may preset.
-TRAIN_WIDGETS = {
-    "kind": "train_kind",
-    "activation": "train_activation",
-    "dropout": "train_dropout",
-    "batch_norm": "train_batch_norm",
-    "l2": "train_l2",
-    "optimizer": "train_optimizer",
-    "learning_rate": "train_lr",
-    "batch_size": "train_batch",
-    "epochs": "train_epochs",
-    "early_stopping": "train_early",
-    "patience": "train_patience",
-    "restore_best": "train_restore",
-    "schedule": "train_schedule",
-    "class_weights": "train_class_weights",
-    "seed": "train_seed",
-    "dp": "train_dp",
-    "dp_epsilon": "train_dp_epsilon",
-    "dp_clip_norm": "train_dp_clip",
-}
 
 
 @st.cache_resource
@@ -57,6 +36,19 @@ def resume_store() -> ResumeStore:
 def room_board() -> RoomBoard:
     """The server's room board (memory only)."""
     return RoomBoard()
+
+
+@st.cache_resource
+def attempt_limiter() -> AttemptLimiter:
+    """The server's limiter of wrong room codes and facilitator passwords (memory only)."""
+    return AttemptLimiter()
+
+
+def attempt_keys(secret: str) -> tuple[str, ...]:
+    """Who is trying `secret`: this session and, when Streamlit knows it, the client's address."""
+    address = st.context.ip_address
+    keys = (f"{secret}:session:{participant()}",)
+    return (*keys, f"{secret}:address:{address}") if address else keys
 
 
 def room_code() -> str | None:
@@ -186,17 +178,10 @@ def start_lesson(lesson: Any) -> None:
 
 
 def preset_train_controls(model: Any, train: Any, task: str | None) -> None:
-    """Set the Train page's widgets to a ModelSpec and TrainSpec."""
-    values = {**model.to_dict(), **train.to_dict()}
-    widgets = {TRAIN_WIDGETS[name]: values[name] for name in TRAIN_WIDGETS}
-    widgets["train_layers"] = len(model.hidden_layers)
-    for index, units in enumerate(model.hidden_layers):
-        widgets[f"train_units_{index}"] = units
-    if task is not None:
-        from core.train.models import default_loss
+    """Set the Train page's widgets to a ModelSpec and TrainSpec (core.train.controls)."""
+    from core.train.controls import widget_values
 
-        widgets[f"train_loss_{task}"] = model.loss or default_loss(task)
-    state.update_widgets(**widgets)
+    state.update_widgets(**widget_values(model, train, task))
 
 
 def gated(name: str, widget: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -214,16 +199,22 @@ def gated(name: str, widget: Callable[..., Any], *args: Any, **kwargs: Any) -> A
     if lesson is not None and name in lesson.locked:
         kwargs["disabled"] = True
         kwargs["help"] = tr("workshop.locked")
+    if state.widget(kwargs.get("key", ""), _MISSING) is not _MISSING:
+        # A preset (the first-model button, a lesson, a setup link) already holds the value:
+        # a default beside it would be ignored, and Streamlit logs a warning for the pair. These
+        # widgets are identified by their key alone, so dropping the default keeps their state.
+        kwargs.pop("value", None)
+        kwargs.pop("index", None)
     return widget(*args, **kwargs)
 
 
-def progress() -> Any:
+def session_work() -> Any:
     """What this session has done, as challenges read it (its runs, events and table)."""
-    from core.workshop.challenges import Progress
+    from core.workshop.challenges import SessionWork
 
     dataset = state.dataset()
     trail = state.existing_audit_trail()
-    return Progress(
+    return SessionWork(
         runs=list(state.runs().values()),
         events=trail.events if trail is not None else (),
         frame=None if dataset is None else dataset.frame,
@@ -237,7 +228,7 @@ def challenges_done() -> tuple[str, ...]:
     lesson = current_lesson()
     if lesson is None:
         return ()
-    done = progress()
+    done = session_work()
     return tuple(c.id for c in lesson.challenges if is_done(c.check, done))
 
 
@@ -248,7 +239,7 @@ def lesson_panel() -> None:
         return
     from core.workshop.challenges import is_done
 
-    done_so_far = progress()
+    done_so_far = session_work()
     language = lang()
     with st.expander(
         f"{tr('workshop.lesson')}: {lesson.text('title', language)}",

@@ -2,7 +2,7 @@
 
     python -m core profile FILE [--json]
     python -m core train FILE --target COL --out DIR [--config CONFIG.json] [--seed N]
-                                   [--workers N]
+                                   [--workers N] [--group COL]
     python -m core predict BUNDLE FILE --out PREDICTIONS.csv
     python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,COL,...] [--k K]
     python -m core tune FILE --target COL --out DIR [--trials N] [--budget-seconds S] [--seed N]
@@ -18,14 +18,20 @@ import argparse
 import json
 import os
 import sys
+import traceback
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from core.cli.scan import add_scan_command, run_scan
 from core.cli.tune import add_tune_command, run_tune
+from core.data.loading import formats_text
+from core.export_safety import terminal_text
 from core.i18n import UserError, language_from_locale, t
+from core.train.status import RunStatus
 
 if TYPE_CHECKING:
+    from core.data.profile import Profile
     from core.prep.pipeline import Prepared
     from core.train.engine import Run
     from core.train.runner import RunConfig
@@ -48,21 +54,23 @@ def main(argv: list[str] | None = None) -> int:
     lang = _cli_lang()
     parser = _OneLineParser(prog="python -m core", description=t("cli.description", lang))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    file_help = t("cli.file.help", lang, formats=formats_text())
     profile = commands.add_parser("profile", help=t("cli.profile.help", lang))
-    profile.add_argument("file", help=t("cli.file.help", lang))
+    profile.add_argument("file", help=file_help)
     profile.add_argument("--json", action="store_true", help=t("cli.json.help", lang))
     train = commands.add_parser("train", help=t("cli.train.help", lang))
-    train.add_argument("file", help=t("cli.file.help", lang))
+    train.add_argument("file", help=file_help)
     train.add_argument("--target", required=True, metavar="COL", help=t("cli.target.help", lang))
     train.add_argument("--out", required=True, metavar="DIR", help=t("cli.out.help", lang))
     train.add_argument("--config", metavar="CONFIG.json", help=t("cli.config.help", lang))
     train.add_argument("--seed", type=int, metavar="N", help=t("cli.seed.help", lang))
+    train.add_argument("--group", metavar="COL", help=t("special.cli.group_help", lang))
     train.add_argument(
         "--workers", type=int, default=1, metavar="N", help=t("cluster.cli.workers_help", lang)
     )
     predict = commands.add_parser("predict", help=t("cli.predict.help", lang))
     predict.add_argument("bundle", metavar="BUNDLE", help=t("cli.bundle.help", lang))
-    predict.add_argument("file", metavar="FILE", help=t("cli.file.help", lang))
+    predict.add_argument("file", metavar="FILE", help=file_help)
     predict.add_argument(
         "--out", required=True, metavar="PREDICTIONS.csv", help=t("cli.predict.out.help", lang)
     )
@@ -81,9 +89,30 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "tune":
             return run_tune(args, lang)
     except UserError as error:
-        print(f"error: {error.text(lang)}", file=sys.stderr)
+        _say(f"error: {error.text(lang)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception as error:
+        return _unexpected(error, lang)
     raise AssertionError(f"unhandled command {args.command}")  # argparse only allows known ones
+
+
+def _say(text: str, file: TextIO | None = None) -> None:
+    """print for text that may hold user input (names, values): controls and bidi overrides
+    escaped, so a column named "\x1b[2J" cannot clear the terminal; on stderr, one line."""
+    if file is None:
+        print("\n".join(terminal_text(line) for line in str(text).split("\n")))
+    else:
+        print(terminal_text(text), file=file)
+
+
+def _unexpected(error: Exception, lang: str) -> int:
+    """One line naming the error's type (exit 2); the traceback goes to stderr only with
+    MODELDESK_DEBUG=1, since it may quote the input."""
+    if os.environ.get("MODELDESK_DEBUG") == "1":
+        traceback.print_exception(error, file=sys.stderr)
+    text = t("hostile.error.unexpected_cli", lang, kind=type(error).__name__)
+    _say(f"error: {' '.join(text.split())}", file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 def _profile(path: Path, *, as_json: bool, lang: str) -> int:
@@ -94,9 +123,9 @@ def _profile(path: Path, *, as_json: bool, lang: str) -> int:
     dataset = load_path(path)
     profile = profile_frame(dataset.frame)
     if as_json:
-        print(json.dumps(profile.to_dict(), ensure_ascii=False, indent=2))
+        _say(json.dumps(_profile_document(profile, lang), ensure_ascii=False, indent=2))
         return 0
-    print(
+    _say(
         t(
             "cli.profile.summary",
             lang,
@@ -106,18 +135,41 @@ def _profile(path: Path, *, as_json: bool, lang: str) -> int:
         )
     )
     for notice in dataset.notices:
-        print(f"  ! {notice.text(lang)}")
+        _say(f"  ! {notice.text(lang)}")
     width = min(40, max((len(c.name) for c in profile.columns), default=4))
     for column in profile.columns:
         role = t(f"profile.role.{column.role}", lang)
-        print(
+        _say(
             f"  {column.name[:width]:<{width}}  {role:<12} {column.dtype:<10} "
             f"{t('cli.profile.missing', lang)}={column.missing:<8} "
             f"{t('cli.profile.unique', lang)}={column.unique}"
         )
     for alert in profile.alerts:
-        print(f"  * {alert.message.text(lang)}")
+        _say(f"  * {alert.message.text(lang)}")
     return 0
+
+
+def _profile_document(profile: Profile, lang: str) -> dict:
+    """The profile's JSON plus why a column is an identifier or a group, and the target."""
+    from core.data.profile import target_suggestion
+
+    data = profile.to_dict()
+    reasons = {
+        alert.columns[0]: alert.message.text(lang)
+        for alert in profile.alerts
+        if alert.kind in ("identifier", "group") and alert.columns
+    }
+    for column in data["columns"]:
+        if column["name"] in reasons:
+            column["reason"] = reasons[column["name"]]
+    suggestion = target_suggestion(profile)
+    data["target_suggestion"] = None
+    if suggestion is not None:
+        data["target_suggestion"] = {
+            **suggestion.to_dict(),
+            "reason": suggestion.reason.text(lang),
+        }
+    return data
 
 
 def _train(args: argparse.Namespace, *, lang: str) -> int:
@@ -145,23 +197,21 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
         config = default_config(frame, args.target)
     if args.seed is not None:
         config = config.with_seed(args.seed)
+    if args.group is not None:
+        config = replace(config, preprocess=replace(config.preprocess, group=args.group))
     prepared = prepare(frame, config.preprocess)
-    run: Run | None
-    if args.workers != 1:
-        run = _train_across_workers(prepared, config, args.workers, name=data_path.stem)
-    else:
-        run = _train_quietly(prepared, config, name=data_path.stem)
+    run = _train_quietly(prepared, config, name=data_path.stem, workers=args.workers)
     if run is None:
-        print(f"error: {t('cli.train.interrupted', lang)}", file=sys.stderr)
+        _say(f"error: {t('cli.train.interrupted', lang)}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if run.status != "finished":
+    if run.status != RunStatus.FINISHED:
         # A blown-up loss is bad settings (exit 2); anything else unexpected is a bug (exit 1).
         text = run.message.text(lang) if run.message else t(f"train.status.{run.status}", lang)
-        print(f"error: {' '.join(text.split())}", file=sys.stderr)
+        _say(f"error: {' '.join(text.split())}", file=sys.stderr)
         unexpected = run.message is not None and run.message.key == "train.message.error"
         return EXIT_BUG if unexpected else EXIT_BAD_INPUT
     code = _write_run(out, prepared, run, config, data_name=data_path.name, lang=lang)
-    print(t("cluster.cli.trained_on", lang, device=_device_text(args.workers, lang)))
+    _say(t("cluster.cli.trained_on", lang, device=_device_text(args.workers, lang)))
     return code
 
 
@@ -175,13 +225,15 @@ def _device_text(workers: int, lang: str) -> str:
     return t("cluster.device.workers", lang, workers=workers, device=device)
 
 
-def _train_quietly(prepared: Prepared, config: RunConfig, *, name: str) -> Run | None:
-    """Train through the page's own path (start_training), keeping TensorFlow's logs off stderr;
-    None if interrupted with Ctrl+C."""
+def _train_quietly(
+    prepared: Prepared, config: RunConfig, *, name: str, workers: int = 1
+) -> Run | None:
+    """Train through the page's own path (start_training; `workers` > 1: one model over that
+    many local processes), keeping TensorFlow's logs off stderr; None if interrupted."""
     from core.train.runner import start_training
 
     _quiet_tensorflow()
-    job = start_training(prepared, config.model, config.train, name=name)
+    job = start_training(prepared, config.model, config.train, name=name, workers=workers)
     try:
         job.join()
     except KeyboardInterrupt:
@@ -189,25 +241,6 @@ def _train_quietly(prepared: Prepared, config: RunConfig, *, name: str) -> Run |
         job.join()
         return None
     return job.result()
-
-
-def _train_across_workers(prepared: Prepared, config: RunConfig, workers: int, *, name: str) -> Run:
-    """One model data-parallel over `workers` local processes (core.train.multiworker)."""
-    from core.train.multiworker import train_across_workers
-
-    _quiet_tensorflow()
-    return train_across_workers(
-        config.model,
-        config.train,
-        prepared.spec.task,
-        len(prepared.preprocessor.classes_),
-        prepared.X_train,
-        prepared.y_train,
-        prepared.X_val,
-        prepared.y_val,
-        workers,
-        name=name,
-    )
 
 
 def _write_run(
@@ -228,7 +261,7 @@ def _write_run(
     write_bundle(out / "bundle.zip", prepared, run, config, metrics, extras)
 
     splits = prepared.splits
-    print(
+    _say(
         t(
             "cli.train.summary",
             lang,
@@ -242,13 +275,13 @@ def _write_run(
         )
     )
     for notice in (*splits.notices, *([run.message] if run.message else [])):
-        print(f"  ! {notice.text(lang)}")
+        _say(f"  ! {notice.text(lang)}")
     metric = headline_metric(prepared.spec.task)
     baselines = ", ".join(
         f"{t(f'evaluation.baseline.{name}', lang)} {_number(values[metric], lang)}"
         for name, values in metrics["baselines"].items()
     )
-    print(
+    _say(
         t(
             "cli.train.versus",
             lang,
@@ -262,8 +295,8 @@ def _write_run(
         from core.evaluate.membership import privacy_lines
 
         for line in privacy_lines(privacy, lang):
-            print(f"  {line}")
-    print(t("cli.train.wrote", lang, folder=str(out)))
+            _say(f"  {line}")
+    _say(t("cli.train.wrote", lang, folder=str(out)))
     return 0
 
 
@@ -290,11 +323,11 @@ def _predict(bundle_path: Path, data_path: Path, out: Path, *, lang: str) -> int
         ) from None
     check = bundle.preprocessor.check_input(dataset.frame)
     for notice in check.notices:
-        print(f"  ! {notice.text(lang)}")
+        _say(f"  ! {notice.text(lang)}")
     bad = int((table[ERROR_COLUMN] != "").sum())
-    print(t("cli.predict.summary", lang, rows=len(table), bad=bad, path=str(out)))
+    _say(t("cli.predict.summary", lang, rows=len(table), bad=bad, path=str(out)))
     for text in table.loc[table[ERROR_COLUMN] != "", ERROR_COLUMN].head(5):
-        print(f"  * {text}")
+        _say(f"  * {text}")
     return 0
 
 
@@ -344,13 +377,18 @@ def _cli_lang() -> str:
 
 def _run() -> int:
     try:
-        return main()
+        code = main()
     except BrokenPipeError:
         # The reader went away (`... | head`): not an error of ours. Point stdout at devnull so
         # Python's exit-time flush does not raise again (the recipe in Python's signal docs).
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    if "ray" in sys.modules:  # trained on Ray (MODELDESK_RAY_ADDRESS)
+        from core.train.cluster import exit_after_ray
+
+        exit_after_ray(code)  # the exit code is the training's, not Ray's shutdown's
+    return code
 
 
 if __name__ == "__main__":

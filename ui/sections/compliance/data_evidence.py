@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -17,10 +20,12 @@ from core.compliance.checklist import (
 from core.compliance.evidence import (
     matching_spec,
 )
-from core.compliance.privacy import scan_frame
+from core.compliance.privacy import category_key, scan_frame
 from core.i18n import UserError
 from ui import state
+from ui.sections.compliance.special import special_section
 from ui.widgets import (
+    PERSIST,
     escape_md,
     labeler,
     page_link,
@@ -30,28 +35,55 @@ from ui.widgets import (
     tr,
 )
 
-PERSIST = {"persist_state": "session"}  # choices survive a visit to another page
 PREVIEW_GROUPS = 20
 
 
-def _needs(step: str) -> None:
+def needs_step(step: str) -> None:
+    """Say that a tab needs an earlier step first, with a link to it."""
     st.warning(tr("app.planned.needs", step=tr(f"app.nav.{step}")), icon=":material/info:")
     page_link(step, label=tr(f"app.nav.{step}"), icon=":material/arrow_back:")
 
 
-def data_section(dataset) -> dict | None:
-    """Pickers, then the scan, re-identification risk, quality, balance, representation, leakage."""
+@dataclass(frozen=True)
+class TableFacts:
+    """What the Compliance tabs read about the current table, computed once per table (and per
+    de-identified version) and handed to each tab: none of them profiles or scans it again."""
+
+    profile: Any  # core.data.profile.Profile, made with the dataset (the Data page's)
+    scan: Any  # core.compliance.privacy.ScanResult
+    suggestions: list  # core.compliance.anonymity.QuasiSuggestion, likely quasi-identifiers
+
+
+def table_facts(dataset) -> TableFacts | None:
+    """The current table's profile and PII scan as the session holds them; the scan is made here
+    the first time a table reaches the Compliance page, and kept with the dataset."""
     if dataset is None:
-        _needs("data")
+        return None
+    scan = state.pii_scan()
+    if scan is None:
+        scan = scan_frame(dataset.frame)
+        state.set_pii_scan(scan)
+    frame = dataset.frame
+    suggestions = session_cache(("cp_quasi", dataset.sha256), lambda: _suggest_quasi(frame))
+    return TableFacts(state.profile(), scan, suggestions)
+
+
+def data_section(dataset, facts: TableFacts | None) -> dict | None:
+    """Pickers, then the scan, re-identification risk, quality, balance, representation, leakage."""
+    if dataset is None or facts is None:
+        needs_step("data")
         return None
     frame = dataset.frame
     columns = [str(name) for name in frame.columns]
     prefix = f"cp_{dataset.sha256[:12]}"
-    scan, suggestions = _scan(dataset)
+    scan, suggestions = facts.scan, facts.suggestions
     st.caption(tr("compage.data.dataset", name=escape_md(dataset.name), rows=len(frame)))
 
     st.subheader(tr("compage.data.scan"))
-    _scan_table(scan)
+    table = st.container()  # drawn once the person's corrections are known
+    scan = special_section(dataset.sha256, scan)  # the person's corrections outrank the scan
+    with table:
+        _scan_table(scan)
 
     st.subheader(tr("compage.data.choices"))
     if suggestions:
@@ -102,7 +134,8 @@ def data_section(dataset) -> dict | None:
     )
     spec = matching_spec(state.prepared(), frame, target)
     key = ("cp_evidence", dataset.sha256, target, sensitive, tuple(quasi), k, l_target,
-           None if spec is None else spec.to_json())  # fmt: skip
+           None if spec is None else spec.to_json(),
+           tuple(column.sensitive for column in scan.columns))  # fmt: skip
     try:
         evidence = session_cache(
             key,
@@ -115,7 +148,7 @@ def data_section(dataset) -> dict | None:
                 l=l_target,
                 spec=spec,
                 scan=scan,
-                profile=state.profile(),
+                profile=facts.profile,
             ),
         )
     except UserError as error:
@@ -124,14 +157,6 @@ def data_section(dataset) -> dict | None:
     _risk(evidence, sensitive, quasi)
     _quality(evidence)
     return evidence
-
-
-def _scan(dataset):
-    """The PII scan and the quasi-identifier suggestions, once per dataset and session."""
-    frame = dataset.frame
-    return session_cache(
-        ("cp_scan", dataset.sha256), lambda: (scan_frame(frame), _suggest_quasi(frame))
-    )
 
 
 def _scan_table(scan) -> None:
@@ -154,10 +179,10 @@ def _scan_table(scan) -> None:
                 {
                     "column": column.name,
                     "found": "",
-                    "how": tr(f"compage.scan.source_{finding.source}"),
+                    "how": tr(f"special.page.source.{finding.source}"),
                     "match": "",
                     "valid": "",
-                    "sensitive": tr(f"privacy.category.{finding.category}"),
+                    "sensitive": tr(category_key(finding.category)),
                     "direct": tr("compage.yes" if column.direct_identifier else "compage.no"),
                 }
             )
@@ -243,8 +268,9 @@ def _quality(evidence: dict) -> None:
 
 
 def _default_sensitive(scan, suggestions) -> str | None:
-    if scan.sensitive_columns:
-        return scan.sensitive_columns[0]
+    found = scan.fairness_column()  # ethnicity first, then sex, religion ...
+    if found is not None:
+        return found
     for kind in ("gender", "ethnicity", "age"):
         for suggestion in suggestions:
             if suggestion.kind == kind:

@@ -8,7 +8,6 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from core.data.loading import load_sample  # noqa: E402
-from core.train import cluster  # noqa: E402
 from core.train.runner import default_config  # noqa: E402
 from core.train.search import Param, Search, SearchSettings, SearchSpace, leaderboard  # noqa: E402
 
@@ -30,16 +29,11 @@ def board():
     return leaderboard(snapshot.trials, SPACE, snapshot.metric).drop(columns="seconds"), search
 
 
-def test_the_ray_route_gives_the_same_leaderboard_as_threads(monkeypatch):
+def test_the_ray_route_gives_the_same_leaderboard_as_threads(monkeypatch, embedded_ray):
     threads, _ = board()
-    cluster.start_local(num_cpus=2)
-    try:
-        monkeypatch.setenv("MODELDESK_RAY_ADDRESS", "local")
-        on_ray, search = board()
-        assert type(search).__name__ == "Search"
-        run, _prepared, _config = search.trial_run(int(on_ray.iloc[0]["number"]))
-        assert run.weights is not None
-    finally:
-        cluster.disconnect()
+    monkeypatch.setenv("MODELDESK_RAY_ADDRESS", "local")
+    on_ray, search = board()
+    run, _prepared, _config = search.trial_run(int(on_ray.iloc[0]["number"]))
+    assert run.weights is not None
     assert list(on_ray.columns) == list(threads.columns)
     assert on_ray.equals(threads)
