@@ -159,6 +159,9 @@ def hand_written_objective(config, settings, prepared, space, epochs):
     y_val = fit_targets(prepared.y_val, task, n_classes)
 
     def objective(trial):
+        # The search turned on TensorFlow's op determinism (process-wide): fit's shuffle then
+        # needs a global seed, as a careful user would set anyway.
+        keras.utils.set_random_seed(SEED + trial.number)
         run_config = trial_config(config, suggest(trial, space), settings)
         model = build_model(run_config.model, prepared.X_train.shape[1], task, n_classes, SEED)
         model.compile(
@@ -310,7 +313,10 @@ def memory(trials: int) -> None:
 
     def by_hand(count: int) -> None:
         y = fit_targets(prepared.y_train, "binary", 2)
+        import keras
+
         for index in range(count):
+            keras.utils.set_random_seed(index)
             model = build_model(ModelSpec(hidden_layers=(64,)), prepared.X_train.shape[1],
                                 "binary", 2, index)  # fmt: skip
             model.compile(optimizer="adam", loss="binary_crossentropy")

@@ -95,6 +95,7 @@ def test_the_tabm_model_has_its_controls_and_explanation(lang):
     at.button(key="train_preset").click().run()
     at.radio(key="train_kind").set_value("tabm").run()
     assert not at.exception, at.exception
+    at.slider(key="train_layers").set_value(2).run()
     at.slider(key="train_ensemble_size").set_value(4).run()
     config = at.session_state["train_config"]
     assert config.model.kind == "tabm" and config.model.ensemble_size == 4
