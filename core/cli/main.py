@@ -7,6 +7,7 @@
     python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,COL,...] [--k K]
     python -m core tune FILE --target COL --out DIR [--trials N] [--budget-seconds S] [--seed N]
                                   [--config CONFIG.json] [--space SPACE.json] [--max-epochs N]
+    python -m core explain BUNDLE FILE [--rows N] [--json] [--global]
 
 Exit 0 on success; exit 2 on bad input with one line on stderr saying what is wrong and what to
 do. Messages follow the LANG environment variable (zh_* gives Chinese).
@@ -23,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
+from core.cli.explain import add_explain_command, run_explain
 from core.cli.scan import add_scan_command, run_scan
 from core.cli.tune import add_tune_command, run_tune
 from core.data.loading import formats_text
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_scan_command(commands, lang)
     add_tune_command(commands, lang)
+    add_explain_command(commands, lang)
     args = parser.parse_args(argv)
     try:
         if args.command == "profile":
@@ -88,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_scan(args, lang)
         if args.command == "tune":
             return run_tune(args, lang)
+        if args.command == "explain":
+            return run_explain(args, lang)
     except UserError as error:
         _say(f"error: {error.text(lang)}", file=sys.stderr)
         return EXIT_BAD_INPUT
