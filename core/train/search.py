@@ -61,6 +61,7 @@ MAX_TRIALS = 1000
 MAX_BUDGET_SECONDS = 24 * 3600
 KEEP_WEIGHTS = 5  # finished trials that keep their weights (the best ones), for "Use this trial"
 POLL_S = 0.05  # how often a slot reads its running trial's history
+RELEASE_WAIT_S = 10.0  # at most this long for an ended trial to give its server slot back
 SMALL_TABLE_ROWS = 2000
 
 
@@ -465,6 +466,11 @@ class Search:
             self._jobs[number] = job
         pruned_at = self._follow(trial, job)
         run = job.result()
+        # The slot's next trial starts only once this one has given its server slot back, so
+        # the search never holds more slots than it may.
+        released_by = self._clock() + RELEASE_WAIT_S
+        while self.limiter is not None and self.limiter.holds(job) and self._clock() < released_by:
+            time.sleep(0.01)
         with self._lock:
             self._jobs.pop(number, None)
         reason = None if self.limiter is None else self.limiter.stop_reason(job)
