@@ -40,6 +40,7 @@ from core.train.runner import (
 from core.train.status import RunStatus
 from ui import state
 from ui.run_labels import run_name
+from ui.sections.search import search_section, tabm_controls
 from ui.widgets import (
     PERSIST,
     collect_finished_job,
@@ -136,13 +137,14 @@ def train_page() -> None:
         live_panel()
     with history_slot:
         run_history()
+    search_section(prepared, config)
 
 
 def _model_controls(task: str) -> ModelSpec | None:
     kind = _control("kind", MODEL_DEFAULTS.kind, horizontal=True)
     hidden: tuple[int, ...] = ()
     activation, dropout, batch_norm = "relu", 0.0, False
-    if kind == "mlp":
+    if kind != "linear":
         layers = _control("hidden_layers", len(MODEL_DEFAULTS.hidden_layers))
         unit_columns = st.columns(max(layers, 1))
         hidden = tuple(
@@ -158,6 +160,7 @@ def _model_controls(task: str) -> ModelSpec | None:
         activation = _control("activation", MODEL_DEFAULTS.activation)
         dropout = _control("dropout", MODEL_DEFAULTS.dropout)
         batch_norm = _control("batch_norm", MODEL_DEFAULTS.batch_norm)
+    ensemble_size, adapters = tabm_controls(kind)
     l2 = _control("l2", MODEL_DEFAULTS.l2)
     loss = _control(
         "loss",
@@ -168,7 +171,9 @@ def _model_controls(task: str) -> ModelSpec | None:
     try:
         return ModelSpec(
             kind=kind,
-            hidden_layers=hidden if kind == "mlp" else (),
+            hidden_layers=hidden if kind != "linear" else (),
+            ensemble_size=ensemble_size,
+            adapters=adapters,
             activation=activation,
             dropout=dropout,
             l2=l2,

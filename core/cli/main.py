@@ -5,6 +5,8 @@
                                    [--workers N] [--group COL]
     python -m core predict BUNDLE FILE --out PREDICTIONS.csv
     python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,COL,...] [--k K]
+    python -m core tune FILE --target COL --out DIR [--trials N] [--budget-seconds S] [--seed N]
+                                  [--config CONFIG.json] [--space SPACE.json] [--max-epochs N]
     python -m core explain BUNDLE FILE [--rows N] [--json] [--global]
 
 Exit 0 on success; exit 2 on bad input with one line on stderr saying what is wrong and what to
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from core.cli.explain import add_explain_command, run_explain
 from core.cli.scan import add_scan_command, run_scan
+from core.cli.tune import add_tune_command, run_tune
 from core.data.loading import formats_text
 from core.export_safety import terminal_text
 from core.i18n import UserError, language_from_locale, t
@@ -74,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "--out", required=True, metavar="PREDICTIONS.csv", help=t("cli.predict.out.help", lang)
     )
     add_scan_command(commands, lang)
+    add_tune_command(commands, lang)
     add_explain_command(commands, lang)
     args = parser.parse_args(argv)
     try:
@@ -85,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             return _predict(Path(args.bundle), Path(args.file), Path(args.out), lang=lang)
         if args.command == "scan":
             return run_scan(args, lang)
+        if args.command == "tune":
+            return run_tune(args, lang)
         if args.command == "explain":
             return run_explain(args, lang)
     except UserError as error:

@@ -103,7 +103,7 @@ def model_card(
     model, train = config.model, config.train
     splits = prepared.splits
     task_name = t(f"preprocess.task.name.{task}", lang)
-    layers = ", ".join(str(units) for units in model.hidden_layers) if model.kind == "mlp" else "-"
+    layers = ", ".join(str(units) for units in model.hidden_layers) if model.hidden_layers else "-"
     # Every user-derived string (names, labels, columns) is escaped: a name must not inject
     # Markdown, HTML, links or images into the card.
     classes = ", ".join(_md(label) for label in prepared.preprocessor.classes_) or "-"

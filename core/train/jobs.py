@@ -226,6 +226,12 @@ class JobLimiter:
             heapq.heappush(slots, heapq.heappop(slots) + _planned_batches(waiting_job) * rate)
         return slots[0]
 
+    def holds(self, job: object) -> bool:
+        """Whether the job still holds a slot (a job reads done a moment before its thread
+        gives the slot back)."""
+        with self._condition:
+            return id(job) in self._running
+
     @property
     def running(self) -> int:
         """How many jobs hold a slot now."""
