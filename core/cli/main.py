@@ -5,6 +5,8 @@
                                    [--workers N]
     python -m core predict BUNDLE FILE --out PREDICTIONS.csv
     python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,COL,...] [--k K]
+    python -m core export BUNDLE --format saved_model|onnx --out PATH
+    python -m core serve BUNDLE [--port 8601] [--host 127.0.0.1] [--name NAME]
 
 Exit 0 on success; exit 2 on bad input with one line on stderr saying what is wrong and what to
 do. Messages follow the LANG environment variable (zh_* gives Chinese).
@@ -19,7 +21,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from core.cli.export import add_export_command, run_export
 from core.cli.scan import add_scan_command, run_scan
+from core.cli.serve import add_serve_command, run_serve
 from core.i18n import UserError, language_from_locale, t
 
 if TYPE_CHECKING:
@@ -64,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         "--out", required=True, metavar="PREDICTIONS.csv", help=t("cli.predict.out.help", lang)
     )
     add_scan_command(commands, lang)
+    add_export_command(commands, lang)
+    add_serve_command(commands, lang)
     args = parser.parse_args(argv)
     try:
         if args.command == "profile":
@@ -74,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
             return _predict(Path(args.bundle), Path(args.file), Path(args.out), lang=lang)
         if args.command == "scan":
             return run_scan(args, lang)
+        if args.command == "export":
+            return run_export(args, lang)
+        if args.command == "serve":
+            return run_serve(args, lang)
     except UserError as error:
         print(f"error: {error.text(lang)}", file=sys.stderr)
         return EXIT_BAD_INPUT
