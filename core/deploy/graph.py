@@ -135,9 +135,12 @@ class RawRowPlan:
 
 
 def input_key(name: str, taken: set[str] | None = None) -> str:
-    """A signature key for a column name: TensorFlow's allowed characters, unique in `taken`."""
-    key = re.sub(r"[^A-Za-z0-9_.\-]", "_", str(name))
-    if not key or not re.match(r"[A-Za-z0-9.]", key[0]):
+    """A signature key for a column name: lower case, TensorFlow's allowed characters, unique
+    in `taken`."""
+    # Lower case: TensorFlow names a signature's placeholders in lower case, and the ONNX
+    # converter takes its input names from them, so one spelling serves both.
+    key = re.sub(r"[^a-z0-9_.\-]", "_", str(name).lower())
+    if not key or not re.match(r"[a-z0-9.]", key[0]):
         key = "c" + key
     if taken is not None:
         base, number = key, 2
