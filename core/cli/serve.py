@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from core.cli.export import quiet_tensorflow
 from core.i18n import UserError, t
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 
 def add_serve_command(subparsers: argparse._SubParsersAction, lang: str) -> argparse.ArgumentParser:
@@ -64,6 +67,8 @@ def run_serve(args: argparse.Namespace, lang: str) -> int:
     """Serve the bundle named in `args` until stopped; return the exit code."""
     try:
         return _serve(args, lang)
+    except KeyboardInterrupt:  # Ctrl+C: uvicorn has finished in-flight requests already
+        return EXIT_INTERRUPTED
     except UserError as error:
         print(f"error: {' '.join(error.text(lang).split())}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -83,18 +88,25 @@ def _serve(args: argparse.Namespace, lang: str) -> int:
         raise UserError(
             "serve.error.bind", host=args.host, port=args.port, reason="port out of range"
         )
-    quiet_tensorflow()
-    from core.deploy.bundle import read_bundle
     from core.deploy.serve import Predictor, ServeLimits, serve_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    predictor = Predictor(read_bundle(bundle_path))
+
+    def load() -> Predictor:
+        # TensorFlow loads here, after the port listens: status and health answer meanwhile.
+        quiet_tensorflow()
+        from core.deploy.bundle import read_bundle
+
+        return Predictor(read_bundle(bundle_path))
 
     def ready(url: str) -> None:
         print(t("serve.cli.serving", lang, name=args.name, url=url), flush=True)
 
-    serve_forever(
-        predictor,
+    # uvicorn shuts down gracefully on SIGTERM, then raises it again for the previous handler:
+    # this one makes that a normal exit (0) instead of death by signal.
+    signal.signal(signal.SIGTERM, _exit_normally)
+    failure = serve_forever(
+        load,
         name=args.name,
         host=args.host,
         port=args.port,
@@ -102,4 +114,10 @@ def _serve(args: argparse.Namespace, lang: str) -> int:
         lang=lang,
         on_ready=ready,
     )
+    if failure is not None:
+        raise failure
     return 0
+
+
+def _exit_normally(signum: int, frame: Any) -> None:
+    raise SystemExit(0)

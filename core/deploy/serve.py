@@ -188,6 +188,46 @@ class Predictor:
         }
 
 
+class ModelSlot:
+    """The served model, or the work of loading it: the server listens (and answers its status,
+    LOADING, and its health) while TensorFlow and the bundle load in a thread, as TensorFlow
+    Serving does; predictions wait for AVAILABLE."""
+
+    def __init__(
+        self,
+        source: Predictor | Callable[[], Predictor],
+        on_failed: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.predictor: Predictor | None = source if isinstance(source, Predictor) else None
+        self.error: BaseException | None = None
+        self._loader = None if isinstance(source, Predictor) else source
+        self._on_failed = on_failed
+        self._thread: threading.Thread | None = None
+
+    def start_loading(self) -> None:
+        """Load in a background thread (once); nothing to do for a ready predictor."""
+        if self._loader is None or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._load, name="modeldesk-serve-load", daemon=True)
+        self._thread.start()
+
+    def _load(self) -> None:
+        assert self._loader is not None
+        try:
+            self.predictor = self._loader()
+        except BaseException as error:  # reported through state END and on_failed
+            self.error = error
+            if self._on_failed is not None:
+                self._on_failed(error)
+
+    @property
+    def state(self) -> str:
+        """TensorFlow Serving's model state: LOADING, AVAILABLE or END (failed to load)."""
+        if self.predictor is not None:
+            return "AVAILABLE"
+        return "END" if self.error is not None else "LOADING"
+
+
 def _wrong(column: str, index: int, value: object, expected: str) -> RequestError:
     shown = json.dumps(value, ensure_ascii=False)
     return RequestError(
@@ -240,12 +280,14 @@ def _dates(raw: list[Any], column: str) -> np.ndarray:
 
 
 def create_app(
-    predictor: Predictor,
+    slot: ModelSlot,
     name: str = DEFAULT_NAME,
     server_limits: ServeLimits | None = None,
     lang: str = DEFAULT_LANGUAGE,
 ) -> Starlette:
-    """The ASGI app serving one predictor under `name`."""
+    """The ASGI app serving the slot's model under `name` (loading starts with the server)."""
+    import contextlib
+
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.middleware import Middleware
@@ -267,23 +309,27 @@ def create_app(
         refused = unknown_model(request)
         if refused is not None:
             return refused
-        state = {"version": "1", "state": "AVAILABLE"}
-        return JSONResponse(
-            {
-                "model_version_status": [
-                    {**state, "status": {"error_code": "OK", "error_message": ""}}
-                ]
-            }
-        )
+        ok = {"error_code": "OK", "error_message": ""}
+        if slot.error is not None:
+            ok = {"error_code": "UNKNOWN", "error_message": t("serve.error.load_failed", lang)}
+        state = {"version": "1", "state": slot.state, "status": ok}
+        return JSONResponse({"model_version_status": [state]})
 
     async def metadata(request: Request) -> Response:
         refused = unknown_model(request)
-        return refused if refused is not None else JSONResponse(predictor.metadata(name))
+        if refused is not None:
+            return refused
+        if slot.predictor is None:
+            return error(503, "serve.error.loading", name=name)
+        return JSONResponse(slot.predictor.metadata(name))
 
     async def predict(request: Request) -> Response:
         refused = unknown_model(request)
         if refused is not None:
             return refused
+        predictor = slot.predictor
+        if predictor is None:
+            return error(503, "serve.error.loading", name=name)
         try:
             body = await _read_body(request, server_limits.max_body_bytes)
             document = _parse(body)
@@ -311,7 +357,13 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        return JSONResponse({"ready": True, "model": name})
+        ready = slot.predictor is not None
+        return JSONResponse({"ready": ready, "model": name}, status_code=200 if ready else 503)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> Any:
+        slot.start_loading()
+        yield
 
     routes = [
         Route("/v1/models/{name}", status, methods=["GET"]),
@@ -320,7 +372,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(RequestLog)])
+    return Starlette(routes=routes, middleware=[Middleware(RequestLog)], lifespan=lifespan)
 
 
 class RequestLog:
@@ -405,7 +457,7 @@ class LocalServer:
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind((host, port))
         self.host, self.port = self.socket.getsockname()[:2]
-        app = create_app(predictor, name, server_limits, lang)
+        app = create_app(ModelSlot(predictor), name, server_limits, lang)
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, timeout_graceful_shutdown=5
         )
@@ -442,7 +494,7 @@ class LocalServer:
 
 
 def serve_forever(
-    predictor: Predictor,
+    load: Callable[[], Predictor],
     *,
     name: str = DEFAULT_NAME,
     host: str = DEFAULT_HOST,
@@ -450,8 +502,11 @@ def serve_forever(
     server_limits: ServeLimits | None = None,
     lang: str = DEFAULT_LANGUAGE,
     on_ready: Callable[[str], None] | None = None,
-) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM (uvicorn finishes in-flight requests)."""
+) -> BaseException | None:
+    """Serve in the foreground until SIGINT/SIGTERM (uvicorn finishes in-flight requests).
+
+    The socket listens (and `on_ready(url)` runs) before `load` is called in a thread; if it
+    fails, the server stops and the error is returned."""
     import asyncio
 
     import uvicorn
@@ -469,7 +524,12 @@ def serve_forever(
         if ":" not in host
         else f"http://[{bound_host}]:{bound_port}"
     )
-    app = create_app(predictor, name, server_limits, lang)
+
+    def failed(error: BaseException) -> None:
+        server.should_exit = True
+
+    slot = ModelSlot(load, on_failed=failed)
+    app = create_app(slot, name, server_limits, lang)
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, timeout_graceful_shutdown=10
     )
@@ -487,3 +547,4 @@ def serve_forever(
         asyncio.run(main())
     finally:
         sock.close()
+    return slot.error

@@ -21,7 +21,9 @@ def messy_table(rows: int = 240, seed: int = 0) -> pd.DataFrame:
         {
             "age": np.where(rng.random(rows) < 0.1, np.nan, rng.normal(40, 10, rows).round(1)),
             "income": rng.lognormal(10, 1, rows).round(2),
-            "color": rng.choice(["red", "green", "blue", "teal", None], rows, p=[0.4, 0.3, 0.2, 0.005, 0.095]),
+            "color": rng.choice(
+                ["red", "green", "blue", "teal", None], rows, p=[0.4, 0.3, 0.2, 0.005, 0.095]
+            ),
             "size": rng.choice(["S", "M", "L", None], rows, p=[0.3, 0.3, 0.3, 0.1]),
             "when": when.where(rng.random(rows) > 0.1),
         }
