@@ -2,7 +2,7 @@
 
     python -m core profile FILE [--json]
     python -m core train FILE --target COL --out DIR [--config CONFIG.json] [--seed N]
-                                   [--workers N]
+                                   [--workers N] [--prune SPARSITY]
     python -m core predict BUNDLE FILE --out PREDICTIONS.csv
     python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,COL,...] [--k K]
     python -m core export BUNDLE --format saved_model|onnx --out PATH
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument(
         "--workers", type=int, default=1, metavar="N", help=t("cluster.cli.workers_help", lang)
     )
+    train.add_argument("--prune", type=float, metavar="SPARSITY", help=t("pruning.cli.help", lang))
     predict = commands.add_parser("predict", help=t("cli.predict.help", lang))
     predict.add_argument("bundle", metavar="BUNDLE", help=t("cli.bundle.help", lang))
     predict.add_argument("file", metavar="FILE", help=t("cli.file.help", lang))
@@ -130,6 +131,10 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
     from core.train.runner import RunConfig, default_config
 
     data_path, out = Path(args.file), Path(args.out)
+    if args.prune is not None:  # a bad sparsity fails before any training
+        from core.train.pruning import PruneSpec
+
+        PruneSpec(args.prune)
     _check_readable(data_path)
     if out.exists() and not out.is_dir():
         raise UserError("cli.error.out_not_directory", path=str(out))
@@ -164,6 +169,10 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
         print(f"error: {' '.join(text.split())}", file=sys.stderr)
         unexpected = run.message is not None and run.message.key == "train.message.error"
         return EXIT_BUG if unexpected else EXIT_BAD_INPUT
+    if args.prune is not None:  # fine-tune with magnitude pruning (core.train.pruning)
+        from core.train.pruning import PruneSpec, prune_run
+
+        run = prune_run(prepared, run, PruneSpec(args.prune))
     code = _write_run(out, prepared, run, config, data_name=data_path.name, lang=lang)
     print(t("cluster.cli.trained_on", lang, device=_device_text(args.workers, lang)))
     return code
