@@ -244,7 +244,9 @@ def _lookup_block(position: int, name: str, fitted: Any) -> Block:
 def category_text(value: object) -> str:
     """A categorical value as the graph's input text, as the app reads it: 1, 1.0 and "1" are
     one category, booleans are True/False, and a missing value is ""."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if isinstance(value, str):
+        return value
+    if value is None or pd.isna(value):
         return ""
     if isinstance(value, bool | np.bool_):
         return str(bool(value))

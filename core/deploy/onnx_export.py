@@ -88,12 +88,14 @@ def onnx_bytes(preprocessor: Preprocessor, model: keras.Model) -> bytes:
         return saved_model_to_onnx(folder)
 
 
-def onnx_session(data: bytes) -> Any:
-    """An onnxruntime session of an ONNX model's bytes."""
+def onnx_session(data: bytes, threads: int = 0) -> Any:
+    """An onnxruntime session of an ONNX model's bytes (`threads` 0: onnxruntime's default)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = threads
     return onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 

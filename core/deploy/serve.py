@@ -241,6 +241,10 @@ def _wrong(column: str, index: int, value: object, expected: str) -> RequestErro
 
 
 def _numbers(raw: list[Any], column: str) -> np.ndarray:
+    kinds = {type(value) for value in raw}
+    if kinds <= {int, float, type(None)}:  # the usual case, without a per-value check
+        out = np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
+        return np.where(np.isfinite(out), out, np.nan)
     out = np.empty(len(raw), dtype=np.float64)
     for index, value in enumerate(raw):
         if value is None:
@@ -260,6 +264,9 @@ def _numbers(raw: list[Any], column: str) -> np.ndarray:
 
 
 def _categories(raw: list[Any], column: str) -> np.ndarray:
+    kinds = {type(value) for value in raw}
+    if kinds <= {str, type(None)}:  # the usual case: texts stay as they are
+        return np.array(["" if v is None else v for v in raw], dtype=object)
     for index, value in enumerate(raw):
         if value is not None and not isinstance(value, str | int | float | bool):
             raise _wrong(column, index, value, "text")
@@ -438,6 +445,13 @@ def _parse(body: bytes) -> dict[str, Any]:
     return document
 
 
+def _listening_socket(family: int) -> socket.socket:
+    """A TCP socket for uvicorn. Its protocol is named on purpose: asyncio turns Nagle off
+    (TCP_NODELAY) only on accepted sockets whose proto is IPPROTO_TCP, and with Nagle on, a
+    keep-alive client waits ~40 ms (delayed ACK) for every response's body."""
+    return socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+
+
 class LocalServer:
     """A uvicorn server in a background thread on a loopback socket (tests, the Deploy page)."""
 
@@ -453,7 +467,7 @@ class LocalServer:
         import uvicorn
 
         self.name = name
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket = _listening_socket(socket.AF_INET)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind((host, port))
         self.host, self.port = self.socket.getsockname()[:2]
@@ -511,7 +525,7 @@ def serve_forever(
 
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock = _listening_socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
