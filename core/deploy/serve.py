@@ -562,3 +562,60 @@ def serve_forever(
     finally:
         sock.close()
     return slot.error
+
+
+def example_instance(bundle: LoadedBundle, table: pd.DataFrame) -> dict[str, Any]:
+    """The first row of `table` as one JSON instance: the bundle's input columns only, missing
+    values as null, dates as ISO text (what a client would send)."""
+    columns = [item["name"] for item in bundle.preprocessor.schema_]
+    row = table[columns].iloc[:1]
+    return dict(json.loads(row.to_json(orient="records", date_format="iso"))[0])
+
+
+def curl_command(instance: dict[str, Any], url: str, name: str = DEFAULT_NAME) -> str:
+    """A curl call of :predict with one instance (the body quoted for a POSIX shell)."""
+    body = json.dumps({"instances": [instance]}, ensure_ascii=False)
+    quoted = "'" + body.replace("'", "'\\''") + "'"
+    return (
+        f"curl -s -X POST {url}/v1/models/{name}:predict \\\n"
+        f"  -H 'Content-Type: application/json' \\\n"
+        f"  -d {quoted}"
+    )
+
+
+def serve_command(bundle_file: str = "bundle.zip", port: int = DEFAULT_PORT,
+                  name: str = DEFAULT_NAME) -> str:  # fmt: skip
+    """The command that serves a downloaded bundle."""
+    return f"python -m core serve {bundle_file} --port {port} --name {name}"
+
+
+def app_predictions(bundle: LoadedBundle, instance: dict[str, Any]) -> dict[str, Any]:
+    """What the app itself predicts for one instance (core.deploy.bundle.predict_frame), in the
+    server's response format: the answer a :predict call should give."""
+    from core.deploy.bundle import predict_frame, probability_column
+
+    frame = pd.DataFrame([instance])
+    table = predict_frame(bundle, frame)
+    if bundle.task == "regression":
+        return {"predictions": [{"value": float(table["prediction"].iloc[0])}]}
+    classes = [str(label) for label in bundle.classes]
+    scores = [float(table[probability_column(label)].iloc[0]) for label in bundle.classes]
+    label = str(table["prediction"].iloc[0])
+    return {"predictions": [{"classes": classes, "scores": scores, "label": label}]}
+
+
+def post_json(url: str, path: str, document: Any, timeout: float = 30) -> tuple[int, Any]:
+    """POST a JSON document to a server on this machine: (status, decoded answer)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(
+        parts.hostname or DEFAULT_HOST, parts.port, timeout=timeout
+    )
+    try:
+        connection.request("POST", path, json.dumps(document), {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
