@@ -25,6 +25,7 @@ from core.cli.export import add_export_command, run_export
 from core.cli.scan import add_scan_command, run_scan
 from core.cli.serve import add_serve_command, run_serve
 from core.i18n import UserError, language_from_locale, t
+from core.train.status import RunStatus
 
 if TYPE_CHECKING:
     from core.prep.pipeline import Prepared
@@ -155,15 +156,11 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
     if args.seed is not None:
         config = config.with_seed(args.seed)
     prepared = prepare(frame, config.preprocess)
-    run: Run | None
-    if args.workers != 1:
-        run = _train_across_workers(prepared, config, args.workers, name=data_path.stem)
-    else:
-        run = _train_quietly(prepared, config, name=data_path.stem)
+    run = _train_quietly(prepared, config, name=data_path.stem, workers=args.workers)
     if run is None:
         print(f"error: {t('cli.train.interrupted', lang)}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if run.status != "finished":
+    if run.status != RunStatus.FINISHED:
         # A blown-up loss is bad settings (exit 2); anything else unexpected is a bug (exit 1).
         text = run.message.text(lang) if run.message else t(f"train.status.{run.status}", lang)
         print(f"error: {' '.join(text.split())}", file=sys.stderr)
@@ -188,13 +185,15 @@ def _device_text(workers: int, lang: str) -> str:
     return t("cluster.device.workers", lang, workers=workers, device=device)
 
 
-def _train_quietly(prepared: Prepared, config: RunConfig, *, name: str) -> Run | None:
-    """Train through the page's own path (start_training), keeping TensorFlow's logs off stderr;
-    None if interrupted with Ctrl+C."""
+def _train_quietly(
+    prepared: Prepared, config: RunConfig, *, name: str, workers: int = 1
+) -> Run | None:
+    """Train through the page's own path (start_training; `workers` > 1: one model over that
+    many local processes), keeping TensorFlow's logs off stderr; None if interrupted."""
     from core.train.runner import start_training
 
     _quiet_tensorflow()
-    job = start_training(prepared, config.model, config.train, name=name)
+    job = start_training(prepared, config.model, config.train, name=name, workers=workers)
     try:
         job.join()
     except KeyboardInterrupt:
@@ -202,25 +201,6 @@ def _train_quietly(prepared: Prepared, config: RunConfig, *, name: str) -> Run |
         job.join()
         return None
     return job.result()
-
-
-def _train_across_workers(prepared: Prepared, config: RunConfig, workers: int, *, name: str) -> Run:
-    """One model data-parallel over `workers` local processes (core.train.multiworker)."""
-    from core.train.multiworker import train_across_workers
-
-    _quiet_tensorflow()
-    return train_across_workers(
-        config.model,
-        config.train,
-        prepared.spec.task,
-        len(prepared.preprocessor.classes_),
-        prepared.X_train,
-        prepared.y_train,
-        prepared.X_val,
-        prepared.y_val,
-        workers,
-        name=name,
-    )
 
 
 def _write_run(
@@ -357,13 +337,18 @@ def _cli_lang() -> str:
 
 def _run() -> int:
     try:
-        return main()
+        code = main()
     except BrokenPipeError:
         # The reader went away (`... | head`): not an error of ours. Point stdout at devnull so
         # Python's exit-time flush does not raise again (the recipe in Python's signal docs).
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    if "ray" in sys.modules:  # trained on Ray (MODELDESK_RAY_ADDRESS)
+        from core.train.cluster import exit_after_ray
+
+        exit_after_ray(code)  # the exit code is the training's, not Ray's shutdown's
+    return code
 
 
 if __name__ == "__main__":
