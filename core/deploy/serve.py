@@ -243,14 +243,20 @@ def _wrong(column: str, index: int, value: object, expected: str) -> RequestErro
 def _numbers(raw: list[Any], column: str) -> np.ndarray:
     kinds = {type(value) for value in raw}
     if kinds <= {int, float, type(None)}:  # the usual case, without a per-value check
-        out = np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
-        return np.where(np.isfinite(out), out, np.nan)
+        try:
+            out = np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
+            return np.where(np.isfinite(out), out, np.nan)
+        except OverflowError:  # a whole number beyond float64: read one by one below
+            pass
     out = np.empty(len(raw), dtype=np.float64)
     for index, value in enumerate(raw):
         if value is None:
             out[index] = np.nan
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            number = float(value)
+            try:
+                number = float(value)
+            except OverflowError:  # as the app reads it: not finite, so missing
+                number = math.inf
             out[index] = number if math.isfinite(number) else np.nan
         elif isinstance(value, str):
             # The app reads numbers written as text the same way (pd.to_numeric).
@@ -357,6 +363,10 @@ def create_app(
             return JSONResponse(
                 {"error": refused_request.text(lang)}, status_code=refused_request.status
             )
+        except Exception as failure:  # a bug: a JSON 500, logged by type only (no values)
+            LOG.error("predict failed: %s", type(failure).__name__)
+            request.state.rows = 0
+            return error(500, "serve.error.internal")
         request.state.rows = rows
         return JSONResponse({"predictions": predictor.predictions(outputs)})
 
