@@ -89,7 +89,7 @@ def deploy_page() -> None:
         compress_section(run_id, run, prepared)
         pruned_section(run_id, run, prepared)
     with serve:
-        serve_section(run_id, run, prepared, bundle)
+        serve_section(run_id, run, prepared, bundle, config)
 
 
 def one_row(run_id: str, bundle: LoadedBundle) -> None:
@@ -238,16 +238,21 @@ def _show_batch(result: dict) -> None:
     )
 
 
-def export_section(run_id: str, run, prepared, config: RunConfig) -> None:
-    """bundle.zip with its model card and predict.py, and the standalone training script."""
+def _bundle_archive(run_id: str, run, prepared, config: RunConfig) -> bytes:
+    """bundle.zip's bytes, built once per session, run and language (Export and Serve use it)."""
     dataset = state.dataset()
     dataset_name = dataset.name if dataset is not None else run.name
-    archive = session_cache(
+    return session_cache(
         ("deploy_zip", run_id, lang()),
         lambda: export_bundle_bytes(
             prepared, run, config, run.metrics, dataset_name=dataset_name, lang=lang()
         ),
     )
+
+
+def export_section(run_id: str, run, prepared, config: RunConfig) -> None:
+    """bundle.zip with its model card and predict.py, and the standalone training script."""
+    archive = _bundle_archive(run_id, run, prepared, config)
     st.download_button(
         tr("deploy.export.bundle"),
         archive,
@@ -372,7 +377,7 @@ def pruned_section(run_id: str, run, prepared) -> None:
         )
 
 
-def serve_section(run_id: str, run, prepared, bundle: LoadedBundle) -> None:
+def serve_section(run_id: str, run, prepared, bundle: LoadedBundle, config: RunConfig) -> None:
     """The model behind TensorFlow Serving's REST API: the command, a curl call built from the
     table's first row with the app's own answer for it, a local server (not on a shared
     server), and the SavedModel and ONNX downloads."""
@@ -404,7 +409,7 @@ def serve_section(run_id: str, run, prepared, bundle: LoadedBundle) -> None:
         st.info(tr("deployserve.shared"), icon=":material/public:")
     else:
         _local_server(run_id, bundle, instance, DEFAULT_NAME)
-    _graph_downloads(run_id, run, prepared)
+    _graph_downloads(run_id, _bundle_archive(run_id, run, prepared, config))
 
 
 def _local_server(run_id: str, bundle: LoadedBundle, instance: dict, name: str) -> None:
@@ -442,17 +447,26 @@ def _local_server(run_id: str, bundle: LoadedBundle, instance: dict, name: str) 
     st.code(json.dumps(answer, ensure_ascii=False, indent=2), language="json")
 
 
-def _graph_downloads(run_id: str, run, prepared) -> None:
-    """The raw-row graph as a SavedModel zip and, with the optional converter, as ONNX."""
-    from core.deploy.graph_exports import saved_model_zip
-    from core.deploy.onnx_export import onnx_available, onnx_bytes
+def _graph_downloads(run_id: str, archive: bytes) -> None:
+    """The raw-row graph as a SavedModel zip and, with the optional converter, as ONNX: taken
+    from bundle.zip, which already holds both (built once, not again here)."""
+    from core.deploy.graph_exports import SAVED_MODEL_DIR
+    from core.deploy.onnx_export import ONNX_FILE
 
     st.subheader(tr("deployserve.downloads"))
     st.caption(tr("deployserve.downloads_text"))
-    model = run.build_model()
-    saved = session_cache(
-        ("deploy_saved_model", run_id), lambda: saved_model_zip(prepared.preprocessor, model)
-    )
+    buffer = io.BytesIO()
+    onnx = None
+    with (
+        zipfile.ZipFile(io.BytesIO(archive)) as bundle_zip,
+        zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as saved_zip,
+    ):
+        for name in bundle_zip.namelist():
+            if name.startswith(f"{SAVED_MODEL_DIR}/"):
+                saved_zip.writestr(name, bundle_zip.read(name))
+        if ONNX_FILE in bundle_zip.namelist():
+            onnx = bundle_zip.read(ONNX_FILE)
+    saved = buffer.getvalue()
     left, right = st.columns(2)
     left.download_button(
         tr("deployserve.saved_model"),
@@ -464,14 +478,13 @@ def _graph_downloads(run_id: str, run, prepared) -> None:
         on_click=record_event,
         args=("export", {"what": "saved_model", "run": run_id, "bytes": len(saved)}),
     )
-    if not onnx_available():
+    if onnx is None:
         right.caption(tr("deployserve.onnx_missing"))
         return
-    onnx = session_cache(("deploy_onnx", run_id), lambda: onnx_bytes(prepared.preprocessor, model))
     right.download_button(
         tr("deployserve.onnx"),
         onnx,
-        file_name="model.onnx",
+        file_name=ONNX_FILE,
         mime="application/octet-stream",
         icon=":material/download:",
         key="deploy_onnx",

@@ -1,11 +1,9 @@
-"""The raw-row graph's files: a SavedModel folder (always; TensorFlow is a runtime dependency)
-and an ONNX model (when the optional converter is installed), for bundle.zip, the Deploy page's
-downloads and `python -m core export`."""
+"""The raw-row graph's files for bundle.zip: a SavedModel folder (always; TensorFlow is a runtime
+dependency) and an ONNX model (when the optional converter is installed). The Deploy page's
+SavedModel and ONNX downloads are taken from the bundle."""
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,12 +37,3 @@ def graph_files(
         if onnx:
             files[ONNX_FILE] = saved_model_to_onnx(folder)
     return files
-
-
-def saved_model_zip(preprocessor: Preprocessor, model: keras.Model) -> bytes:
-    """The SavedModel folder as a zip (a download: unzip and point TensorFlow Serving at it)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
-        for name, data in graph_files(preprocessor, model, onnx=False).items():
-            zipped.writestr(name, data)
-    return buffer.getvalue()
