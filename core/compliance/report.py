@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from core.evaluate.explain import summary_lines
 from core.evaluate.membership import privacy_lines
+from core.export_safety import terminal_text
 from core.i18n import DEFAULT_LANGUAGE, t
 
 if TYPE_CHECKING:
@@ -127,6 +129,9 @@ def report_markdown(inputs: ReportInputs, lang: str = DEFAULT_LANGUAGE) -> str:
         lines += _md_table(card["groups_header"], card["groups"])
     for line in card["fairness"]:
         lines.append(f"- {_md(line)}")
+    if card["explanation"]:
+        lines += ["", f"**{_md(t('explain.card.section', lang))}**", ""]
+        lines += [f"- {_md(line)}" for line in card["explanation"]]
     if card["privacy"]:
         lines += ["", f"**{_md(t('dp.card.section', lang))}**", ""]
         lines += [f"- {_md(line)}" for line in card["privacy"]]
@@ -146,7 +151,7 @@ def report_markdown(inputs: ReportInputs, lang: str = DEFAULT_LANGUAGE) -> str:
 def report_html(inputs: ReportInputs, lang: str = DEFAULT_LANGUAGE) -> str:
     """The report as one self-contained HTML page."""
     doc = report_document(inputs, lang)
-    e = html.escape
+    e = _escape_html
     parts = [
         "<!DOCTYPE html>",
         f'<html lang="{e("zh-CN" if lang == "zh" else "en")}"><head><meta charset="utf-8">',
@@ -189,6 +194,9 @@ def report_html(inputs: ReportInputs, lang: str = DEFAULT_LANGUAGE) -> str:
         parts.append(f"<h3>{e(card['groups_title'])}</h3>")
         parts.append(_html_table(card["groups_header"], card["groups"]))
     parts += [f"<p>{e(line)}</p>" for line in card["fairness"]]
+    if card["explanation"]:
+        parts.append(f"<h3>{e(t('explain.card.section', lang))}</h3>")
+        parts += [f"<p>{e(line)}</p>" for line in card["explanation"]]
     if card["privacy"]:
         parts.append(f"<h3>{e(t('dp.card.section', lang))}</h3>")
         parts += [f"<p>{e(line)}</p>" for line in card["privacy"]]
@@ -307,6 +315,10 @@ def _model_card(inputs: ReportInputs, lang: str) -> dict:
         ],
         "groups": groups,
         "fairness": fairness_lines,
+        # The run's Shapley attributions: method and mean |attribution| (core.evaluate.explain).
+        "explanation": []
+        if model is None or not model.explanation
+        else summary_lines(dict(model.explanation), lang),
         # DP-SGD's ε and δ and the membership-inference attack (core.evaluate.membership).
         "privacy": []
         if model is None or not model.privacy
@@ -421,7 +433,12 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!])")
 
 def _md(text: object) -> str:
     """User text made inert in Markdown: special characters escaped, one line."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return _MD_SPECIAL.sub(r"\\\1", terminal_text(" ".join(str(text).split())))
+
+
+def _escape_html(text: str, quote: bool = True) -> str:
+    """User text made inert in HTML, with controls and bidi overrides as visible escapes."""
+    return html.escape(terminal_text(text), quote)
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -436,7 +453,7 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]
 def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     if not rows:
         return ""
-    e = html.escape
+    e = _escape_html
     head = "".join(f"<th>{e(str(cell))}</th>" for cell in header)
     body = "".join(
         "<tr>" + "".join(f"<td>{e(str(cell))}</td>" for cell in row) + "</tr>" for row in rows
@@ -445,6 +462,6 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _html_fields(fields: Sequence[tuple[str, str]]) -> str:
-    e = html.escape
+    e = _escape_html
     items = "".join(f"<dt>{e(label)}</dt><dd>{e(value)}</dd>" for label, value in fields)
     return f"<dl>{items}</dl>"
