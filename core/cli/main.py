@@ -2,12 +2,14 @@
 
     python -m core profile FILE [--json]
     python -m core train FILE --target COL --out DIR [--config CONFIG.json] [--seed N]
-                                   [--workers N] [--group COL]
+                                   [--workers N] [--group COL] [--prune SPARSITY]
     python -m core predict BUNDLE FILE --out PREDICTIONS.csv
     python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,COL,...] [--k K]
     python -m core tune FILE --target COL --out DIR [--trials N] [--budget-seconds S] [--seed N]
                                   [--config CONFIG.json] [--space SPACE.json] [--max-epochs N]
     python -m core explain BUNDLE FILE [--rows N] [--json] [--global]
+    python -m core export BUNDLE --format saved_model|onnx --out PATH
+    python -m core serve BUNDLE [--port 8601] [--host 127.0.0.1] [--name NAME]
 
 Exit 0 on success; exit 2 on bad input with one line on stderr saying what is wrong and what to
 do. Messages follow the LANG environment variable (zh_* gives Chinese).
@@ -25,7 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from core.cli.explain import add_explain_command, run_explain
+from core.cli.export import add_export_command, run_export
 from core.cli.scan import add_scan_command, run_scan
+from core.cli.serve import add_serve_command, run_serve
 from core.cli.tune import add_tune_command, run_tune
 from core.data.loading import formats_text
 from core.export_safety import terminal_text
@@ -70,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument(
         "--workers", type=int, default=1, metavar="N", help=t("cluster.cli.workers_help", lang)
     )
+    train.add_argument("--prune", type=float, metavar="SPARSITY", help=t("pruning.cli.help", lang))
     predict = commands.add_parser("predict", help=t("cli.predict.help", lang))
     predict.add_argument("bundle", metavar="BUNDLE", help=t("cli.bundle.help", lang))
     predict.add_argument("file", metavar="FILE", help=file_help)
@@ -79,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     add_scan_command(commands, lang)
     add_tune_command(commands, lang)
     add_explain_command(commands, lang)
+    add_export_command(commands, lang)
+    add_serve_command(commands, lang)
     args = parser.parse_args(argv)
     try:
         if args.command == "profile":
@@ -93,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_tune(args, lang)
         if args.command == "explain":
             return run_explain(args, lang)
+        if args.command == "export":
+            return run_export(args, lang)
+        if args.command == "serve":
+            return run_serve(args, lang)
     except UserError as error:
         _say(f"error: {error.text(lang)}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -183,6 +194,10 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
     from core.train.runner import RunConfig, default_config
 
     data_path, out = Path(args.file), Path(args.out)
+    if args.prune is not None:  # a bad sparsity fails before any training
+        from core.train.pruning import PruneSpec
+
+        PruneSpec(args.prune)
     _check_readable(data_path)
     if out.exists() and not out.is_dir():
         raise UserError("cli.error.out_not_directory", path=str(out))
@@ -215,6 +230,10 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
         _say(f"error: {' '.join(text.split())}", file=sys.stderr)
         unexpected = run.message is not None and run.message.key == "train.message.error"
         return EXIT_BUG if unexpected else EXIT_BAD_INPUT
+    if args.prune is not None:  # fine-tune with magnitude pruning (core.train.pruning)
+        from core.train.pruning import PruneSpec, prune_run
+
+        run = prune_run(prepared, run, PruneSpec(args.prune))
     code = _write_run(out, prepared, run, config, data_name=data_path.name, lang=lang)
     _say(t("cluster.cli.trained_on", lang, device=_device_text(args.workers, lang)))
     return code

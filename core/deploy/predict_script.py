@@ -46,13 +46,17 @@ def deployment_files(
     *,
     dataset_name: str = "",
     lang: str = DEFAULT_LANGUAGE,
-) -> dict[str, str]:
+) -> dict[str, str | bytes]:
     """predict.py, README.md (the model card) and requirements.txt, for `write_bundle`'s
-    extra_files."""
+    extra_files; plus the raw-row graph for serving without Python: saved_model/ (TensorFlow
+    Serving) and model.onnx when the optional converter is installed (core.deploy.graph)."""
+    from core.deploy.graph_exports import graph_files
+
     return {
         PREDICT_FILE: predict_source(),
         CARD_FILE: model_card(prepared, run, config, metrics, dataset_name=dataset_name, lang=lang),
         REQUIREMENTS_FILE: requirements_text(),
+        **graph_files(prepared.preprocessor, run.build_model()),
     }
 
 

@@ -234,6 +234,7 @@ class CompiledLoop:
         val_targets: np.ndarray | None = None,
         gradients: GradientFn | None = None,
         poisson: tuple[float, int] | None = None,
+        after_step: Callable[[], Any] | None = None,
     ) -> None:
         import tensorflow as tf
 
@@ -251,6 +252,8 @@ class CompiledLoop:
         self.val_rows = len(X_val) if self.has_validation and X_val is not None else 0
         self._loss_fn = loss_object(loss)
         self._gradients: GradientFn = gradients or default_gradients(model)
+        # Traced after every optimizer step (magnitude pruning re-applies its masks there).
+        self._after_step = after_step
         self._X = tf.constant(X, tf.float32)
         self._y = tf.constant(targets, tf.float32)
         self._w = None if sample_weight is None else tf.constant(sample_weight, tf.float32)
@@ -332,6 +335,8 @@ class CompiledLoop:
             weight = None if self._w is None else tf.gather(self._w, rows)
             loss, predictions, gradients = self._gradients(self.model, self._loss_fn, x, y, weight)
             self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
+            if self._after_step is not None:
+                self._after_step()
             losses = losses.write(i, loss)
             metric_sums = metric_sums.write(i, self._metric_sum(y, predictions))
         return losses.stack(), metric_sums.stack()
@@ -362,6 +367,8 @@ class CompiledLoop:
             weight = mask if self._w is None else mask * tf.gather(self._w, rows)
             loss, predictions, gradients = hook(self.model, self._loss_fn, x, y, weight)
             self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
+            if self._after_step is not None:
+                self._after_step()
             losses = losses.write(i, loss)
             metric_sums = metric_sums.write(i, self._metric_sum(y, predictions, mask))
         return losses.stack(), metric_sums.stack()
