@@ -2,7 +2,7 @@
 
     python -m core profile FILE [--json]
     python -m core train FILE --target COL --out DIR [--config CONFIG.json] [--seed N]
-                                   [--workers N]
+                                   [--workers N] [--mlflow URI [--mlflow-register NAME]]
     python -m core predict BUNDLE FILE --out PREDICTIONS.csv
     python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,COL,...] [--k K]
 
@@ -16,10 +16,12 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from core.cli.scan import add_scan_command, run_scan
+from core.cli.tracking import add_mlflow_options
 from core.i18n import UserError, language_from_locale, t
 
 if TYPE_CHECKING:
@@ -57,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument(
         "--workers", type=int, default=1, metavar="N", help=t("cluster.cli.workers_help", lang)
     )
+    add_mlflow_options(train, lang)
     predict = commands.add_parser("predict", help=t("cli.predict.help", lang))
     predict.add_argument("bundle", metavar="BUNDLE", help=t("cli.bundle.help", lang))
     predict.add_argument("file", metavar="FILE", help=t("cli.file.help", lang))
@@ -115,11 +118,13 @@ def _profile(path: Path, *, as_json: bool, lang: str) -> int:
 
 
 def _train(args: argparse.Namespace, *, lang: str) -> int:
+    from core.cli.tracking import cli_tracker, finish_cli_tracking, log_cli_run, track_cli_job
     from core.data.loading import load_path
     from core.prep.pipeline import prepare
     from core.train.runner import RunConfig, default_config
 
     data_path, out = Path(args.file), Path(args.out)
+    tracker = cli_tracker(args)  # a bad --mlflow URI is bad input, before any training
     _check_readable(data_path)
     if out.exists() and not out.is_dir():
         raise UserError("cli.error.out_not_directory", path=str(out))
@@ -134,17 +139,29 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
                 config_target=config.preprocess.target,
                 target=args.target,
             )
-    frame = load_path(data_path).frame
+    dataset = load_path(data_path)
+    frame = dataset.frame
     if config is None:
         config = default_config(frame, args.target)
     if args.seed is not None:
         config = config.with_seed(args.seed)
     prepared = prepare(frame, config.preprocess)
+    followed = None
     run: Run | None
     if args.workers != 1:
         run = _train_across_workers(prepared, config, args.workers, name=data_path.stem)
+        if tracker is not None:
+            log_cli_run(tracker, run, prepared, config, args, dataset, lang)
     else:
-        run = _train_quietly(prepared, config, name=data_path.stem)
+
+        def follow(job: object) -> None:
+            nonlocal followed
+            if tracker is not None:
+                followed = track_cli_job(tracker, job, prepared, config, args, dataset, lang)
+
+        run = _train_quietly(prepared, config, name=data_path.stem, on_start=follow)
+        if followed is not None:
+            followed.join()
     if run is None:
         print(f"error: {t('cli.train.interrupted', lang)}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -156,6 +173,8 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
         return EXIT_BUG if unexpected else EXIT_BAD_INPUT
     code = _write_run(out, prepared, run, config, data_name=data_path.name, lang=lang)
     print(t("cluster.cli.trained_on", lang, device=_device_text(args.workers, lang)))
+    if tracker is not None:
+        finish_cli_tracking(tracker, followed.handle if followed else None, lang)
     return code
 
 
@@ -169,13 +188,17 @@ def _device_text(workers: int, lang: str) -> str:
     return t("cluster.device.workers", lang, workers=workers, device=device)
 
 
-def _train_quietly(prepared: Prepared, config: RunConfig, *, name: str) -> Run | None:
+def _train_quietly(
+    prepared: Prepared, config: RunConfig, *, name: str, on_start: Callable | None = None
+) -> Run | None:
     """Train through the page's own path (start_training), keeping TensorFlow's logs off stderr;
-    None if interrupted with Ctrl+C."""
+    None if interrupted with Ctrl+C. `on_start(job)` is called once the job has started."""
     from core.train.runner import start_training
 
     _quiet_tensorflow()
     job = start_training(prepared, config.model, config.train, name=name)
+    if on_start is not None:
+        on_start(job)
     try:
         job.join()
     except KeyboardInterrupt:
