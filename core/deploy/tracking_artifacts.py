@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -154,15 +155,25 @@ def save_pyfunc_model(bundle: bytes, example: pd.DataFrame, folder: Path) -> Pat
     """The bundle saved as an MLflow pyfunc model in folder/model: models from code
     (core/deploy/mlflow_model.py), the bundle as its artifact, the `core` package beside it, the
     signature inferred from the example row and its prediction."""
-    import mlflow.pyfunc
-    from mlflow.models import infer_signature
-
     from core.deploy.bundle import predict_frame, read_bundle
 
     bundle_path = folder / BUNDLE_FILE
     bundle_path.write_bytes(bundle)
     output = predict_frame(read_bundle(bundle_path), example)
     target = folder / MODEL_ARTIFACT
+    # MLflow suggests type hints on predict; the signature given is the one that counts. A
+    # standing filter (catch_warnings would swap the process's filters under other threads).
+    warnings.filterwarnings("ignore", message=r"(?s).*type hint", category=UserWarning)
+    _save(target, bundle_path, example, output)
+    for cache in target.rglob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
+    return target
+
+
+def _save(target: Path, bundle_path: Path, example: pd.DataFrame, output: pd.DataFrame) -> None:
+    import mlflow.pyfunc
+    from mlflow.models import infer_signature
+
     mlflow.pyfunc.save_model(
         path=str(target),
         python_model=str(MODEL_CODE),
@@ -172,9 +183,6 @@ def save_pyfunc_model(bundle: bytes, example: pd.DataFrame, folder: Path) -> Pat
         input_example=example,
         pip_requirements=requirements(),
     )
-    for cache in target.rglob("__pycache__"):
-        shutil.rmtree(cache, ignore_errors=True)
-    return target
 
 
 def model_logger(

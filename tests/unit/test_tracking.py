@@ -196,6 +196,30 @@ def test_the_logged_model_predicts_what_the_app_predicts_on_raw_rows(server, cli
     assert bundle.config == config
 
 
+def test_the_logged_model_loads_where_modeldesk_is_not_installed(client, logged, tmp_path):
+    """The model's own code/ folder carries the `core` package: an isolated interpreter in a
+    folder away from the repository loads it and predicts what the app predicts."""
+    _, config, prepared, run, run_id = logged
+    client.download_artifacts(run_id, "model", str(tmp_path))
+    rows = prepared.splits.X_test
+    rows.to_parquet(tmp_path / "rows.parquet")
+    script = """
+import sys
+import mlflow.pyfunc, pandas as pd
+assert "core" not in sys.modules
+model = mlflow.pyfunc.load_model("model")
+model.predict(pd.read_parquet("rows.parquet")).to_parquet("out.parquet")
+print(sys.modules["core"].__file__)
+"""
+    done = fresh_python("-c", script, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert str(tmp_path) in done.stdout, "core came from the model's own folder"
+    app = predict_frame(bundle_from_run(prepared, run, config, run_metrics(prepared, run)), rows)
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    for column in [c for c in app.columns if c.startswith("probability_")]:
+        assert np.abs(out[column].to_numpy() - app[column].to_numpy()).max() <= 1e-5
+
+
 def test_a_search_logs_one_parent_and_a_nested_run_per_trial(client, server):
     tracker = Tracker(server.uri, "tests-search")
     parent = start_search_parent(tracker, "lr-search", params={"space.learning_rate": "1e-3..1e-1"})
@@ -291,20 +315,53 @@ sys.exit(1 if loaded else 0)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_cli_train_logs_to_mlflow_and_a_bad_or_dead_uri_never_fails_the_run(
+    server, client, tmp_path, capsys
+):
+    from core.cli.main import main
+
+    data = tmp_path / "tips.csv"
+    load_sample("tips").frame.to_csv(data, index=False)
+    _, config, _ = tips_config(epochs=2)
+    (tmp_path / "config.json").write_text(config.to_json(), encoding="utf-8")
+    base = ["train", str(data), "--target", TARGET, "--config", str(tmp_path / "config.json")]
+    assert main([*base, "--out", str(tmp_path / "a"), "--mlflow", "mlruns"]) == 2
+    assert "tracking URI" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists(), "refused before training"
+    assert main([*base, "--out", str(tmp_path / "b"), "--mlflow", server.uri]) == 0
+    said = capsys.readouterr()
+    run_id = said.out.strip().splitlines()[-1].split("(run ")[1].rstrip(").")
+    logged = client.get_run(run_id)
+    assert logged.data.params["data.sha256"] and logged.data.params["train.epochs"] == "2"
+    assert [m.step for m in client.get_metric_history(run_id, "loss")] == [1, 2]
+    assert "model" in {item.path for item in client.list_artifacts(run_id)}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    assert main([*base, "--out", str(tmp_path / "c"), "--mlflow", dead]) == 0
+    said = capsys.readouterr()
+    assert "MLflow logging failed" in said.err and "the run itself is complete" in said.err.lower()
+    assert (tmp_path / "c" / "bundle.zip").is_file()
+
+
 def test_a_run_finishes_when_its_tracking_server_dies_and_says_logging_failed(server, client):
     """Last in this module: it stops the module's server in the middle of a run."""
-    _, config, prepared = tips_config(epochs=60)
+    _, config, prepared = tips_config(epochs=400)
     tracker = Tracker(server.uri, "tests-dying")
     job = start_training(prepared, config.model, config.train, name="outlives")
     followed = track_job(tracker, job, prepared, config)
     deadline = time.monotonic() + 60
-    while not tracker.run_id(followed.handle) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert tracker.run_id(followed.handle), tracker.failure
+    epochs_seen: list = []
+    while not epochs_seen and time.monotonic() < deadline:
+        time.sleep(0.2)
+        run_id = tracker.run_id(followed.handle)
+        epochs_seen = client.get_metric_history(run_id, "loss") if run_id else []
+    assert epochs_seen, tracker.failure
+    assert job.running, "epochs arrive while the job trains, not only at its end"
     server.stop()
     assert job.join(120)
     run = job.result()
-    assert run.status == "finished" and run.epochs_trained == 60
+    assert run.status == "finished" and run.epochs_trained == 400
     assert followed.join(60)
     assert tracker.flush(60)  # the queue drains: later work is dropped, not retried forever
     assert tracker.failure is not None
