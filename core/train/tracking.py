@@ -449,7 +449,8 @@ def start_search_parent(
 ) -> str:
     """The parent run of a search (what was searched, over which data); returns its handle. Its
     trials are nested under it (`log_trial`, or `follow_job(..., parent=handle)` for a trial
-    trained as a TrainingJob). End it with `end_search`."""
+    trained as a TrainingJob), through the same tracker: a handle means nothing to another
+    one. End it with `end_search`."""
     all_tags = {f"{TAG_PREFIX}search": name, f"{TAG_PREFIX}search_parent": "true", **(tags or {})}
     return tracker.start_run(name, params=params, tags=all_tags)
 
