@@ -6,7 +6,7 @@ For each built-in classification sample, the config a user gets without touching
 (core.train.runner.default_config) is trained through the page's own path (start_training), and its
 held-out test accuracy is printed beside the baselines of core.evaluate.metrics.baseline_metrics,
 fitted on the same training split and scored on the same test rows.
-Target (issue 4): the default model reaches at least LogisticRegression's test accuracy.
+Target: the default model reaches at least LogisticRegression's test accuracy.
 """
 
 from __future__ import annotations

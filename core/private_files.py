@@ -1,4 +1,5 @@
-"""Private working folders for files made from a user's data (issue 11, finding 9).
+"""Private working folders for files made from a user's data, so a shared server
+keeps none of them on disk.
 
 Building a bundle or a TFLite file needs a folder: Keras, skops and the TFLite converter write
 files. `private_dir()` gives a fresh folder only this process's user can open (mode 0700, as

@@ -14,13 +14,13 @@ from core.compliance.evidence import (
 )
 from ui import state
 from ui.sections.compliance.actions import actions_section
-from ui.sections.compliance.answers import _answers, _settings
+from ui.sections.compliance.answers import current_answers, settings_section
 from ui.sections.compliance.audit import audit_section
-from ui.sections.compliance.checklist import _progress, checklist_section
-from ui.sections.compliance.data_evidence import data_section
-from ui.sections.compliance.deidentify import _current_deidentification, deidentify_section
+from ui.sections.compliance.checklist import checklist_section, progress_summary
+from ui.sections.compliance.data_evidence import data_section, table_facts
+from ui.sections.compliance.deidentify import current_deidentification, deidentify_section
 from ui.sections.compliance.model import model_section
-from ui.sections.compliance.report import _card_inputs, report_section
+from ui.sections.compliance.report import card_inputs, report_section
 from ui.widgets import (
     audit_trail,
     run_app_first,
@@ -32,21 +32,22 @@ def compliance_page() -> None:
     """Settings, progress, then the tabs; evidence first so the checklist can use it."""
     st.title(tr("app.nav.compliance"))
     st.caption(tr("compage.intro"))
-    _settings()
+    settings_section()
     summary = st.container()
     names = ("checklist", "data", "deidentify", "model", "actions", "audit", "report")
     tabs = dict(zip(names, st.tabs([tr(f"compage.tab.{name}") for name in names]), strict=True))
     dataset = state.dataset()
+    facts = table_facts(dataset)  # the table's profile and PII scan, made once per table
     with tabs["data"]:
-        evidence = data_section(dataset)
+        evidence = data_section(dataset, facts)
     with tabs["deidentify"]:
-        deidentify_section(dataset, evidence)
+        deidentify_section(dataset, facts)
     with tabs["model"]:
         facts, fairness = model_section(evidence)
-    deid = _current_deidentification(dataset)
+    deid = current_deidentification(dataset)
     trail = audit_trail()
     context = checklist_context(
-        _answers(),
+        current_answers(),
         evidence=evidence,
         deidentification=deid,
         model=facts,
@@ -57,11 +58,11 @@ def compliance_page() -> None:
     )
     results = evaluate_checklist(context)
     with summary:
-        _progress(results)
+        progress_summary(results)
     with tabs["checklist"]:
         checklist_section(results)
     with tabs["report"]:
-        card = _card_inputs()
+        card = card_inputs()
         inputs = report_inputs(
             results,
             card=card,

@@ -42,11 +42,11 @@ def data_page() -> None:
         upload_section()
     with sample_tab:
         sample_section()
-    dataset = state.dataset()
-    if dataset is None:
+    dataset, profile = state.dataset(), state.profile()
+    if dataset is None or profile is None:  # set together (state.set_dataset)
         st.info(tr("datapage.empty"), icon=":material/upload_file:")
         return
-    show_dataset(dataset, state.profile())
+    show_dataset(dataset, profile)
 
 
 def upload_section() -> None:
@@ -74,9 +74,9 @@ def upload_section() -> None:
             state.set_scratch("_upload_error", None)
             set_dataset(dataset, profile)
             record_event("upload", _event(dataset))
-    error = state.scratch("_upload_error")
-    if error is not None:
-        show_error(error)
+    upload_error = state.scratch("_upload_error")
+    if upload_error is not None:
+        show_error(upload_error)
         current = state.dataset()
         if current is not None:
             st.caption(tr("datapage.kept", name=escape_md(current.name)))

@@ -179,12 +179,12 @@ def batch_predict(run_id: str, bundle: LoadedBundle) -> None:
                         "notices": (*dataset.notices, *notices),
                     },
                 )
-    error = state.scratch("deploy_batch_error") if uploaded is not None else None
+    batch_error = state.scratch("deploy_batch_error") if uploaded is not None else None
     result = state.scratch("deploy_batch")
     if result is not None and result["run"] != run_id:
         result = None
-    if error is not None:
-        show_error(error)
+    if batch_error is not None:
+        show_error(batch_error)
         if result is not None:
             st.caption(tr("deploy.batch.kept", name=escape_md(result["name"])))
     if result is not None:

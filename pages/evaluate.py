@@ -196,6 +196,7 @@ def _privacy_block(run_id: str, run) -> dict:
     block = (run.metrics or {}).get("privacy")
     if block is None:
         prepared = state.run_data(run_id)
+        assert prepared is not None, "usable_runs() only offers runs with their data"
         block = session_cache(("ev_privacy", run_id), lambda: run_privacy(prepared, run))
     return block
 
@@ -422,7 +423,7 @@ def _compare(runs: dict, run_id: str) -> None:
     if len(chosen) < 2:
         st.info(tr("evalpage.compare_needs_two"))
         return
-    data = {i: state.run_data(i) for i in chosen}
+    data = {i: found.prepared for i, found in state.usable_runs().items() if i in chosen}
     metrics = session_cache(
         ("ev_compare", tuple(chosen)),
         lambda: {i: test_metrics(task, data[i].y_test, _scores(runs[i], data[i])) for i in chosen},

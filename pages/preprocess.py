@@ -48,12 +48,12 @@ def preprocess_page() -> None:
     """Target, task, plan, split, then the prepared splits and their preview."""
     st.title(tr("app.nav.preprocess"))
     st.caption(tr("preppage.intro"))
-    dataset = state.dataset()
-    if dataset is None:
+    dataset, profile = state.dataset(), state.profile()
+    if dataset is None or profile is None:  # set together (state.set_dataset)
         st.warning(tr("app.planned.needs", step=tr("app.nav.data")))
         page_link("data", label=tr("app.nav.data"), icon=":material/arrow_back:")
         return
-    frame, profile = dataset.frame, state.profile()
+    frame = dataset.frame
     # Widget keys carry the dataset's hash: a new table starts from its own defaults.
     prefix = f"pp_{dataset.sha256[:12]}"
     _apply_uploaded_spec(prefix, frame)
@@ -113,9 +113,10 @@ def preprocess_page() -> None:
     kept = len(spec.kept)
     st.caption(tr("preppage.plan_summary", kept=kept, dropped=len(spec.columns) - kept))
 
-    spec = _split_controls(prefix, spec, task)
-    if spec is None:
+    split_spec = _split_controls(prefix, spec, task)
+    if split_spec is None:
         return
+    spec = split_spec
     warnings = session_cache(
         ("plan_warnings", dataset.sha256, spec.to_json()), lambda: plan_warnings(frame, spec)
     )
@@ -141,11 +142,11 @@ def preprocess_page() -> None:
         tr("preppage.prepare"), type="primary", icon=":material/call_split:", key="pp_prepare"
     ):
         try:
-            prepared = prepare(frame, spec)
+            fresh = prepare(frame, spec)
         except UserError as error:
             show_error(error)
         else:
-            state.set_prepared(prepared)
+            state.set_prepared(fresh)
             record_event("preprocess", audit_details(spec))
     prepared = state.prepared()
     if prepared is None:

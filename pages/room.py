@@ -55,11 +55,14 @@ def _post_section(board, me: str, code: str) -> None:
         )
     else:
         st.caption(tr("workshop.board.no_runs"))
-    if st.button(
-        tr("workshop.board.post"),
-        icon=":material/publish:",
-        key="rb_post",
-        disabled=chosen is None or not nickname.strip(),
+    if (
+        st.button(
+            tr("workshop.board.post"),
+            icon=":material/publish:",
+            key="rb_post",
+            disabled=chosen is None or not nickname.strip(),
+        )
+        and chosen is not None
     ):
         if not password_ok(entered.strip(), code):
             show_error(Message("workshop.board.wrong_code"))

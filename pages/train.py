@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
 
 from core.i18n import Message, UserError
-from core.train.controls import L2_VALUES, LEARNING_RATES, UNIT_CHOICES
-from core.train.engine import (
-    BATCH_SIZES,
-    OPTIMIZERS,
-    SCHEDULES,
-    JobLimiter,
-    TrainSpec,
-    formulas_for,
-)
+from core.train.controls import control
+from core.train.engine import JobLimiter, TrainSpec, formulas_for
 from core.train.figures import (
     LiveFigure,
     live_parameter_curves,
@@ -26,9 +20,6 @@ from core.train.figures import (
 )
 from core.train.jobs import poll_seconds, server_limiter
 from core.train.models import (
-    ACTIVATIONS,
-    KINDS,
-    MAX_HIDDEN_LAYERS,
     ModelSpec,
     allowed_losses,
     default_loss,
@@ -36,7 +27,7 @@ from core.train.models import (
     loss_warnings,
     resolved_loss,
 )
-from core.train.privacy import CLIP_RANGE, DELTA_RANGE, EPSILON_RANGE, default_delta
+from core.train.privacy import default_delta
 from core.train.runner import (
     RunConfig,
     audit_details,
@@ -45,9 +36,11 @@ from core.train.runner import (
     first_model_setup,
     start_training,
 )
+from core.train.status import RunStatus
 from ui import state
 from ui.sections.tracking import tracking_section
 from ui.widgets import (
+    PERSIST,
     collect_finished_job,
     epsilon_text,
     escape_md,
@@ -62,10 +55,18 @@ from ui.widgets import (
     tr,
     trace,
 )
-from ui.workshop import gated, heartbeat, participant, setup_link_button
+from ui.workshop import (
+    gated,
+    heartbeat,
+    participant,
+    preset_train_controls,
+    setup_link_button,
+)
+
+if TYPE_CHECKING:
+    from core.train.engine import Job
 
 FIRST_MODEL_TARGETS = {"w": 2.0, "b": 1.0}
-PERSIST = {"persist_state": "session"}  # settings survive a visit to another page
 # Untouched controls give exactly the CLI's default config.
 MODEL_DEFAULTS = default_model_spec()
 TRAIN_DEFAULTS = default_train_spec()
@@ -138,96 +139,31 @@ def train_page() -> None:
 
 
 def _model_controls(task: str) -> ModelSpec | None:
-    kind = gated(
-        "kind",
-        st.radio,
-        tr("train.label.kind"),
-        KINDS,
-        index=KINDS.index(MODEL_DEFAULTS.kind),
-        format_func=labeler(KINDS, lambda k: tr(f"train.kind.{k}")),
-        help=tr("train.explain.kind"),
-        horizontal=True,
-        key="train_kind",
-        **PERSIST,
-    )
+    kind = _control("kind", MODEL_DEFAULTS.kind, horizontal=True)
     hidden: tuple[int, ...] = ()
     activation, dropout, batch_norm = "relu", 0.0, False
     if kind == "mlp":
-        layers = gated(
-            "hidden_layers",
-            st.slider,
-            tr("train.label.hidden_layers"),
-            0,
-            MAX_HIDDEN_LAYERS,
-            value=len(MODEL_DEFAULTS.hidden_layers),
-            help=tr("train.explain.hidden_layers"),
-            key="train_layers",
-            **PERSIST,
-        )
+        layers = _control("hidden_layers", len(MODEL_DEFAULTS.hidden_layers))
         unit_columns = st.columns(max(layers, 1))
         hidden = tuple(
-            unit_columns[i].select_slider(
-                tr("train.label.units", index=i + 1),
-                UNIT_CHOICES,
-                value=_default_units(i),
-                help=tr("train.explain.units"),
-                key=f"train_units_{i}",
-                **PERSIST,
+            _control(
+                "units",
+                _default_units(i),
+                label=tr("train.label.units", index=i + 1),
+                key=control("units").widget_key(index=i),
+                place=unit_columns[i],
             )
             for i in range(layers)
         )
-        activation = gated(
-            "activation",
-            st.selectbox,
-            tr("train.label.activation"),
-            ACTIVATIONS,
-            format_func=labeler(ACTIVATIONS, lambda a: tr(f"train.activation.{a}")),
-            help=tr("train.explain.activation"),
-            key="train_activation",
-            **PERSIST,
-        )
-        dropout = gated(
-            "dropout",
-            st.slider,
-            tr("train.label.dropout"),
-            0.0,
-            0.9,
-            value=MODEL_DEFAULTS.dropout,
-            step=0.05,
-            help=tr("train.explain.dropout"),
-            key="train_dropout",
-            **PERSIST,
-        )
-        batch_norm = gated(
-            "batch_norm",
-            st.checkbox,
-            tr("train.label.batch_norm"),
-            help=tr("train.explain.batch_norm"),
-            key="train_batch_norm",
-            **PERSIST,
-        )
-    l2 = gated(
-        "l2",
-        st.select_slider,
-        tr("train.label.l2"),
-        L2_VALUES,
-        value=MODEL_DEFAULTS.l2,
-        format_func=_short_number,
-        help=tr("train.explain.l2"),
-        key="train_l2",
-        **PERSIST,
-    )
-    losses = allowed_losses(task)
-    loss = gated(
+        activation = _control("activation", MODEL_DEFAULTS.activation)
+        dropout = _control("dropout", MODEL_DEFAULTS.dropout)
+        batch_norm = _control("batch_norm", MODEL_DEFAULTS.batch_norm)
+    l2 = _control("l2", MODEL_DEFAULTS.l2)
+    loss = _control(
         "loss",
-        st.selectbox,
-        tr("train.label.loss"),
-        losses,
-        index=losses.index(default_loss(task)),
-        format_func=labeler(losses, lambda n: tr(f"train.loss.{n}")),
-        help=tr("train.explain.loss"),
-        key=f"train_loss_{task}",
-        **PERSIST,
+        default_loss(task),
+        options=allowed_losses(task),
+        key=control("loss").widget_key(task=task),
     )
     try:
         return ModelSpec(
@@ -246,111 +182,20 @@ def _model_controls(task: str) -> ModelSpec | None:
 
 
 def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
-    optimizer = gated(
-        "optimizer",
-        st.selectbox,
-        tr("train.label.optimizer"),
-        OPTIMIZERS,
-        index=OPTIMIZERS.index(TRAIN_DEFAULTS.optimizer),
-        format_func=labeler(OPTIMIZERS, lambda o: tr(f"train.optimizer.{o}")),
-        help=tr("train.explain.optimizer"),
-        key="train_optimizer",
-        **PERSIST,
-    )
-    learning_rate = gated(
-        "learning_rate",
-        st.select_slider,
-        tr("train.label.learning_rate"),
-        LEARNING_RATES,
-        value=TRAIN_DEFAULTS.learning_rate,
-        format_func=_short_number,
-        help=tr("train.explain.learning_rate"),
-        key="train_lr",
-        **PERSIST,
-    )
-    batch_size = gated(
-        "batch_size",
-        st.select_slider,
-        tr("train.label.batch_size"),
-        BATCH_SIZES,
-        value=TRAIN_DEFAULTS.batch_size,
-        format_func=labeler(BATCH_SIZES, lambda b: tr("train.batch.full") if b is None else str(b)),
-        help=tr("train.explain.batch_size"),
-        key="train_batch",
-        **PERSIST,
-    )
+    optimizer = _control("optimizer", TRAIN_DEFAULTS.optimizer)
+    learning_rate = _control("learning_rate", TRAIN_DEFAULTS.learning_rate)
+    batch_size = _control("batch_size", TRAIN_DEFAULTS.batch_size)
     if batch_size is None:
         st.caption(tr("trainpage.full_batch", rows=n_rows))
-    epochs = gated(
-        "epochs",
-        st.slider,
-        tr("train.label.epochs"),
-        1,
-        500,
-        value=TRAIN_DEFAULTS.epochs,
-        help=tr("train.explain.epochs"),
-        key="train_epochs",
-        **PERSIST,
+    epochs = _control("epochs", TRAIN_DEFAULTS.epochs)
+    early_stopping = _control("early_stopping", TRAIN_DEFAULTS.early_stopping)
+    patience = _control("patience", TRAIN_DEFAULTS.patience)
+    restore_best = _control("restore_best", TRAIN_DEFAULTS.restore_best)
+    schedule = _control("schedule", TRAIN_DEFAULTS.schedule)
+    class_weights = _control(
+        "class_weights", TRAIN_DEFAULTS.class_weights, disabled=task == "regression"
     )
-    early_stopping = gated(
-        "early_stopping",
-        st.checkbox,
-        tr("train.label.early_stopping"),
-        value=TRAIN_DEFAULTS.early_stopping,
-        help=tr("train.explain.early_stopping"),
-        key="train_early",
-        **PERSIST,
-    )
-    patience = gated(
-        "patience",
-        st.slider,
-        tr("train.label.patience"),
-        1,
-        50,
-        value=TRAIN_DEFAULTS.patience,
-        help=tr("train.explain.patience"),
-        key="train_patience",
-        **PERSIST,
-    )
-    restore_best = gated(
-        "restore_best",
-        st.checkbox,
-        tr("train.label.restore_best"),
-        value=TRAIN_DEFAULTS.restore_best,
-        help=tr("train.explain.restore_best"),
-        key="train_restore",
-        **PERSIST,
-    )
-    schedule = gated(
-        "schedule",
-        st.selectbox,
-        tr("train.label.schedule"),
-        SCHEDULES,
-        format_func=labeler(SCHEDULES, lambda s: tr(f"train.schedule.{s}")),
-        help=tr("train.explain.schedule"),
-        key="train_schedule",
-        **PERSIST,
-    )
-    class_weights = gated(
-        "class_weights",
-        st.checkbox,
-        tr("train.label.class_weights"),
-        help=tr("train.explain.class_weights"),
-        disabled=task == "regression",
-        key="train_class_weights",
-        **PERSIST,
-    )
-    seed = gated(
-        "seed",
-        st.number_input,
-        tr("train.label.seed"),
-        min_value=0,
-        value=TRAIN_DEFAULTS.seed,
-        step=1,
-        help=tr("train.explain.seed"),
-        key="train_seed",
-        **PERSIST,
-    )
+    seed = _control("seed", TRAIN_DEFAULTS.seed)
     private = _privacy_controls(n_rows)
     try:
         return TrainSpec(
@@ -373,55 +218,17 @@ def _train_controls(task: str, n_rows: int) -> TrainSpec | None:
 
 def _privacy_controls(n_rows: int) -> dict:
     """DP-SGD (core.train.privacy), off by default: target ε, δ and the clipping norm."""
-    dp = gated(
-        "dp",
-        st.checkbox,
-        tr("dp.label.dp"),
-        value=TRAIN_DEFAULTS.dp,
-        help=tr("dp.explain.dp"),
-        key="train_dp",
-        **PERSIST,
-    )
-    if not dp:
+    if not _control("dp", TRAIN_DEFAULTS.dp):
         return {}
-    epsilon = gated(
-        "dp_epsilon",
-        st.number_input,
-        tr("dp.label.epsilon"),
-        min_value=EPSILON_RANGE[0],
-        max_value=EPSILON_RANGE[1],
-        value=TRAIN_DEFAULTS.dp_epsilon,
-        step=0.5,
-        help=tr("dp.explain.epsilon"),
-        key="train_dp_epsilon",
-        **PERSIST,
-    )
+    epsilon = _control("dp_epsilon", TRAIN_DEFAULTS.dp_epsilon)
     suggested = default_delta(n_rows)
-    delta = gated(
+    delta = _control(
         "dp_delta",
-        st.number_input,
-        tr("dp.label.delta"),
-        min_value=DELTA_RANGE[0],
-        max_value=DELTA_RANGE[1],
-        value=suggested,
-        format="%.0e",
+        suggested,
         step=suggested / 10,
         help=tr("dp.explain.delta", rows=n_rows, delta=f"{suggested:.0e}"),
-        key="train_dp_delta",
-        **PERSIST,
     )
-    clip = gated(
-        "dp_clip_norm",
-        st.number_input,
-        tr("dp.label.clip"),
-        min_value=CLIP_RANGE[0],
-        max_value=CLIP_RANGE[1],
-        value=TRAIN_DEFAULTS.dp_clip_norm,
-        step=0.1,
-        help=tr("dp.explain.clip"),
-        key="train_dp_clip",
-        **PERSIST,
-    )
+    clip = _control("dp_clip_norm", TRAIN_DEFAULTS.dp_clip_norm)
     st.caption(tr("dp.caption.controls"))
     return {
         "dp": True,
@@ -429,6 +236,62 @@ def _privacy_controls(n_rows: int) -> dict:
         "dp_delta": None if delta is None or float(delta) == suggested else float(delta),
         "dp_clip_norm": float(clip),
     }
+
+
+# The Streamlit widget that draws each kind of control (core.train.controls.Control.widget).
+_WIDGETS = {
+    "radio": "radio",
+    "selectbox": "selectbox",
+    "slider": "slider",
+    "select_slider": "select_slider",
+    "checkbox": "checkbox",
+    "number": "number_input",
+}
+
+
+def _control(
+    name: str,
+    value: Any,
+    *,
+    options: tuple[Any, ...] | None = None,
+    label: str | None = None,
+    key: str | None = None,
+    place: Any = None,
+    **extra: Any,
+) -> Any:
+    """Draw the registry's control `name` (core.train.controls) showing `value` by default,
+    through the lesson's gate (hidden or locked) when it is one a lesson may name."""
+    entry = control(name)
+    kwargs: dict[str, Any] = {
+        "key": key or entry.key,
+        "help": tr(entry.help),
+        **PERSIST,
+    }
+    args: list[Any] = [label or tr(entry.label)]
+    if entry.widget in ("radio", "selectbox", "select_slider"):
+        offered = options if options is not None else entry.options()
+        language = lang()
+        args.append(offered)
+        kwargs["format_func"] = labeler(offered, lambda o: entry.option_text(o, language))
+        if entry.widget == "select_slider":
+            kwargs["value"] = value
+        else:
+            kwargs["index"] = list(offered).index(value)
+    elif entry.widget == "slider":
+        args += [entry.low, entry.high]
+        kwargs.update(value=value, step=entry.step)
+    elif entry.widget == "number":
+        bounds = {"min_value": entry.low, "max_value": entry.high, "step": entry.step}
+        kwargs.update({k: v for k, v in bounds.items() if v is not None}, value=value)
+        if entry.number_format is not None:
+            kwargs["format"] = entry.number_format
+    else:
+        kwargs["value"] = value
+    kwargs.update(extra)
+    widget = getattr(st if place is None else place, _WIDGETS[entry.widget])
+    if not entry.presettable:
+        return widget(*args, **kwargs)
+    return gated(name, widget, *args, **kwargs)
 
 
 def _summary(
@@ -496,11 +359,14 @@ def _job_controls(prepared, model_spec: ModelSpec, train_spec: TrainSpec) -> Non
         except UserError as error:
             show_error(error)
     job = state.job()
-    if stop_col.button(
-        tr("trainpage.stop"),
-        icon=":material/stop:",
-        disabled=job is None or job.done,
-        key="train_stop",
+    if (
+        stop_col.button(
+            tr("trainpage.stop"),
+            icon=":material/stop:",
+            disabled=job is None or job.done,
+            key="train_stop",
+        )
+        and job is not None
     ):
         job.stop()
 
@@ -533,9 +399,11 @@ def live_panel() -> None:
 def _live_panel() -> None:
     heartbeat()
     job = state.job()
+    if job is None:  # a tick that reached a session whose job was just forgotten
+        return
     snapshot = job.snapshot()
     status = tr(f"train.status.{snapshot.status}")
-    if snapshot.status == "queued" and snapshot.queue_position:
+    if snapshot.status == RunStatus.QUEUED and snapshot.queue_position:
         wait = job_limiter().wait_seconds(job)
         if wait is None:
             st.info(tr("train.status.queue_position", position=snapshot.queue_position))
@@ -552,12 +420,12 @@ def _live_panel() -> None:
     if snapshot.eta_seconds is not None and not snapshot.done:
         text += " · " + tr("train.status.eta", seconds=snapshot.eta_seconds)
     st.progress(snapshot.progress, text=text)
-    if snapshot.status != "queued":
+    if snapshot.status != RunStatus.QUEUED:
         device = _training_device(job)
         if device is not None:
             st.caption(tr("cluster.device.trained_on", device=say(device)))
     if snapshot.message is not None:
-        show = st.error if snapshot.status == "failed" else st.info
+        show = st.error if snapshot.status == RunStatus.FAILED else st.info
         show(say(snapshot.message))
     if snapshot.privacy:
         _privacy_spent(snapshot.privacy)
@@ -620,10 +488,10 @@ def _privacy_spent(privacy: dict) -> None:
     )
 
 
-def _training_device(job: object) -> Message | None:
-    """Which device trains the job: a cluster job's worker reports it; a thread job trains on
-    this server's (TensorFlow's first GPU, else the CPU)."""
-    if hasattr(job, "device"):  # core.train.cluster.ClusterTrainingJob
+def _training_device(job: Job) -> Message | None:
+    """Which device trains the job: where it trains elsewhere (a cluster's worker), the job
+    says; else this server's (TensorFlow's first GPU, else the CPU)."""
+    if job.device is not None:
         return job.device
     from core.train.devices import training_device
 
@@ -688,7 +556,7 @@ def _save_runs(runs: dict) -> None:
     if shared_deployment():
         st.caption(tr("trainpage.shared_no_save"))
         return
-    # Only inside ./runs/ under the working folder (issue 11, finding 10).
+    # Only inside ./runs/ under the working folder: the name comes from a visitor.
     name = st.text_input(tr("trainpage.save_folder"), value="", key="train_folder")
     if st.button(tr("trainpage.save"), icon=":material/save:", key="train_save"):
         try:
@@ -711,27 +579,13 @@ def _apply_first_model_preset() -> None:
     set_dataset(dataset, profile_frame(dataset.frame))
     prepared = prepare(dataset.frame, spec)
     state.set_prepared(prepared, first_model=True)
-    state.update_widgets(
-        train_kind=model_spec.kind,
-        train_l2=model_spec.l2,
-        train_optimizer=train_spec.optimizer,
-        train_lr=train_spec.learning_rate,
-        train_batch=train_spec.batch_size,
-        train_epochs=train_spec.epochs,
-        train_early=train_spec.early_stopping,
-        train_schedule=train_spec.schedule,
-        train_seed=train_spec.seed,
-        train_loss_regression=model_spec.loss or "mse",
-    )
+    # Every control shows the first model's specs (core.train.controls), as its lesson does.
+    preset_train_controls(model_spec, train_spec, spec.task)
 
 
 def _default_units(index: int) -> int:
     layers = MODEL_DEFAULTS.hidden_layers
     return layers[index] if index < len(layers) else (layers[-1] if layers else 16)
-
-
-def _short_number(value: float) -> str:
-    return "0" if value == 0 else f"{value:g}"
 
 
 def _parameter_text(values: dict[str, float]) -> str:

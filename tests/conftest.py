@@ -43,6 +43,18 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 
 @pytest.fixture(scope="session")
+def embedded_ray():
+    """One embedded Ray cluster (2 CPUs, loopback only) for every test that trains on Ray:
+    starting one costs seconds, so the cluster and job-contract tests share it."""
+    pytest.importorskip("ray")
+    from core.train import cluster
+
+    cluster.start_local(num_cpus=2)
+    yield cluster
+    cluster.disconnect()
+
+
+@pytest.fixture(scope="session")
 def app_url() -> Iterator[str]:
     """A real `streamlit run app.py` shared by the browser tests."""
     with app_server() as url:
@@ -102,11 +114,19 @@ def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 60) -> No
     raise RuntimeError(f"streamlit at {url} not healthy after {timeout} s")
 
 
+# Each folder of tests is one kind, and its tests carry that kind's marker (pyproject.toml).
+FOLDER_MARKERS = {
+    "browser": "browser",
+    "pages": "pages",
+    "lint": "lint",
+    "ray": "ray",
+    "multiprocess": "multiprocess",
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test by its folder: tests/browser -> browser, tests/pages -> pages."""
+    """Mark each test by its folder (tests/unit, plain pytest over core, has no marker)."""
     for item in items:
-        folder = Path(str(item.fspath)).parent.name
-        if folder == "browser":
-            item.add_marker(pytest.mark.browser)
-        elif folder == "pages":
-            item.add_marker(pytest.mark.pages)
+        marker = FOLDER_MARKERS.get(Path(str(item.fspath)).parent.name)
+        if marker is not None:
+            item.add_marker(getattr(pytest.mark, marker))

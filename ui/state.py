@@ -19,7 +19,6 @@ Kept out of `core` on purpose: core never imports streamlit.
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
@@ -29,14 +28,16 @@ import streamlit as st
 if TYPE_CHECKING:
     from core.compliance.audit import AuditTrail
     from core.compliance.checklist import ChecklistAnswers
+    from core.compliance.privacy import ScanResult
     from core.data.loading import Dataset
     from core.data.profile import Profile
     from core.prep.pipeline import Prepared
-    from core.train.engine import Run, TrainingJob
+    from core.train.engine import Job, Run
     from core.train.runs import UsableRun
 
 _DATASET = "dataset"
 _PROFILE = "profile"
+_PII_SCAN = "pii_scan"
 _PREPARED = "prepared"
 _FIRST_MODEL = "first_model"
 _RUNS = "runs"
@@ -54,7 +55,7 @@ _SCRATCH = "_scratch"
 _TRAIN_CONFIG = "train_config"
 
 # Session keys describing work derived from the current dataset; a new dataset clears them.
-_DERIVED_FROM_DATASET = (_PREPARED, _FIRST_MODEL)
+_DERIVED_FROM_DATASET = (_PREPARED, _FIRST_MODEL, _PII_SCAN)
 
 
 # --- language -------------------------------------------------------------------------------
@@ -82,12 +83,24 @@ def profile() -> Profile | None:
     return st.session_state.get(_PROFILE)
 
 
-def set_dataset(new: Dataset, new_profile: Profile) -> None:
-    """Make a dataset current and forget the work derived from the previous one."""
+def set_dataset(new: Dataset, new_profile: Profile, scan: ScanResult | None = None) -> None:
+    """Make a dataset current and forget the work derived from the previous one. Its profile
+    comes with it; its PII scan too where the caller already made one (a de-identified table)."""
     st.session_state[_DATASET] = new
     st.session_state[_PROFILE] = new_profile
     for key in _DERIVED_FROM_DATASET:
         st.session_state.pop(key, None)
+    if scan is not None:
+        st.session_state[_PII_SCAN] = scan
+
+
+def pii_scan() -> ScanResult | None:
+    """The current dataset's PII scan, once made (kept with the dataset, made once per table)."""
+    return st.session_state.get(_PII_SCAN)
+
+
+def set_pii_scan(scan: ScanResult) -> None:
+    st.session_state[_PII_SCAN] = scan
 
 
 def prepared() -> Prepared | None:
@@ -147,12 +160,13 @@ def usable_runs() -> dict[str, UsableRun]:
 # --- the background job ---------------------------------------------------------------------
 
 
-def job() -> TrainingJob | None:
-    """This session's training job (running, queued or finished but not yet collected)."""
+def job() -> Job | None:
+    """This session's training job, whatever backend runs it (running, queued or finished but
+    not yet collected)."""
     return st.session_state.get(_JOB)
 
 
-def set_job(new: TrainingJob, data: Prepared) -> None:
+def set_job(new: Job, data: Prepared) -> None:
     """Remember a started job and the prepared data it trains on."""
     st.session_state[_JOB] = new
     st.session_state[_JOB_PREPARED] = data
@@ -277,15 +291,17 @@ _RESUME_TOKEN = "_resume_token"
 _FACILITATOR = "_facilitator"
 # What a reload of the tab gets back (the resume token maps to these, in memory).
 _WORK = (
-    _LANG, _DATASET, _PROFILE, _PREPARED, _FIRST_MODEL, _RUNS, _RUN_DATA, _JOB, _JOB_PREPARED,
-    _COLLECTED_JOB, _AUDIT, _ANSWERS, _EVALUATED, _IMPORTANCE, _LESSON,
+    _LANG, _DATASET, _PROFILE, _PII_SCAN, _PREPARED, _FIRST_MODEL, _RUNS, _RUN_DATA, _JOB,
+    _JOB_PREPARED, _COLLECTED_JOB, _AUDIT, _ANSWERS, _EVALUATED, _IMPORTANCE, _LESSON,
 )  # fmt: skip
-# Train controls travel too (their values are the setup the participant was building); never
-# buttons, whose values Streamlit refuses to set.
-_WORK_WIDGETS = re.compile(
-    r"^train_(kind|layers|units_\d+|activation|dropout|batch_norm|l2|loss_[a-z]+|optimizer|lr"
-    r"|batch|epochs|early|patience|restore|schedule|class_weights|seed)$"
-)
+# Train controls travel too (their values are the setup the participant was building): the
+# keys core.train.controls marks resumable, the privacy settings included.
+
+
+def _resumable_widget(key: str) -> bool:
+    from core.train.controls import resume_key_pattern
+
+    return resume_key_pattern().match(key) is not None
 
 
 def lesson_id() -> str | None:
@@ -322,7 +338,7 @@ def work_snapshot() -> dict[str, Any]:
         {
             key: value
             for key, value in st.session_state.items()
-            if isinstance(key, str) and _WORK_WIDGETS.match(key)
+            if isinstance(key, str) and _resumable_widget(key)
         }
     )
     return work
@@ -332,5 +348,5 @@ def restore_work(work: dict[str, Any]) -> None:
     """Put a snapshot's work back into a new session (a reloaded tab)."""
     allowed = set(_WORK)
     for key, value in work.items():
-        if key in allowed or _WORK_WIDGETS.match(key):
+        if key in allowed or (isinstance(key, str) and _resumable_widget(key)):
             st.session_state[key] = value

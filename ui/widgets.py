@@ -13,12 +13,12 @@ import runpy
 import time
 from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar
 
 import streamlit as st
 
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, Message, UserError, language_from_locale, t
-from core.train.runs import USABLE_STATUSES, is_usable
+from core.train.runs import is_usable
 from ui import state
 
 T = TypeVar("T")
@@ -35,6 +35,15 @@ PAGES = {
     "room": ("pages/room.py", ":material/groups:"),
 }
 SESSION_CACHE_SIZE = 4
+
+
+class Persist(TypedDict):
+    """The keyword a widget takes to keep its value when the user visits another page."""
+
+    persist_state: Literal["session"]
+
+
+PERSIST: Persist = {"persist_state": "session"}  # settings survive a visit to another page
 # Downloads from the Deploy page that mean a model has left the app (audit "export" events).
 DEPLOY_EXPORTS = frozenset(
     {"bundle", "predictions_csv", "predictions_excel", "training_script", "tflite_float",
@@ -118,7 +127,7 @@ def done_steps() -> set[str]:
         done.add("data")
     if state.prepared() is not None:
         done.add("preprocess")
-    if any(run.status in USABLE_STATUSES for run in state.runs().values()):
+    if any(run.status.usable for run in state.runs().values()):
         done.add("train")
     if state.evaluated_runs():
         done.add("evaluate")
@@ -131,9 +140,10 @@ def done_steps() -> set[str]:
     return done
 
 
-def set_dataset(dataset: Any, profile: Any) -> None:
-    """Make a dataset current for this session and forget work derived from the previous one."""
-    state.set_dataset(dataset, profile)
+def set_dataset(dataset: Any, profile: Any, scan: Any = None) -> None:
+    """Make a dataset current for this session and forget work derived from the previous one
+    (its PII scan comes along where one was made already)."""
+    state.set_dataset(dataset, profile, scan)
 
 
 def epsilon_text(privacy: dict | None) -> str:
@@ -161,7 +171,8 @@ def collect_finished_job() -> bool:
         return False
     run = job.result()
     prepared = state.job_prepared()
-    if is_usable(run, prepared):  # a job stopped in the queue has no model to measure
+    # A job stopped in the queue has no model to measure.
+    if prepared is not None and is_usable(run, prepared):
         from core.evaluate.metrics import run_metrics
 
         # Held-out test metrics (and the baselines') travel with the run, as in metrics.json.
@@ -176,7 +187,7 @@ def show_frame(frame: Any, **kwargs: Any) -> Any:
     """st.dataframe for a table of user data: cells and column names that a spreadsheet would
     run as formulas are quoted first (core.export_safety), so even where the table toolbar's
     "Download as CSV" is on (.streamlit/config.toml turns it off: client.disableDataExport)
-    its file runs nothing (issue 11, finding 7)."""
+    its file runs nothing: a spreadsheet would run a formula cell."""
     import pandas as pd
 
     from core.export_safety import neutralise_frame

@@ -23,27 +23,6 @@ from ui.widgets import lang, server_setting, show_error, tr, trace
 XSRF_COOKIE = "_streamlit_xsrf"
 _MISSING = object()
 HEARTBEAT_S = 10.0
-# The Train page's widget keys for each ModelSpec / TrainSpec field a lesson may preset.
-TRAIN_WIDGETS = {
-    "kind": "train_kind",
-    "activation": "train_activation",
-    "dropout": "train_dropout",
-    "batch_norm": "train_batch_norm",
-    "l2": "train_l2",
-    "optimizer": "train_optimizer",
-    "learning_rate": "train_lr",
-    "batch_size": "train_batch",
-    "epochs": "train_epochs",
-    "early_stopping": "train_early",
-    "patience": "train_patience",
-    "restore_best": "train_restore",
-    "schedule": "train_schedule",
-    "class_weights": "train_class_weights",
-    "seed": "train_seed",
-    "dp": "train_dp",
-    "dp_epsilon": "train_dp_epsilon",
-    "dp_clip_norm": "train_dp_clip",
-}
 
 
 @st.cache_resource
@@ -186,17 +165,10 @@ def start_lesson(lesson: Any) -> None:
 
 
 def preset_train_controls(model: Any, train: Any, task: str | None) -> None:
-    """Set the Train page's widgets to a ModelSpec and TrainSpec."""
-    values = {**model.to_dict(), **train.to_dict()}
-    widgets = {TRAIN_WIDGETS[name]: values[name] for name in TRAIN_WIDGETS}
-    widgets["train_layers"] = len(model.hidden_layers)
-    for index, units in enumerate(model.hidden_layers):
-        widgets[f"train_units_{index}"] = units
-    if task is not None:
-        from core.train.models import default_loss
+    """Set the Train page's widgets to a ModelSpec and TrainSpec (core.train.controls)."""
+    from core.train.controls import widget_values
 
-        widgets[f"train_loss_{task}"] = model.loss or default_loss(task)
-    state.update_widgets(**widgets)
+    state.update_widgets(**widget_values(model, train, task))
 
 
 def gated(name: str, widget: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -217,13 +189,13 @@ def gated(name: str, widget: Callable[..., Any], *args: Any, **kwargs: Any) -> A
     return widget(*args, **kwargs)
 
 
-def progress() -> Any:
+def session_work() -> Any:
     """What this session has done, as challenges read it (its runs, events and table)."""
-    from core.workshop.challenges import Progress
+    from core.workshop.challenges import SessionWork
 
     dataset = state.dataset()
     trail = state.existing_audit_trail()
-    return Progress(
+    return SessionWork(
         runs=list(state.runs().values()),
         events=trail.events if trail is not None else (),
         frame=None if dataset is None else dataset.frame,
@@ -237,7 +209,7 @@ def challenges_done() -> tuple[str, ...]:
     lesson = current_lesson()
     if lesson is None:
         return ()
-    done = progress()
+    done = session_work()
     return tuple(c.id for c in lesson.challenges if is_done(c.check, done))
 
 
@@ -248,7 +220,7 @@ def lesson_panel() -> None:
         return
     from core.workshop.challenges import is_done
 
-    done_so_far = progress()
+    done_so_far = session_work()
     language = lang()
     with st.expander(
         f"{tr('workshop.lesson')}: {lesson.text('title', language)}",

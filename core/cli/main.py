@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, NoReturn
 from core.cli.scan import add_scan_command, run_scan
 from core.cli.tracking import add_mlflow_options
 from core.i18n import UserError, language_from_locale, t
+from core.train.status import RunStatus
 
 if TYPE_CHECKING:
     from core.prep.pipeline import Prepared
@@ -118,7 +119,7 @@ def _profile(path: Path, *, as_json: bool, lang: str) -> int:
 
 
 def _train(args: argparse.Namespace, *, lang: str) -> int:
-    from core.cli.tracking import cli_tracker, finish_cli_tracking, log_cli_run, track_cli_job
+    from core.cli.tracking import cli_tracker, finish_cli_tracking, track_cli_job
     from core.data.loading import load_path
     from core.prep.pipeline import prepare
     from core.train.runner import RunConfig, default_config
@@ -147,25 +148,21 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
         config = config.with_seed(args.seed)
     prepared = prepare(frame, config.preprocess)
     followed = None
-    run: Run | None
-    if args.workers != 1:
-        run = _train_across_workers(prepared, config, args.workers, name=data_path.stem)
-        if tracker is not None:
-            log_cli_run(tracker, run, prepared, config, args, dataset, lang)
-    else:
 
-        def follow(job: object) -> None:
-            nonlocal followed
-            if tracker is not None:
-                followed = track_cli_job(tracker, job, prepared, config, args, dataset, lang)
+    def follow(job: object) -> None:
+        nonlocal followed
+        if tracker is not None:  # --mlflow: log the job while it trains
+            followed = track_cli_job(tracker, job, prepared, config, args, dataset, lang)
 
-        run = _train_quietly(prepared, config, name=data_path.stem, on_start=follow)
-        if followed is not None:
-            followed.join()
+    run = _train_quietly(
+        prepared, config, name=data_path.stem, workers=args.workers, on_start=follow
+    )
+    if followed is not None:
+        followed.join()
     if run is None:
         print(f"error: {t('cli.train.interrupted', lang)}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if run.status != "finished":
+    if run.status != RunStatus.FINISHED:
         # A blown-up loss is bad settings (exit 2); anything else unexpected is a bug (exit 1).
         text = run.message.text(lang) if run.message else t(f"train.status.{run.status}", lang)
         print(f"error: {' '.join(text.split())}", file=sys.stderr)
@@ -189,14 +186,20 @@ def _device_text(workers: int, lang: str) -> str:
 
 
 def _train_quietly(
-    prepared: Prepared, config: RunConfig, *, name: str, on_start: Callable | None = None
+    prepared: Prepared,
+    config: RunConfig,
+    *,
+    name: str,
+    workers: int = 1,
+    on_start: Callable | None = None,
 ) -> Run | None:
-    """Train through the page's own path (start_training), keeping TensorFlow's logs off stderr;
-    None if interrupted with Ctrl+C. `on_start(job)` is called once the job has started."""
+    """Train through the page's own path (start_training; `workers` > 1: one model over that
+    many local processes), keeping TensorFlow's logs off stderr; None if interrupted.
+    `on_start(job)` is called once the job has started."""
     from core.train.runner import start_training
 
     _quiet_tensorflow()
-    job = start_training(prepared, config.model, config.train, name=name)
+    job = start_training(prepared, config.model, config.train, name=name, workers=workers)
     if on_start is not None:
         on_start(job)
     try:
@@ -206,25 +209,6 @@ def _train_quietly(
         job.join()
         return None
     return job.result()
-
-
-def _train_across_workers(prepared: Prepared, config: RunConfig, workers: int, *, name: str) -> Run:
-    """One model data-parallel over `workers` local processes (core.train.multiworker)."""
-    from core.train.multiworker import train_across_workers
-
-    _quiet_tensorflow()
-    return train_across_workers(
-        config.model,
-        config.train,
-        prepared.spec.task,
-        len(prepared.preprocessor.classes_),
-        prepared.X_train,
-        prepared.y_train,
-        prepared.X_val,
-        prepared.y_val,
-        workers,
-        name=name,
-    )
 
 
 def _write_run(
@@ -361,13 +345,18 @@ def _cli_lang() -> str:
 
 def _run() -> int:
     try:
-        return main()
+        code = main()
     except BrokenPipeError:
         # The reader went away (`... | head`): not an error of ours. Point stdout at devnull so
         # Python's exit-time flush does not raise again (the recipe in Python's signal docs).
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    if "ray" in sys.modules:  # trained on Ray (MODELDESK_RAY_ADDRESS)
+        from core.train.cluster import exit_after_ray
+
+        exit_after_ray(code)  # the exit code is the training's, not Ray's shutdown's
+    return code
 
 
 if __name__ == "__main__":

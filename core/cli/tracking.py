@@ -18,7 +18,6 @@ from core.i18n import t
 if TYPE_CHECKING:
     from core.data.loading import Dataset
     from core.prep.pipeline import Prepared
-    from core.train.engine import Run
     from core.train.runner import RunConfig
     from core.train.tracking import FollowedJob, Tracker
 
@@ -65,38 +64,6 @@ def track_cli_job(
         lang=lang,
         register_as=getattr(args, "mlflow_register", None),
     )
-
-
-def log_cli_run(
-    tracker: Tracker,
-    run: Run,
-    prepared: Prepared,
-    config: RunConfig,
-    args: argparse.Namespace,
-    dataset: Dataset,
-    lang: str,
-) -> None:
-    """Log a run trained without a job to follow (across worker processes), after the fact."""
-    from core.deploy.tracking_artifacts import log_outcome
-    from core.train.tracking import epoch_rows, run_params, run_tags
-
-    handle = tracker.start_run(
-        run.name,
-        params=run_params(config, dataset.sha256),
-        tags=run_tags(run.name, run.run_id, prepared.spec.task),
-    )
-    tracker.log_metrics(handle, epoch_rows(run.history, 0, run.privacy))
-    log_outcome(
-        tracker,
-        handle,
-        prepared,
-        run,
-        config,
-        dataset_name=dataset.name,
-        lang=lang,
-        register_as=getattr(args, "mlflow_register", None),
-    )
-    tracker.end_run(handle, run.status)
 
 
 def finish_cli_tracking(tracker: Tracker, handle: str | None, lang: str) -> None:

@@ -1,4 +1,4 @@
-"""A keyed hash chain of one session's events (issue 11, finding 6; docs/ARCHITECTURE.md).
+"""A keyed hash chain of one session's events (docs/ARCHITECTURE.md, "Shared servers").
 
 Each event stores the MAC of the previous event, and its own MAC (HMAC-SHA-256 under the
 server's audit key) covers its index, time, kind, details, whether it was imported and that

@@ -38,27 +38,6 @@ STATUSES = ("pass", "warn", "fail", "not_applicable", "unanswered")
 ANSWERS = ("yes", "partial", "no", "na")
 JURISDICTIONS = ("CN", "EU", "US")
 FLAGS = ("automated_decisions", "sensitive_data", "generative")
-CHECKS = (
-    "sensitive_data",
-    "minors",
-    "identifier_features",
-    "pii_scan",
-    "deidentification",
-    "k_anonymity",
-    "l_diversity",
-    "encryption",
-    "backup",
-    "audit_log",
-    "data_quality",
-    "class_imbalance",
-    "representation",
-    "leakage",
-    "model_performance",
-    "fairness",
-    "model_privacy",
-    "explainability",
-    "compute_cost",
-)
 # Checks that find something only a person can settle (is there consent for the sensitive data
 # found?): the person's answer decides; the finding stays as evidence.
 CONFIRMED_BY_ANSWER = frozenset({"sensitive_data", "minors"})
@@ -373,6 +352,9 @@ def load_checklist(path: Path = CHECKLIST_PATH) -> Checklist:
         )
         for item in data["items"]
     )
+    unknown = [item.id for item in items if item.check is not None and item.check not in CHECKS]
+    if unknown:  # a developer's slip: an item names a check that no @evidence_check registers
+        raise ValueError(f"checklist items name unknown evidence checks: {unknown}")
     return Checklist(sections=sections, items=items, frameworks=dict(data.get("frameworks", {})))
 
 
@@ -444,7 +426,7 @@ def data_evidence(
     if target is not None:
         _require(frame, [target])
         evidence["class_balance"] = class_balance(frame[target], target)
-        evidence["leakage"] = leakage_evidence(frame, target, spec)
+        evidence["leakage"] = leakage_evidence(frame, target, spec, evidence["profile"])
     if sensitive is not None:
         _require(frame, [sensitive])
         evidence["representation"] = representation(frame[sensitive])
@@ -456,15 +438,19 @@ def data_evidence(
 
 
 def leakage_evidence(
-    frame: pd.DataFrame, target: str, spec: PreprocessSpec | None = None
+    frame: pd.DataFrame,
+    target: str,
+    spec: PreprocessSpec | None = None,
+    profile: Profile | None = None,
 ) -> list[Message]:
     """Columns that alone predict the target almost perfectly (the preprocessing leakage test).
 
-    With the default plan, leaky columns are dropped already; those are reported too.
+    With the default plan, leaky columns are dropped already; those are reported too. The
+    default plan is built from the table's `profile` when given (profiled once, not again here).
     """
     from core.prep.preprocessing import default_spec, plan_warnings
 
-    spec = spec if spec is not None else default_spec(frame, target)
+    spec = spec if spec is not None else default_spec(frame, target, profile=profile)
     found = [
         Message("compliance.evidence.leak_dropped", {"column": plan.name, **plan.reason.params})
         for plan in spec.columns
@@ -497,7 +483,7 @@ def _evaluate(item: ChecklistItem, context: ChecklistContext) -> ItemResult:
             note,
             "answer",
         )
-    outcome = _CHECKS[item.check](context) if item.check else _Outcome(None, ())
+    outcome = CHECKS[item.check](context) if item.check else _Outcome(None, ())
     answer_status = _ANSWER_STATUS.get(answer) if answer else None
     if answer_status and item.check in CONFIRMED_BY_ANSWER:
         return ItemResult(item.id, answer_status, outcome.evidence, note, "answer")
@@ -555,6 +541,27 @@ def _train_first() -> _Outcome:
     return _Outcome(None, (Message("compliance.evidence.train_first"),))
 
 
+# The evidence checks, by the name an item of checklist.json gives as its "check": each reads the
+# ChecklistContext and returns an outcome. Each registers itself where it is written
+# (@evidence_check), so a new check is one function here and its name in checklist.json.
+CHECKS: dict[str, Callable[[ChecklistContext], _Outcome]] = {}
+
+
+def evidence_check(
+    name: str,
+) -> Callable[[Callable[[ChecklistContext], _Outcome]], Callable[[ChecklistContext], _Outcome]]:
+    """Register a function as the evidence check `name`."""
+
+    def register(function: Callable[[ChecklistContext], _Outcome]) -> Callable:
+        if name in CHECKS:
+            raise ValueError(f"evidence check {name!r} registered twice")
+        CHECKS[name] = function
+        return function
+
+    return register
+
+
+@evidence_check("sensitive_data")
 def _check_sensitive_data(context: ChecklistContext) -> _Outcome:
     if context.scan is None:
         return _no_data()
@@ -570,6 +577,7 @@ def _check_sensitive_data(context: ChecklistContext) -> _Outcome:
     return _Outcome("warn", tuple(findings))
 
 
+@evidence_check("minors")
 def _check_minors(context: ChecklistContext) -> _Outcome:
     if context.scan is None:
         return _no_data()
@@ -585,6 +593,7 @@ def _check_minors(context: ChecklistContext) -> _Outcome:
     return _Outcome("pass", (Message("compliance.evidence.no_minors"),))
 
 
+@evidence_check("identifier_features")
 def _check_identifier_features(context: ChecklistContext) -> _Outcome:
     if context.scan is None:
         return _no_data()
@@ -604,6 +613,7 @@ def _check_identifier_features(context: ChecklistContext) -> _Outcome:
     return _Outcome("pass", (Message("compliance.evidence.no_identifiers"),))
 
 
+@evidence_check("pii_scan")
 def _check_pii_scan(context: ChecklistContext) -> _Outcome:
     if context.scan is None:
         return _no_data()
@@ -628,6 +638,7 @@ def _check_pii_scan(context: ChecklistContext) -> _Outcome:
     return _Outcome("warn", tuple(evidence))
 
 
+@evidence_check("deidentification")
 def _check_deidentification(context: ChecklistContext) -> _Outcome:
     label, reason = context.deidentification_label, context.deidentification_reason
     if label is not None:
@@ -652,6 +663,7 @@ def _check_deidentification(context: ChecklistContext) -> _Outcome:
     )
 
 
+@evidence_check("k_anonymity")
 def _check_k_anonymity(context: ChecklistContext) -> _Outcome:
     result = context.k_anonymity
     if result is None:
@@ -665,6 +677,7 @@ def _check_k_anonymity(context: ChecklistContext) -> _Outcome:
     return _Outcome(status, (result.message,))
 
 
+@evidence_check("l_diversity")
 def _check_l_diversity(context: ChecklistContext) -> _Outcome:
     result = context.l_diversity
     if result is None:
@@ -678,24 +691,28 @@ def _check_l_diversity(context: ChecklistContext) -> _Outcome:
     return _Outcome(status, (result.message,))
 
 
+@evidence_check("encryption")
 def _check_encryption(context: ChecklistContext) -> _Outcome:
     if context.encrypted_export:
         return _Outcome("pass", (Message("compliance.evidence.encrypted"),))
     return _Outcome(None, (Message("compliance.evidence.not_encrypted"),))
 
 
+@evidence_check("backup")
 def _check_backup(context: ChecklistContext) -> _Outcome:
     if context.backup_saved:
         return _Outcome("pass", (Message("compliance.evidence.backup_saved"),))
     return _Outcome(None, (Message("compliance.evidence.no_backup"),))
 
 
+@evidence_check("audit_log")
 def _check_audit_log(context: ChecklistContext) -> _Outcome:
     if context.audit is None or context.audit.events == 0:
         return _Outcome(None, (Message("compliance.evidence.no_audit"),))
     return _Outcome("pass" if context.audit.ok else "fail", (context.audit.message,))
 
 
+@evidence_check("data_quality")
 def _check_data_quality(context: ChecklistContext) -> _Outcome:
     if context.profile is None:
         return _no_data()
@@ -705,6 +722,7 @@ def _check_data_quality(context: ChecklistContext) -> _Outcome:
     return _Outcome("warn", tuple(alert.message for alert in alerts))
 
 
+@evidence_check("class_imbalance")
 def _check_class_imbalance(context: ChecklistContext) -> _Outcome:
     if context.class_balance is None:
         return _Outcome(None, (Message("compliance.evidence.choose_target"),))
@@ -715,6 +733,7 @@ def _check_class_imbalance(context: ChecklistContext) -> _Outcome:
     )
 
 
+@evidence_check("representation")
 def _check_representation(context: ChecklistContext) -> _Outcome:
     from core.compliance.fairness import MISSING_GROUP, UNDER_REPRESENTED_SHARE
 
@@ -742,6 +761,7 @@ def _check_representation(context: ChecklistContext) -> _Outcome:
     return _Outcome("pass", tuple(evidence))
 
 
+@evidence_check("leakage")
 def _check_leakage(context: ChecklistContext) -> _Outcome:
     if context.leakage is None:
         return _Outcome(None, (Message("compliance.evidence.choose_target"),))
@@ -750,6 +770,7 @@ def _check_leakage(context: ChecklistContext) -> _Outcome:
     return _Outcome("pass", (Message("compliance.evidence.no_leakage"),))
 
 
+@evidence_check("model_performance")
 def _check_model_performance(context: ChecklistContext) -> _Outcome:
     model = context.model
     if model is None:
@@ -778,6 +799,7 @@ def _check_model_performance(context: ChecklistContext) -> _Outcome:
     return _Outcome("warn", (Message("compliance.evidence.below_baseline", params),))
 
 
+@evidence_check("fairness")
 def _check_fairness(context: ChecklistContext) -> _Outcome:
     if context.model is None and context.fairness is None:
         return _train_first()
@@ -812,6 +834,7 @@ def _check_fairness(context: ChecklistContext) -> _Outcome:
     return _Outcome("pass", tuple(evidence))
 
 
+@evidence_check("model_privacy")
 def _check_model_privacy(context: ChecklistContext) -> _Outcome:
     if context.model is None:
         return _train_first()
@@ -866,6 +889,7 @@ def _membership_evidence(
     return status
 
 
+@evidence_check("explainability")
 def _check_explainability(context: ChecklistContext) -> _Outcome:
     model = context.model
     if model is None:
@@ -877,6 +901,7 @@ def _check_explainability(context: ChecklistContext) -> _Outcome:
     return _Outcome("pass", (Message("compliance.evidence.importance", {"features": features}),))
 
 
+@evidence_check("compute_cost")
 def _check_compute_cost(context: ChecklistContext) -> _Outcome:
     model = context.model
     if model is None:
@@ -896,29 +921,6 @@ def _check_compute_cost(context: ChecklistContext) -> _Outcome:
             ),
         ),
     )
-
-
-_CHECKS: dict[str, Callable[[ChecklistContext], _Outcome]] = {
-    "sensitive_data": _check_sensitive_data,
-    "minors": _check_minors,
-    "identifier_features": _check_identifier_features,
-    "pii_scan": _check_pii_scan,
-    "deidentification": _check_deidentification,
-    "k_anonymity": _check_k_anonymity,
-    "l_diversity": _check_l_diversity,
-    "encryption": _check_encryption,
-    "backup": _check_backup,
-    "audit_log": _check_audit_log,
-    "data_quality": _check_data_quality,
-    "class_imbalance": _check_class_imbalance,
-    "representation": _check_representation,
-    "leakage": _check_leakage,
-    "model_performance": _check_model_performance,
-    "fairness": _check_fairness,
-    "model_privacy": _check_model_privacy,
-    "explainability": _check_explainability,
-    "compute_cost": _check_compute_cost,
-}
 
 
 def _require(frame: pd.DataFrame, names: Sequence[str]) -> None:

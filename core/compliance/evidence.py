@@ -353,7 +353,8 @@ def read_backup(data: bytes | str) -> Backup:
         raise UserError("compage.backup.error.not_backup")
     answers = ChecklistAnswers.from_json(json.dumps(checklist))
     # The backup's trail was chained under another key (or another process's): it cannot be
-    # verified here, and restoring appends its events marked imported (issue 11, finding 6).
+    # verified here, and restoring appends its events marked imported: never in
+    # place of the session's own, which a forged backup could otherwise replace.
     audit = AuditTrail.from_json(json.dumps(document.get("audit") or {"events": []}))
     AuditTrail().import_events(audit.events)  # the same checks the restore makes, nothing kept
     runs = document.get("runs") or []

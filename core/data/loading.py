@@ -804,7 +804,8 @@ def _check_first_row(sample: str, delimiter: str, name: str) -> None:
 
 
 def _header_width(source: bytes | str, delimiter: str, encoding: str) -> int:
-    """An upper bound on the header's field count, read before any parsing (finding 3)."""
+    """An upper bound on the header's field count, read before any parsing, so a hostile
+    header cannot make the parser build millions of columns."""
     cap = 64 * _MIB
     if isinstance(source, bytes):
         first = source[: source.find(b"\n", 0, cap) if b"\n" in source[:cap] else cap]

@@ -95,7 +95,8 @@ def write_bundle(
         raise UserError("evaluation.bundle.error.no_model", status=run.status)
     target = Path(path_zip)
     # Built in a private folder (0700; in memory on a shared server, removed in any case) and
-    # moved in whole: a failure leaves nothing half-written (issue 11, finding 9).
+    # moved in whole: a failure leaves nothing half-written, and on a shared
+    # server nothing made from the data outside that folder.
     with private_dir("modeldesk-bundle-") as tmp:
         content = Path(tmp) / "content"
         content.mkdir()

@@ -17,23 +17,15 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from core.prep.preprocessing import ColumnPlan, PreprocessSpec, prepare_frame
-from core.train.engine import MIN_LEARNING_RATE, MOMENTUM, PLATEAU_FACTOR, TrainSpec
+from core.train.engine import MIN_LEARNING_RATE, PLATEAU_FACTOR, TrainSpec
 from core.train.models import ModelSpec, resolved_loss
+from core.train.optimizers import optimizer
 
 if TYPE_CHECKING:
     from core.train.runner import RunConfig
 
 SCRIPT_FILE = "train_model.py"
 SCALERS = {"standard": "StandardScaler()", "minmax": "MinMaxScaler()", "robust": "RobustScaler()"}
-OPTIMIZERS = {
-    "sgd": "keras.optimizers.SGD({lr})",
-    "momentum": f"keras.optimizers.SGD({{lr}}, momentum={MOMENTUM})",
-    "nesterov": f"keras.optimizers.SGD({{lr}}, momentum={MOMENTUM}, nesterov=True)",
-    "adam": "keras.optimizers.Adam({lr})",
-    "adamw": "keras.optimizers.AdamW({lr})",
-    "rmsprop": "keras.optimizers.RMSprop({lr})",
-    "adagrad": "keras.optimizers.Adagrad({lr})",
-}
 INITIALIZERS = {
     "relu": "he_uniform",
     "gelu": "he_uniform",
@@ -70,7 +62,7 @@ def training_script(config: RunConfig, n_classes: int, run_name: str = "") -> st
 def _header(name: str) -> str:
     # The name is user text inside a docstring: its repr, with backslashes and double quotes
     # escaped, reads back as that repr and can never close the docstring (a run named
-    # 'x"""...' stays text; issue 11, finding 8).
+    # 'x"""...' stays text).
     quoted = repr(name).replace("\\", "\\\\").replace('"', '\\"')
     return f'''\
 """Train {quoted} again with plain pandas, scikit-learn and Keras (written by ModelDesk).
@@ -344,7 +336,7 @@ def _compile_and_fit(model: ModelSpec, train: TrainSpec, task: str) -> str:
     lr = repr(train.learning_rate)
     if train.schedule == "cosine":
         lr = f"keras.optimizers.schedules.CosineDecay({lr}, decay_steps=EPOCHS * steps)"
-    optimizer = OPTIMIZERS[train.optimizer].format(lr=lr)
+    optimizer_call = optimizer(train.optimizer).code(lr)
     callbacks = []
     if train.early_stopping:
         callbacks.append(
@@ -371,7 +363,7 @@ def _compile_and_fit(model: ModelSpec, train: TrainSpec, task: str) -> str:
 def fit(model, train, y_train, val, y_val, classes) -> None:
     batch = BATCH_SIZE or len(train)
 {steps_line}    model.compile(
-        optimizer={optimizer},
+        optimizer={optimizer_call},
         loss={resolved_loss(model, task)!r},
         metrics=[{MAIN_METRICS[task]!r}],
     )

@@ -97,7 +97,8 @@ def model_card(
     splits = prepared.splits
     task_name = t(f"preprocess.task.name.{task}", lang)
     layers = ", ".join(str(units) for units in model.hidden_layers) if model.kind == "mlp" else "-"
-    # Every user-derived string (names, labels, columns) is escaped: issue 11, finding 8.
+    # Every user-derived string (names, labels, columns) is escaped: a name must not inject
+    # Markdown, HTML, links or images into the card.
     classes = ", ".join(_md(label) for label in prepared.preprocessor.classes_) or "-"
     test_rows = len(splits.y_test)
     inputs = [item["name"] for item in prepared.preprocessor.schema_]

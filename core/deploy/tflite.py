@@ -1,5 +1,5 @@
 """TensorFlow Lite exports of a trained model: float, and dynamic-range quantised, each with its
-size and its test metric beside the Keras model's (issue 5, point 9).
+size and its test metric beside the Keras model's, so the cost of shrinking it is plain.
 
 Float uses `TFLiteConverter.from_keras_model`; quantised goes through a SavedModel
 (`model.export(dir)` + `from_saved_model(dir)` with `optimizations=[tf.lite.Optimize.DEFAULT]`),
@@ -87,7 +87,8 @@ def tflite_float(model: keras.Model) -> bytes:
     """The model as a float32 TensorFlow Lite flatbuffer."""
     import tensorflow as tf
 
-    # The converter writes a SavedModel of its own: in a private folder (issue 11, finding 9).
+    # The converter writes a SavedModel of its own: in a private folder, as
+    # every file made from a user's data.
     with private_dir("modeldesk-tflite-"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         converter = tf.lite.TFLiteConverter.from_keras_model(model)

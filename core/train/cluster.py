@@ -34,29 +34,21 @@ How a job runs:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-import numpy as np
-
-from core.i18n import Message
+from core.i18n import Message, UserError
 from core.private_files import shared_deployment
 from core.train.devices import training_device
-from core.train.engine import (
-    DONE_STATUSES,
-    JobLimiter,
-    JobSnapshot,
-    Run,
-    TrainingJob,
-    TrainSpec,
-)
-from core.train.models import ModelSpec
+from core.train.engine import Job, Run, TrainingJob
 from core.train.privacy import dp_settings
+from core.train.status import RunStatus
 
 ADDRESS_VARIABLE = "MODELDESK_RAY_ADDRESS"
 NAMESPACE = "modeldesk"
@@ -64,6 +56,20 @@ QUEUE_NAME = "modeldesk-queue"
 POLL_S = 0.2  # the poller pulls new epochs this often (the page draws every 0.5 s)
 PUSH_S = 0.05  # the task pushes its progress and reads Stop this often
 LEASE_S = 30.0  # a queue place nobody renews for this long is dropped
+START_TRIES = 3  # an embedded cluster that fails to start is started again, this many times in all
+START_RETRY_S = 5.0  # ... after waiting this long times the tries so far
+# How patient an embedded cluster's processes are on a busy machine. Ray's defaults suit a
+# dedicated node (the GCS binds its port within 30 s, a GCS silent for 60 s counts as killed, a
+# worker registers within 60 s); on a loaded 2-core machine a healthy cluster misses them and
+# dies with "GCS may have been killed". Set only where unset, so an operator's values win.
+EMBEDDED_PATIENCE = {
+    "RAY_gcs_server_port_wait_time_s": "120",
+    "RAY_NUM_REDIS_GET_RETRIES": "120",
+    "RAY_gcs_rpc_server_reconnect_timeout_s": "300",
+    "RAY_raylet_start_wait_time_s": "120",
+    "RAY_worker_register_timeout_seconds": "300",
+    "RAY_health_check_failure_threshold": "30",
+}
 _ROOT = Path(__file__).resolve().parents[2]
 
 _connect_lock = threading.Lock()
@@ -89,6 +95,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
         # embedded cluster listens on loopback only. The variable is read when Ray is imported
         # (here and in the processes it starts); the constant covers a Ray imported before.
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        for name, value in EMBEDDED_PATIENCE.items():
+            os.environ.setdefault(name, value)  # read by Ray's processes when they start
     import ray
 
     with _connect_lock:
@@ -102,7 +110,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
                 system: dict[str, Any] = {}
                 if shared_deployment():
                     system["automatic_object_spilling_enabled"] = False
-                ray.init(
+                _start_embedded(
+                    ray,
                     address="local",  # always a new instance, never one already running here
                     num_cpus=num_cpus,
                     include_dashboard=False,
@@ -123,6 +132,36 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
             _queue()
             _warm_up(ray)
     return ray
+
+
+def _start_embedded(ray: Any, **options: Any) -> None:
+    """`ray.init` for an embedded cluster, tried START_TRIES times: on a busy machine one of its
+    processes may miss a start deadline, and a fresh start usually succeeds. UserError (the
+    last error's first line) when none did."""
+    for attempt in range(1, START_TRIES + 1):
+        try:
+            ray.init(**options)
+            return
+        except Exception as error:  # Ray raises several kinds for a failed start
+            with contextlib.suppress(Exception):
+                ray.shutdown()  # what did start of this try
+            if attempt == START_TRIES:
+                raise UserError(
+                    "jobs.error.ray_start", tries=START_TRIES, error=_first_line(error)
+                ) from error
+            time.sleep(START_RETRY_S * attempt)
+
+
+def exit_after_ray(code: int) -> NoReturn:
+    """End this process with `code` after leaving Ray: the command's own outcome, never what
+    Ray's processes print or raise while they stop (slow on a busy machine, where a GCS that
+    stops first can fail the driver's teardown) nor its exit-time hooks."""
+    with contextlib.suppress(Exception):
+        disconnect()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def start_local(num_cpus: int = 2) -> Any:
@@ -169,150 +208,38 @@ def cluster_workers() -> int:
     return sum(1 for node in ray.nodes() if node.get("Alive"))
 
 
-class ClusterTrainingJob:
-    """A training job that runs as a Ray task: the `TrainingJob` interface the pages use."""
+class ClusterTrainingJob(Job):
+    """A training job that runs as a Ray task (the `Job` contract, like a thread job)."""
 
-    def __init__(
-        self,
-        model_spec: ModelSpec,
-        train_spec: TrainSpec,
-        task: str,
-        n_classes: int,
-        X_train: np.ndarray,
-        y_train: np.ndarray,
-        X_val: np.ndarray | None = None,
-        y_val: np.ndarray | None = None,
-        limiter: JobLimiter | None = None,
-        name: str = "",
-    ) -> None:
-        # A local TrainingJob (never started) checks the arrays and names the run exactly as a
-        # thread job would; its checked arrays are what travels to the cluster.
-        local = TrainingJob(
-            model_spec, train_spec, task, n_classes, X_train, y_train, X_val, y_val, name=name
-        )
-        self._local = local
-        self.model_spec, self.train_spec, self.task = model_spec, train_spec, task
-        self.n_classes = n_classes
-        self.run_id, self.name, self.created_at = local.run_id, local.name, local.created_at
-        self.batches_per_epoch = local.batches_per_epoch
+    thread_prefix = "ray-job"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The arrays are checked and the run named exactly as a thread job does it; the checked
+        # arrays are what travels to the cluster.
+        super().__init__(*args, **kwargs)
         # DP-SGD: the same settings the remote job calibrates; the ε spent is computed here
         # from the steps the cluster reports (core.train.privacy).
         self._dp = (
-            dp_settings(train_spec, len(local.X_train), local.batches_per_epoch)
-            if train_spec.dp
+            dp_settings(self.train_spec, len(self.X_train), self.batches_per_epoch)
+            if self.train_spec.dp
             else None
         )
         # The JobLimiter only admits owners (one job each) and stops jobs of silent sessions
         # here; the slots are the cluster's (_Queue).
-        self.limiter = limiter
         self.worker_pid: int | None = None
-        self.device: Message | None = None
-        self._lock = threading.Lock()
-        self._stop_requested = threading.Event()
-        self._done_event = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._status = "queued"
-        self._message: Message | None = None
-        self._history: dict[str, list[float]] = {}
-        self._parameters: dict[str, list[float]] = {}
-        self._batch = 0
-        self._batches_seen = 0
         self._queue_position: int | None = None
-        self._started: float | None = None
-        self._training_started: float | None = None
-        self._ended: float | None = None
-        self._run: Run | None = None
 
-    # --- control (the TrainingJob interface) -----------------------------------------------
-
-    def start(self) -> ClusterTrainingJob:
-        """Queue the job on the cluster and follow it from a poller thread."""
-        with self._lock:
-            if self._thread is not None or self._status in DONE_STATUSES:
-                raise RuntimeError("a training job can be started once")
-            self._started = time.monotonic()
-            self._thread = threading.Thread(
-                target=self._follow, name=f"ray-job-{self.run_id[:8]}", daemon=True
-            )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Ask the cluster to stop the job; the best weights seen so far are kept."""
-        self._stop_requested.set()
+    def _on_stop(self) -> None:
         channels = _channels
         if channels is not None:
             channels.stop.remote(self.run_id)  # not awaited: Stop returns at once
-        with self._lock:
-            never_started = self._thread is None and self._status not in DONE_STATUSES
-        if never_started:
-            self._finish("stopped", Message("train.message.stopped_before_start"), None)
 
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the job to end; True if it has."""
-        return self._done_event.wait(timeout)
-
-    @property
-    def status(self) -> str:
-        """queued, running, stopped, finished or failed."""
-        with self._lock:
-            return self._status
-
-    @property
-    def running(self) -> bool:
-        """Whether the job is queued or training."""
-        return self.status in ("queued", "running")
-
-    @property
-    def done(self) -> bool:
-        """Whether the job has ended."""
-        return self._done_event.is_set()
-
-    @property
-    def batches_seen(self) -> int:
-        """Training batches run so far, over all epochs (as last reported by the cluster)."""
-        return self._batches_seen
-
-    def snapshot(self) -> JobSnapshot:
-        """The job's state as last pulled from the cluster (never waits on the network)."""
-        with self._lock:
-            status = self._status
-            history = {key: list(values) for key, values in self._history.items()}
-            parameters = {key: list(values) for key, values in self._parameters.items()}
-            message = self._message
-            started, training_started, ended = self._started, self._training_started, self._ended
-            batch = self._batch if status == "running" else 0
-            position = self._queue_position if status == "queued" else None
-        epoch = len(history.get("loss", []))
-        now = ended if ended is not None else time.monotonic()
-        return JobSnapshot(
-            status=status,
-            epoch=epoch,
-            epochs=self.train_spec.epochs,
-            batch=batch,
-            batches_per_epoch=self.batches_per_epoch,
-            history=history,
-            elapsed=0.0 if started is None else now - started,
-            eta_seconds=self._eta(status, epoch, batch, training_started, now),
-            queue_position=position,
-            message=message,
-            parameters=parameters,
-            privacy=self.privacy_report(),
-        )
-
-    def privacy_report(self) -> dict[str, Any] | None:
-        """The privacy block for the steps taken so far (None without DP)."""
-        return None if self._dp is None else self._dp.report(self._batches_seen)
-
-    def result(self) -> Run:
-        """The run with its weights (the Keras model is rebuilt here on first use)."""
-        if not self._done_event.is_set() or self._run is None:
-            raise RuntimeError("the training job has not ended yet")
-        return self._run
+    def _queue_place(self) -> int | None:
+        return self._queue_position
 
     # --- the poller thread -----------------------------------------------------------------
 
-    def _follow(self) -> None:
+    def _work(self) -> None:
         token = self.run_id
         queue = None
         try:
@@ -323,15 +250,13 @@ class ClusterTrainingJob:
                 position = ray.get(queue.visit.remote(token, slots))
                 with self._lock:
                     self._queue_position = position or None
-                if self._stop_requested.is_set():
-                    self._finish("stopped", Message("train.message.stopped_in_queue"), None)
+                if self._stop_event.is_set():
+                    self._finish(RunStatus.STOPPED, Message("train.message.stopped_in_queue"))
                     return
                 if position == 0:
                     break
                 time.sleep(POLL_S)
             self._run_on_cluster(ray, queue, token)
-        except Exception as error:  # the poller must always end the job, never hang it
-            self._finish("failed", Message("train.message.error", {"error": str(error)}), None)
         finally:
             if queue is not None:
                 queue.leave.remote(token)
@@ -342,7 +267,6 @@ class ClusterTrainingJob:
         from ray.exceptions import RayError, RayTaskError
 
         cpus, gpus = job_resources(ray)
-        local = self._local
         payload = {
             "model_spec": self.model_spec,
             "train_spec": self.train_spec,
@@ -353,10 +277,10 @@ class ClusterTrainingJob:
             "created_at": self.created_at,
         }
         ray.get(_channels.open.remote(token))
-        if self._stop_requested.is_set():
+        if self._stop_event.is_set():
             _channels.stop.remote(token)
         train_task = _actor_classes()[2]
-        arrays = (local.X_train, local.y_train, local.X_val, local.y_val)
+        arrays = (self.X_train, self.y_train, self.X_val, self.y_val)
         reference = train_task.options(num_cpus=cpus, num_gpus=gpus, max_retries=0).remote(
             payload, arrays, _channels
         )
@@ -373,83 +297,31 @@ class ClusterTrainingJob:
             run = ray.get(reference)
         except RayTaskError as error:  # the training code raised: report it as a thread job does
             cause = error.cause if isinstance(error.cause, BaseException) else error
-            self._finish("failed", Message("train.message.error", {"error": str(cause)}), None)
+            self._finish(RunStatus.FAILED, Message("train.message.error", {"error": str(cause)}))
             return
         except RayError as error:
             self._finish(
-                "failed",
+                RunStatus.FAILED,
                 Message("cluster.message.worker_lost", {"error": _first_line(error)}),
-                None,
             )
             return
         self._apply(ray.get(_channels.take.remote(token)))
         run.model = None
-        with self._lock:
-            self._run = run
-            self._status, self._message = run.status, run.message
-            self._history = {key: list(values) for key, values in run.history.items()}
-            self._parameters = {key: list(values) for key, values in run.parameters.items()}
-            self._ended = time.monotonic()
-            # The run's duration is this side's (queue included), as for a thread job.
-            started = self._started if self._started is not None else self._ended
-            run.duration_s = round(self._ended - started, 3)
-        self._done_event.set()
+        self._adopt(run)
 
     def _apply(self, updates: list[dict[str, Any]]) -> None:
-        with self._lock:
-            for update in updates:
-                for logs, parameters in update.get("epochs", []):
-                    for key, value in logs.items():
-                        self._history.setdefault(key, []).append(value)
-                    for key, value in parameters.items():
-                        self._parameters.setdefault(key, []).append(value)
-                if update.get("status") == "running" and self._status == "queued":
-                    self._status = "running"
-                    self._training_started = time.monotonic()
-                self._batch = update.get("batch", self._batch)
-                self._batches_seen = update.get("batches_seen", self._batches_seen)
-                if "pid" in update:
-                    self.worker_pid = update["pid"]
-                if "device" in update:
-                    self.device = update["device"]
-
-    def _finish(self, status: str, message: Message | None, weights: Any) -> None:
-        with self._lock:
-            if self._done_event.is_set():
-                return
-            self._status, self._message = status, message
-            self._ended = time.monotonic()
-            started = self._started if self._started is not None else self._ended
-            self._run = Run(
-                run_id=self.run_id,
-                name=self.name,
-                model_spec=self.model_spec,
-                train_spec=self.train_spec,
-                task=self.task,
-                n_features=int(self._local.X_train.shape[1]),
-                n_classes=self.n_classes,
-                history={key: list(values) for key, values in self._history.items()},
-                status=status,
-                duration_s=round(self._ended - started, 3),
-                created_at=self.created_at,
-                weights=weights,
-                message=message,
-                parameters={key: list(values) for key, values in self._parameters.items()},
-                privacy=self.privacy_report(),
+        for update in updates:
+            for logs, parameters in update.get("epochs", []):
+                self._record_epoch(logs, parameters)
+            if update.get("status") == RunStatus.RUNNING:
+                self._set_running()
+            self._progress(
+                update.get("batch", self._batch), update.get("batches_seen", self._batches_seen)
             )
-        self._done_event.set()
-
-    def _eta(
-        self, status: str, epoch: int, batch: int, training_started: float | None, now: float
-    ) -> float | None:
-        if status in DONE_STATUSES:
-            return 0.0
-        if status != "running" or training_started is None:
-            return None
-        done = epoch + batch / self.batches_per_epoch
-        if done <= 0:
-            return None
-        return max(0.0, (now - training_started) / done * (self.train_spec.epochs - done))
+            if "pid" in update:
+                self.worker_pid = update["pid"]
+            if "device" in update:
+                self.device = update["device"]
 
 
 # --- remote side -------------------------------------------------------------------------------

@@ -12,10 +12,11 @@ import math
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -43,6 +44,13 @@ from core.train.models import (
     main_metric,
     resolved_loss,
 )
+from core.train.optimizers import REGISTRY as OPTIMIZER_REGISTRY
+from core.train.optimizers import optimizer, optimizer_names
+
+# The plateau constants are the policy's; codegen reads them here too.
+from core.train.policy import MIN_LEARNING_RATE as MIN_LEARNING_RATE
+from core.train.policy import PLATEAU_FACTOR as PLATEAU_FACTOR
+from core.train.policy import EpochPolicy
 from core.train.privacy import (
     DEFAULT_CLIP_NORM,
     DEFAULT_EPSILON,
@@ -52,21 +60,16 @@ from core.train.privacy import (
     dp_settings,
     validate_dp_fields,
 )
+from core.train.status import RunStatus
 
 if TYPE_CHECKING:
     import keras
 
-OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
 SCHEDULES: tuple[str, ...] = ("constant", "plateau", "cosine")
-STATUSES: tuple[str, ...] = ("queued", "running", "stopped", "finished", "failed")
-DONE_STATUSES: frozenset[str] = frozenset({"stopped", "finished", "failed"})
 LEARNING_RATE_RANGE: tuple[float, float] = (1e-5, 1.0)
 EPOCHS_RANGE: tuple[int, int] = (1, 500)
 # Powers of two for the batch-size slider; None ("full batch") is plain gradient descent.
 BATCH_SIZES: tuple[int | None, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, None)
-MOMENTUM = 0.9
-PLATEAU_FACTOR = 0.5
-MIN_LEARNING_RATE = 1e-7
 MAX_SEED = 2**31 - 1
 
 
@@ -122,19 +125,7 @@ def make_optimizer(spec: TrainSpec, steps_per_epoch: int = 1) -> keras.optimizer
         learning_rate = keras.optimizers.schedules.CosineDecay(
             spec.learning_rate, decay_steps=max(1, spec.epochs * steps_per_epoch)
         )
-    if spec.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate)
-    if spec.optimizer == "momentum":
-        return keras.optimizers.SGD(learning_rate, momentum=MOMENTUM)
-    if spec.optimizer == "nesterov":
-        return keras.optimizers.SGD(learning_rate, momentum=MOMENTUM, nesterov=True)
-    if spec.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate)
-    if spec.optimizer == "adamw":
-        return keras.optimizers.AdamW(learning_rate)
-    if spec.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate)
-    return keras.optimizers.Adagrad(learning_rate)
+    return optimizer(spec.optimizer).build(learning_rate)
 
 
 def enable_determinism() -> None:
@@ -223,7 +214,7 @@ def formulas_for(model_spec: ModelSpec, train_spec: TrainSpec, task: str) -> lis
     return [
         Formula(
             name,
-            FORMULAS[name],
+            formula_latex(name),
             Message(f"train.formula.{name}.title"),
             Message(f"train.formula.{name}.explain"),
         )
@@ -231,11 +222,18 @@ def formulas_for(model_spec: ModelSpec, train_spec: TrainSpec, task: str) -> lis
     ]
 
 
+def formula_latex(name: str) -> str:
+    """The LaTeX of a rule `formulas_for` names: an optimizer's update rule from its registry
+    entry, any other rule from FORMULAS."""
+    entry = OPTIMIZER_REGISTRY.get(name)
+    return entry.latex if entry is not None else FORMULAS[name]
+
+
 @dataclass(frozen=True)
 class JobSnapshot:
     """What a page draws: status, progress, history (copied), time left, queue place, message."""
 
-    status: str
+    status: RunStatus
     epoch: int
     epochs: int
     batch: int
@@ -254,12 +252,12 @@ class JobSnapshot:
     @property
     def done(self) -> bool:
         """Whether the job has ended (stopped, finished or failed)."""
-        return self.status in DONE_STATUSES
+        return self.status.done
 
     @property
     def progress(self) -> float:
         """Fraction of the planned batches done, 0..1."""
-        if self.status == "finished":
+        if self.status == RunStatus.FINISHED:
             return 1.0
         steps = self.epoch + (self.batch / self.batches_per_epoch if self.batches_per_epoch else 0)
         return min(1.0, steps / self.epochs)
@@ -277,7 +275,7 @@ class Run:
     n_features: int
     n_classes: int
     history: dict[str, list[float]]
-    status: str
+    status: RunStatus
     duration_s: float
     created_at: str
     weights: list[np.ndarray] | None = field(default=None, repr=False, compare=False)
@@ -290,6 +288,10 @@ class Run:
     # The privacy block of a DP-SGD run (core.train.privacy.DPSettings.report: ε spent for the
     # steps taken, δ, σ, C, q, steps); None when the run trained without DP.
     privacy: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        # A status read back from JSON (or given as its string) becomes the typed one.
+        self.status = RunStatus(self.status)
 
     @property
     def epochs_trained(self) -> int:
@@ -354,8 +356,20 @@ class Run:
         return self.model
 
 
-class TrainingJob:
-    """One training run in a background thread, with Stop, a live history and a snapshot."""
+class Job(ABC):
+    """The contract of a training job, whatever runs it: one run in the background, with Stop,
+    a live history and a snapshot. Backends: `TrainingJob` (a thread in this process),
+    `core.train.cluster.ClusterTrainingJob` (a Ray task), `core.train.multiworker.MultiWorkerJob`
+    (local worker processes). The pages, the job queue (`JobLimiter`) and the CLI use only this.
+
+    The shared parts live here once: the checked arrays and the run's name, the lock-protected
+    status, history and parameters, `snapshot()`, the ETA, `join()`, the privacy report and the
+    `Run` a job ends with. A backend implements `_work()` (run in the job's own thread by
+    `start()`), reports through `_set_running()`, `_record_epoch()`, `_progress()` and ends with
+    `_finish()` or `_adopt()`; it may add `_on_stop()` and `_queue_place()`.
+    """
+
+    thread_prefix = "job"
 
     def __init__(
         self,
@@ -369,16 +383,14 @@ class TrainingJob:
         y_val: np.ndarray | None = None,
         limiter: JobLimiter | None = None,
         name: str = "",
-        on_epoch: Callable[[int, dict[str, float]], None] | None = None,
-        on_block: Callable[[int, int], None] | None = None,
-        gradients: GradientFn | None = None,
     ) -> None:
         self.model_spec = model_spec
         self.train_spec = train_spec
         self.task = task
         self.n_classes = n_classes
         self.X_train, self.y_train = _checked_arrays(X_train, y_train, task, n_classes)
-        self.X_val, self.y_val = (None, None)
+        self.X_val: np.ndarray | None = None
+        self.y_val: np.ndarray | None = None
         if X_val is not None and y_val is not None and len(X_val):
             self.X_val, self.y_val = _checked_arrays(X_val, y_val, task, n_classes)
             if self.X_val.shape[1] != self.X_train.shape[1]:
@@ -391,24 +403,20 @@ class TrainingJob:
         if train_spec.dp:
             check_model_for_dp(model_spec)
         self.limiter = limiter
-        # Called in the training thread: on_epoch(epoch, logs) after each recorded epoch (a
-        # Ray actor streams the history from it), on_block(epoch, batches done in the epoch)
-        # after each compiled block. gradients replaces the gradient hook (core.train.loop).
-        self.on_epoch = on_epoch
-        self.on_block = on_block
-        self.gradients = gradients
-        self.target_scale: TargetScale | None = None
         self.run_id = uuid.uuid4().hex
         self.name = name or f"{model_spec.kind}-{self.run_id[:6]}"
         self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
         n_rows = len(self.X_train)
         self.batches_per_epoch = math.ceil(n_rows / (train_spec.batch_size or n_rows))
+        # Where the job trains, when not on this process's own device (a cluster's worker
+        # reports it); None: here (core.train.devices.training_device).
+        self.device: Message | None = None
 
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
         self._done_event = threading.Event()
         self._thread: threading.Thread | None = None
-        self._status = "queued"
+        self._status = RunStatus.QUEUED
         self._message: Message | None = None
         self._history: dict[str, list[float]] = {}
         self._parameters: dict[str, list[float]] = {}
@@ -418,52 +426,53 @@ class TrainingJob:
         self._training_started: float | None = None
         self._ended: float | None = None
         self._run: Run | None = None
-        # Set when a DP-SGD job starts; the ε spent is computed when asked for (snapshot, the
-        # run), never in the training loop (core.train.privacy.epsilon_spent caches it).
+        # A DP-SGD job's settings (core.train.privacy): the ε spent is computed when asked for
+        # (snapshot, the run), never in the training loop.
         self._dp: DPSettings | None = None
 
     # --- control ---------------------------------------------------------------------------
 
-    def start(self) -> TrainingJob:
-        """Start training in a background thread (after waiting for a slot if limited)."""
+    def start(self) -> Self:
+        """Start the job in its own thread (it may wait for a slot first); returns the job."""
         with self._lock:
-            if self._thread is not None or self._status in DONE_STATUSES:
-                raise RuntimeError("a TrainingJob can be started once")
+            if self._thread is not None or self._status.done:
+                raise RuntimeError("a training job can be started once")
             self._started = time.monotonic()
             self._thread = threading.Thread(
-                target=self._work, name=f"training-{self.run_id[:8]}", daemon=True
+                target=self._guarded_work,
+                name=f"{self.thread_prefix}-{self.run_id[:8]}",
+                daemon=True,
             )
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Ask training to stop within one batch; the best weights seen so far are kept."""
+        """Ask the job to stop soon; the best weights seen so far are kept."""
         self._stop_event.set()
-        if self.limiter is not None:
-            self.limiter.wake()
+        self._on_stop()
         with self._lock:
-            never_started = self._thread is None and self._status not in DONE_STATUSES
+            never_started = self._thread is None and not self._status.done
         if never_started:
-            self._finish("stopped", Message("train.message.stopped_before_start"), None)
+            self._finish(RunStatus.STOPPED, Message("train.message.stopped_before_start"))
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the job to end; True if it has."""
         return self._done_event.wait(timeout)
 
     @property
-    def status(self) -> str:
-        """queued, running, stopped, finished or failed."""
+    def status(self) -> RunStatus:
+        """Where the job stands now."""
         with self._lock:
             return self._status
 
     @property
     def running(self) -> bool:
         """Whether the job is queued or training (the page keeps polling while it is)."""
-        return self.status in ("queued", "running")
+        return not self.status.done
 
     @property
     def done(self) -> bool:
-        """Whether the job has ended."""
+        """Whether the job has ended (its run is ready)."""
         return self._done_event.is_set()
 
     @property
@@ -472,17 +481,17 @@ class TrainingJob:
         return self._batches_seen
 
     def snapshot(self) -> JobSnapshot:
-        """A consistent copy of the job's state, safe to read from any thread."""
+        """A consistent copy of the job's state, safe to read from any thread; never waits on
+        training or the network."""
         with self._lock:
             status = self._status
             history = {key: list(values) for key, values in self._history.items()}
             parameters = {key: list(values) for key, values in self._parameters.items()}
             message = self._message
             started, training_started, ended = self._started, self._training_started, self._ended
-            batch = self._batch if status == "running" else 0
+            batch = self._batch if status == RunStatus.RUNNING else 0
         epoch = len(history.get("loss", []))
         now = ended if ended is not None else time.monotonic()
-        elapsed = 0.0 if started is None else now - started
         return JobSnapshot(
             status=status,
             epoch=epoch,
@@ -490,11 +499,9 @@ class TrainingJob:
             batch=batch,
             batches_per_epoch=self.batches_per_epoch,
             history=history,
-            elapsed=elapsed,
+            elapsed=0.0 if started is None else now - started,
             eta_seconds=self._eta(status, epoch, batch, training_started, now),
-            queue_position=self.limiter.position(self)
-            if status == "queued" and self.limiter
-            else None,
+            queue_position=self._queue_place() if status == RunStatus.QUEUED else None,
             message=message,
             parameters=parameters,
             privacy=self.privacy_report(),
@@ -510,32 +517,169 @@ class TrainingJob:
             raise RuntimeError("the training job has not ended yet")
         return self._run
 
-    # --- the worker thread -----------------------------------------------------------------
+    # --- what a backend implements ---------------------------------------------------------
+
+    @abstractmethod
+    def _work(self) -> None:
+        """Train (in the job's thread) and end with `_finish` or `_adopt`."""
+
+    def _on_stop(self) -> None:
+        """Pass a Stop on to wherever the job trains (called at once by `stop()`)."""
+        return None
+
+    def _queue_place(self) -> int | None:
+        """The job's place in its queue while queued (1 = next), None when unknown."""
+        return None
+
+    # --- what a backend reports with -------------------------------------------------------
+
+    def _guarded_work(self) -> None:
+        try:
+            self._work()
+        except UserError as error:
+            self._finish(RunStatus.FAILED, error.message)
+        except Exception as error:  # a job's thread must always end the job, never hang it
+            self._finish(RunStatus.FAILED, Message("train.message.error", {"error": str(error)}))
+
+    def _set_running(self) -> None:
+        with self._lock:
+            if self._status == RunStatus.QUEUED:
+                self._status = RunStatus.RUNNING
+                self._training_started = time.monotonic()
+
+    def _progress(self, batch: int, batches_seen: int) -> None:
+        with self._lock:
+            self._batch, self._batches_seen = batch, batches_seen
+
+    def _record_epoch(self, logs: dict[str, float], parameters: dict[str, float]) -> None:
+        with self._lock:
+            for key, value in logs.items():
+                self._history.setdefault(key, []).append(value)
+            for key, value in parameters.items():
+                self._parameters.setdefault(key, []).append(value)
+            self._batch = 0
+
+    def _finish(
+        self,
+        status: RunStatus,
+        message: Message | None,
+        *,
+        model: Any = None,
+        weights: list[np.ndarray] | None = None,
+        best_epoch: int | None = None,
+    ) -> None:
+        """End the job with a run made of what it recorded (once; later calls do nothing)."""
+        if weights is None and model is not None:
+            weights = model.get_weights()
+        privacy = self.privacy_report()
+        with self._lock:
+            if self._done_event.is_set():
+                return
+            run = Run(
+                run_id=self.run_id,
+                name=self.name,
+                model_spec=self.model_spec,
+                train_spec=self.train_spec,
+                task=self.task,
+                n_features=int(self.X_train.shape[1]),
+                n_classes=self.n_classes,
+                history={key: list(values) for key, values in self._history.items()},
+                status=status,
+                duration_s=0.0,
+                created_at=self.created_at,
+                weights=weights,
+                model=model,
+                message=message,
+                best_epoch=best_epoch,
+                parameters={key: list(values) for key, values in self._parameters.items()},
+                privacy=privacy,
+            )
+            self._end(run)
+
+    def _adopt(self, run: Run) -> None:
+        """End the job with a run trained elsewhere (its history replaces the live one)."""
+        with self._lock:
+            if self._done_event.is_set():
+                return
+            self._history = {key: list(values) for key, values in run.history.items()}
+            self._parameters = {key: list(values) for key, values in run.parameters.items()}
+            self._end(run)
+
+    def _end(self, run: Run) -> None:
+        # Called with the lock held. The run's duration is this side's, queue included.
+        self._status, self._message = run.status, run.message
+        self._ended = time.monotonic()
+        started = self._started if self._started is not None else self._ended
+        run.duration_s = round(self._ended - started, 3)
+        self._run = run
+        self._done_event.set()
+
+    def _eta(
+        self,
+        status: RunStatus,
+        epoch: int,
+        batch: int,
+        training_started: float | None,
+        now: float,
+    ) -> float | None:
+        if status.done:
+            return 0.0
+        if status != RunStatus.RUNNING or training_started is None:
+            return None
+        done = epoch + batch / self.batches_per_epoch
+        if done <= 0:
+            return None
+        per_epoch = (now - training_started) / done
+        return max(0.0, per_epoch * (self.train_spec.epochs - done))
+
+
+class TrainingJob(Job):
+    """One training run in a background thread of this process: the compiled loop
+    (core.train.loop) under the per-epoch policy (core.train.policy)."""
+
+    thread_prefix = "training"
+
+    def __init__(
+        self,
+        *args: Any,
+        on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+        on_block: Callable[[int, int], None] | None = None,
+        gradients: GradientFn | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        # Called in the training thread: on_epoch(epoch, logs) after each recorded epoch,
+        # on_block(epoch, batches done in the epoch) after each compiled block. gradients
+        # replaces the gradient hook (core.train.loop).
+        self.on_epoch = on_epoch
+        self.on_block = on_block
+        self.gradients = gradients
+        self.target_scale: TargetScale | None = None
+
+    def _on_stop(self) -> None:
+        if self.limiter is not None:
+            self.limiter.wake()
+
+    def _queue_place(self) -> int | None:
+        return self.limiter.position(self) if self.limiter is not None else None
 
     def _work(self) -> None:
+        if self.limiter is None:
+            self._train()
+            return
+        if not self.limiter.acquire(self, self._stop_event):
+            self._finish(RunStatus.STOPPED, Message("train.message.stopped_in_queue"))
+            return
         try:
-            if self.limiter is not None:
-                if not self.limiter.acquire(self, self._stop_event):
-                    self._finish("stopped", Message("train.message.stopped_in_queue"), None)
-                    return
-                try:
-                    self._train()
-                finally:
-                    self.limiter.release(self)
-            else:
-                self._train()
-        except UserError as error:
-            self._finish("failed", error.message, None)
-        except Exception as error:  # a worker thread must always end the job, never hang it
-            self._finish("failed", Message("train.message.error", {"error": str(error)}), None)
+            self._train()
+        finally:
+            self.limiter.release(self)
 
     def _train(self) -> None:
         if self._stop_event.is_set():
-            self._finish("stopped", Message("train.message.stopped_before_start"), None)
+            self._finish(RunStatus.STOPPED, Message("train.message.stopped_before_start"))
             return
-        with self._lock:
-            self._status = "running"
-            self._training_started = time.monotonic()
+        self._set_running()
         enable_determinism()
         spec, task = self.train_spec, self.task
         loss_name = resolved_loss(self.model_spec, task)
@@ -583,35 +727,30 @@ class TrainingJob:
         loss_unit = loss_factor(loss_name, scale)
         metric_unit = scale.std if scale is not None and metric == "mae" else 1.0
         monitor_name = "val_loss" if loop.has_validation else "loss"
-        best, best_epoch, best_weights = math.inf, None, None
-        early_wait, early_stopped = 0, None
-        plateau_best, plateau_wait = math.inf, 0
-        bad_loss: tuple[int, float] | None = None
+        policy = EpochPolicy(spec, LEARNING_RATE_RANGE[0])
+        best_weights = None
         started = time.monotonic()
         block = 1
-        epochs_done = 0
-        for epoch in range(spec.epochs):
-            order = loop.order(epoch)
+        for epoch in range(1, spec.epochs + 1):
+            order = loop.order(epoch - 1)
             losses: list[np.ndarray] = []
             metric_sums: list[np.ndarray] = []
             done = 0
             while done < loop.steps and not self._stop_event.is_set():
                 count = min(block, loop.steps - done)
                 block_started = time.monotonic()
-                batch_losses, batch_metrics = loop.run(order, done, count, epoch)
+                batch_losses, batch_metrics = loop.run(order, done, count, epoch - 1)
                 block = next_block(count, time.monotonic() - block_started, loop.steps)
                 done += count
-                self._batch = done
-                self._batches_seen += count
+                self._progress(done, self._batches_seen + count)
                 losses.append(batch_losses)
                 metric_sums.append(batch_metrics)
                 if not np.isfinite(batch_losses).all():
-                    bad = batch_losses[~np.isfinite(batch_losses)][0]
-                    bad_loss = (epoch + 1, float(bad))
+                    policy.fail(epoch, batch_losses[~np.isfinite(batch_losses)][0])
                     break
                 if self.on_block is not None:
-                    self.on_block(epoch + 1, done)
-            if bad_loss is not None or done < loop.steps:
+                    self.on_block(epoch, done)
+            if policy.bad_loss is not None or done < loop.steps:
                 break  # a cut epoch's numbers describe part of the data; keep them off the curves
             loss, metric_value = loop.epoch_means(losses, metric_sums)
             logs = {"loss": loss * loss_unit, metric: metric_value * metric_unit}
@@ -622,148 +761,37 @@ class TrainingJob:
                     {"val_loss": val_loss * loss_unit, f"val_{metric}": val_metric * metric_unit}
                 )
                 decided["val_loss"] = val_loss
-            bad_value = next(
-                (v for k, v in logs.items() if "loss" in k and not math.isfinite(v)), None
-            )
-            if bad_value is not None:
-                bad_loss = (epoch + 1, bad_value)
+            if not policy.check_epoch(epoch, logs):
                 break
-            epochs_done = epoch + 1
+            rate = _current_learning_rate(optimizer)
             # float32 noise (0.0010000000474974513) would show on the page; 7 digits is exact.
-            logs["learning_rate"] = float(f"{_current_learning_rate(optimizer):.7g}")
+            logs["learning_rate"] = float(f"{rate:.7g}")
             logs["time_s"] = round(time.monotonic() - started, 4)
-            current = decided[monitor_name]
-            if current < best:
-                best, best_epoch = current, epoch + 1
+            verdict = policy.after_epoch(epoch, decided[monitor_name], rate)
+            if verdict.improved:
                 best_weights = model.get_weights()
             parameters = output_parameters(model, scale) if self.model_spec.kind == "linear" else {}
             self._record_epoch(logs, parameters)
             if self.on_epoch is not None:
-                self.on_epoch(epoch + 1, dict(logs))
-            # Early stopping as keras.callbacks.EarlyStopping (min_delta 0).
-            early_wait = 0 if best_epoch == epoch + 1 else early_wait + 1
-            if spec.early_stopping and early_wait >= spec.patience and epoch > 0:
-                early_stopped = epoch + 1
+                self.on_epoch(epoch, dict(logs))
+            if verdict.stop:
                 break
-            # Learning rate on a plateau as keras.callbacks.ReduceLROnPlateau (min_delta 1e-4).
-            if spec.schedule == "plateau":
-                if current < plateau_best - 1e-4:
-                    plateau_best, plateau_wait = current, 0
-                else:
-                    plateau_wait += 1
-                    rate = _current_learning_rate(optimizer)
-                    if plateau_wait >= max(1, spec.patience // 2) and rate > np.float32(
-                        MIN_LEARNING_RATE
-                    ):
-                        optimizer.learning_rate.assign(
-                            max(rate * PLATEAU_FACTOR, MIN_LEARNING_RATE)
-                        )
-                        plateau_wait = 0
+            if verdict.learning_rate is not None:
+                optimizer.learning_rate.assign(verdict.learning_rate)
             if self._stop_event.is_set():
                 break
 
-        if bad_loss is not None:
-            epoch_number, value = bad_loss
-            status = "failed"
-            message = Message(
-                "train.message.nan_loss",
-                {
-                    "value": str(value),
-                    "epoch": epoch_number,
-                    "lr": f"{spec.learning_rate:g}",
-                    "suggested": f"{max(spec.learning_rate / 10, LEARNING_RATE_RANGE[0]):g}",
-                },
-            )
-        elif self._stop_event.is_set():
-            status = "stopped"
-            message = (
-                Message("train.message.stopped_no_epoch")
-                if best_epoch is None
-                else Message("train.message.stopped", {"epoch": epochs_done, "best": best_epoch})
-            )
-        elif early_stopped is not None:
-            status, message = (
-                "finished",
-                Message(
-                    "train.message.early_stopped",
-                    {"epoch": early_stopped, "patience": spec.patience},
-                ),
-            )
-        else:
-            status, message = "finished", None
-        # Stop keeps the best weights seen; so does a blown-up run, so its model is usable.
-        keep_best = status in ("stopped", "failed") or spec.restore_best
-        kept_epoch = epochs_done or None
-        if keep_best and best_weights is not None:
+        outcome = policy.outcome(self._stop_event.is_set(), best_weights is not None)
+        if outcome.restore_best and best_weights is not None:
             model.set_weights(best_weights)
-            kept_epoch = best_epoch
         if scale is not None:
             fold_target_scale(model, scale)  # the saved model predicts in the target's units
         self.target_scale = scale
-        self._finish(status, message, model, kept_epoch)
-
-    def _record_epoch(self, logs: dict[str, float], parameters: dict[str, float]) -> None:
-        with self._lock:
-            for key, value in logs.items():
-                self._history.setdefault(key, []).append(value)
-            for key, value in parameters.items():
-                self._parameters.setdefault(key, []).append(value)
-            self._batch = 0
-
-    def _finish(
-        self, status: str, message: Message | None, model: Any, best_epoch: int | None = None
-    ) -> None:
-        with self._lock:
-            if self._done_event.is_set():
-                return
-            self._status = status
-            self._message = message
-            self._ended = time.monotonic()
-            started = self._started if self._started is not None else self._ended
-            self._run = Run(
-                run_id=self.run_id,
-                name=self.name,
-                model_spec=self.model_spec,
-                train_spec=self.train_spec,
-                task=self.task,
-                n_features=int(self.X_train.shape[1]),
-                n_classes=self.n_classes,
-                history={key: list(values) for key, values in self._history.items()},
-                status=status,
-                duration_s=round(self._ended - started, 3),
-                created_at=self.created_at,
-                weights=None if model is None else model.get_weights(),
-                model=model,
-                message=message,
-                best_epoch=best_epoch,
-                parameters={key: list(values) for key, values in self._parameters.items()},
-            )
-        if self._run is not None and self._dp is not None:
-            self._run.privacy = self.privacy_report()
-        self._done_event.set()
-
-    def _eta(
-        self, status: str, epoch: int, batch: int, training_started: float | None, now: float
-    ) -> float | None:
-        if status in DONE_STATUSES:
-            return 0.0
-        if status != "running" or training_started is None:
-            return None
-        done = epoch + batch / self.batches_per_epoch
-        if done <= 0:
-            return None
-        per_epoch = (now - training_started) / done
-        return max(0.0, per_epoch * (self.train_spec.epochs - done))
+        self._finish(outcome.status, outcome.message, model=model, best_epoch=outcome.kept_epoch)
 
 
-_ADAM_MOMENTS = (
-    r"\begin{aligned} m_t &= \beta_1 m_{t-1} + (1 - \beta_1)\, g_t, &"
-    r" v_t &= \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\"
-    r" \hat{m}_t &= \frac{m_t}{1 - \beta_1^{\,t}}, &"
-    r" \hat{v}_t &= \frac{v_t}{1 - \beta_2^{\,t}}"
-)
-# The update rules and losses, as Keras computes them with its defaults (γ = 2, α = 0.25 for
-# focal losses; δ = 1 for Huber; ρ = 0.9 for RMSprop; λ = 0.004 for AdamW).
+# The losses and the other rules besides the optimizer's own (core.train.optimizers holds those),
+# as Keras computes them with its defaults (γ = 2, α = 0.25 for focal losses; δ = 1 for Huber).
 FORMULAS: dict[str, str] = {
     "mse": r"L = \frac{1}{n}\sum_{i=1}^{n}\left(y_i - \hat{y}_i\right)^2",
     "mae": r"L = \frac{1}{n}\sum_{i=1}^{n}\left|y_i - \hat{y}_i\right|",
@@ -802,32 +830,6 @@ FORMULAS: dict[str, str] = {
         r" \cdot \min\!\left(1, \frac{C}{\lVert \nabla_{\theta}\, \ell_i \rVert_2}\right) \\"
         r" &g_t = \frac{1}{q\,n}\left(\sum_{i \in B_t} \bar{g}_i"
         r" + \mathcal{N}\!\left(0,\ \sigma^2 C^2 I\right)\right) \end{aligned}"
-    ),
-    "sgd": r"\theta_{t+1} = \theta_t - \eta\, g_t",
-    "momentum": (
-        r"v_{t+1} = \mu\, v_t - \eta\, g_t,\qquad \theta_{t+1} = \theta_t + v_{t+1},\quad \mu = 0.9"
-    ),
-    "nesterov": (
-        r"v_{t+1} = \mu\, v_t - \eta\, g_t,\qquad"
-        r" \theta_{t+1} = \theta_t + \mu\, v_{t+1} - \eta\, g_t,\quad \mu = 0.9"
-    ),
-    "adam": (
-        _ADAM_MOMENTS + r" \\ \theta_t &= \theta_{t-1} - \eta\,"
-        r" \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon} & \beta_1 &= 0.9,\ \beta_2 = 0.999"
-        r" \end{aligned}"
-    ),
-    "adamw": (
-        _ADAM_MOMENTS + r" \\ \theta_t &= \theta_{t-1} - \eta\left("
-        r"\frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon} + \lambda\, \theta_{t-1}\right)"
-        r" & \lambda &= 0.004 \end{aligned}"
-    ),
-    "rmsprop": (
-        r"s_t = \rho\, s_{t-1} + (1 - \rho)\, g_t^2,\qquad"
-        r" \theta_t = \theta_{t-1} - \frac{\eta\, g_t}{\sqrt{s_t + \epsilon}},\quad \rho = 0.9"
-    ),
-    "adagrad": (
-        r"G_t = G_{t-1} + g_t^2,\qquad"
-        r" \theta_t = \theta_{t-1} - \frac{\eta\, g_t}{\sqrt{G_t + \epsilon}},\quad G_0 = 0.1"
     ),
     "schedule_cosine": (r"\eta_t = \eta_0 \cdot \frac{1}{2}\left(1 + \cos\frac{\pi t}{T}\right)"),
     "schedule_plateau": (r"\eta \leftarrow \max\left(\tfrac{1}{2}\,\eta,\ 10^{-7}\right)"),
@@ -874,9 +876,9 @@ def _checked_arrays(
 
 
 def _validate_train_spec(spec: TrainSpec) -> None:
-    if spec.optimizer not in OPTIMIZERS:
+    if spec.optimizer not in optimizer_names():
         raise UserError(
-            "train.error.optimizer", value=spec.optimizer, allowed=", ".join(OPTIMIZERS)
+            "train.error.optimizer", value=spec.optimizer, allowed=", ".join(optimizer_names())
         )
     low, high = LEARNING_RATE_RANGE
     rate = spec.learning_rate

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.i18n import Message, UserError
+from core.train.status import RunStatus
 
 LIVE_POLL_S = 0.5  # seconds between redraws of a job's live panel while it trains
 QUEUED_POLL_S = 2.0  # ... while it waits for a slot
@@ -280,7 +281,7 @@ def poll_seconds(job: Any, collected: bool, redrawn: bool = True) -> float | Non
     "Background jobs": one more full redraw after the collecting run)."""
     if job.done and collected:
         return None if redrawn else REDRAW_AFTER_S
-    return QUEUED_POLL_S if job.snapshot().status == "queued" else LIVE_POLL_S
+    return QUEUED_POLL_S if job.snapshot().status == RunStatus.QUEUED else LIVE_POLL_S
 
 
 def _planned_batches(job: Any) -> int:

@@ -17,8 +17,8 @@ metric sum per batch. The model, optimizer, losses and the saved `.keras` file a
   flags off: Dropout off, BatchNormalization's moving statistics used).
 - **The gradient hook.** `compute_gradients(model, loss_fn, x, y, sample_weight)` is the one
   function that turns a batch into `(loss, predictions, gradients)`; the loss includes the L2
-  penalty, as Keras reports it. Differentially private SGD (issue 14) passes its own function
-  with the same signature as `TrainingJob(..., gradients=...)` (per-example gradients,
+  penalty, as Keras reports it. Differentially private SGD (core.train.privacy) passes its own
+  function with the same signature as `TrainingJob(..., gradients=...)` (per-example gradients,
   clipping, noise); it runs inside the compiled loop, so it must be traceable TensorFlow.
 - **Target scale.** A regression target is standardised on the training rows
   (`TargetScale`); the network trains on z = (y - mean) / std and `fold_target_scale` folds the
@@ -162,11 +162,13 @@ def output_parameters(model: Any, scale: TargetScale | None) -> dict[str, float]
     return values
 
 
-def loss_object(name: str) -> keras.losses.Loss:
-    """The Keras loss for a loss name (mean over the batch, sample weights applied)."""
+def loss_object(name: str, *, per_row: bool = False) -> keras.losses.Loss:
+    """The Keras loss for a loss name: the mean over the batch with sample weights applied, or
+    (per_row) one value a row, for a loop that averages over a batch split across workers."""
     import keras
 
-    return getattr(keras.losses, _LOSS_CLASSES[name])()
+    loss_class = getattr(keras.losses, _LOSS_CLASSES[name])
+    return loss_class(reduction=None) if per_row else loss_class()
 
 
 def fit_targets(y: np.ndarray, task: str, n_classes: int) -> np.ndarray:
@@ -341,20 +343,24 @@ class CompiledLoop:
         return loss, self._metric_sum(self._y_val, predictions)
 
     def _metric_sum(self, y: Any, predictions: Any, mask: Any = None) -> Any:
-        """Sum over rows of the main metric: right answers (accuracy) or absolute errors (MAE);
-        rows with mask 0 (DP-SGD's padding) count for nothing."""
-        import tensorflow as tf
+        return metric_sum(self.task, y, predictions, mask)
 
-        if self.task == "regression":
-            values = tf.abs(predictions - y)
-        elif self.task == "binary":
-            values = tf.cast(tf.equal(tf.cast(predictions > 0.5, tf.float32), y), tf.float32)
-        else:
-            hits = tf.equal(tf.argmax(predictions, axis=-1), tf.argmax(y, axis=-1))
-            values = tf.cast(hits, tf.float32)
-        if mask is not None:
-            values = tf.reshape(values, [tf.shape(mask)[0], -1]) * mask[:, None]
-        return tf.reduce_sum(values)
+
+def metric_sum(task: str, y: Any, predictions: Any, mask: Any = None) -> Any:
+    """Sum over rows of the main metric: right answers (accuracy) or absolute errors (MAE);
+    rows with mask 0 (DP-SGD's padding) count for nothing. Traceable TensorFlow."""
+    import tensorflow as tf
+
+    if task == "regression":
+        values = tf.abs(predictions - y)
+    elif task == "binary":
+        values = tf.cast(tf.equal(tf.cast(predictions > 0.5, tf.float32), y), tf.float32)
+    else:
+        hits = tf.equal(tf.argmax(predictions, axis=-1), tf.argmax(y, axis=-1))
+        values = tf.cast(hits, tf.float32)
+    if mask is not None:
+        values = tf.reshape(values, [tf.shape(mask)[0], -1]) * mask[:, None]
+    return tf.reduce_sum(values)
 
 
 def next_block(count: int, seconds: float, remaining: int) -> int:

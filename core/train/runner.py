@@ -6,7 +6,6 @@ import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,11 +15,8 @@ from core.i18n import UserError
 from core.prep.pipeline import Prepared
 from core.prep.preprocessing import PreprocessSpec, default_spec
 from core.private_files import shared_deployment
-from core.train.engine import JobLimiter, Run, TrainingJob, TrainSpec
+from core.train.engine import Job, JobLimiter, Run, TrainingJob, TrainSpec
 from core.train.models import ModelSpec
-
-if TYPE_CHECKING:
-    from core.train.cluster import ClusterTrainingJob
 
 CONFIG_VERSION = 1
 CONFIG_FORMAT = "modeldesk.run_config"
@@ -102,16 +98,24 @@ def start_training(
     limiter: JobLimiter | None = None,
     name: str = "",
     owner: str | None = None,
-) -> TrainingJob | ClusterTrainingJob:
+    workers: int = 1,
+) -> Job:
     """Start a background training job on prepared splits (the caller polls or joins it).
 
-    With an `owner` (a browser session), the limiter admits the job first: one queued or
-    running job per owner, a capped queue, and the job is stopped when the owner goes silent
-    (UserError when refused; nothing is started then).
+    The backend: a thread here; a Ray task when MODELDESK_RAY_ADDRESS is set; `workers` > 1
+    local processes training one model data-parallel (core.train.multiworker). With an `owner`
+    (a browser session), the limiter admits the job first: one queued or running job per
+    owner, a capped queue, and the job is stopped when the owner goes silent (UserError when
+    refused; nothing is started then).
     """
     n_classes = len(prepared.preprocessor.classes_)
-    job_class: type = TrainingJob
-    if os.environ.get("MODELDESK_RAY_ADDRESS", "").strip():
+    options: dict = {}
+    job_class: type[Job] = TrainingJob
+    if workers != 1:
+        from core.train.multiworker import MultiWorkerJob
+
+        job_class, options = MultiWorkerJob, {"workers": workers}
+    elif os.environ.get("MODELDESK_RAY_ADDRESS", "").strip():
         # Jobs run on a Ray cluster (core.train.cluster); unset, Ray is never imported.
         from core.train.cluster import ClusterTrainingJob
 
@@ -127,6 +131,7 @@ def start_training(
         prepared.y_val,
         limiter=limiter,
         name=name,
+        **options,
     )
     if limiter is not None and owner is not None:
         limiter.admit(job, owner)
@@ -162,7 +167,7 @@ RUNS_FOLDER = "runs"  # the one folder, under the working folder, the app saves 
 def runs_folder(name: str, *, base: str | os.PathLike | None = None) -> Path:
     """The folder the Train page saves runs in: `name` (empty: the folder itself) inside
     ./runs/ under `base` (the working folder). A name with "..", an absolute path, a home
-    folder (~) or a link that leads out of ./runs/ is a UserError (issue 11, finding 10)."""
+    folder (~) or a link that leads out of ./runs/ is a UserError: the name comes from a visitor."""
     root = Path(base if base is not None else Path.cwd()).resolve() / RUNS_FOLDER
     text = (name or "").strip()
     relative = Path(text.replace("\\", "/"))

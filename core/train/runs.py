@@ -1,7 +1,8 @@
 """Which runs a later step may use: one rule for Evaluate, Deploy and Compliance.
 
-A run is usable when it finished or was stopped (a stopped run keeps its best weights), it kept a
-model (weights or a built Keras model), and the prepared data it was trained on travels with it.
+A run is usable when its status is (`RunStatus.usable`: finished, or stopped with its best
+weights), it kept a model (weights or a built Keras model), and the prepared data it was trained
+on travels with it.
 A failed run, or one whose data is gone, is never paired with the session's current pipeline,
 which may not be what the run trained on.
 """
@@ -12,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from core.train.status import RunStatus
+
 if TYPE_CHECKING:
     from core.prep.pipeline import Prepared
     from core.train.engine import Run
-
-USABLE_STATUSES = ("finished", "stopped")
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class UsableRun:
 def is_usable(run: Run, prepared: Any) -> bool:
     """The rule itself, for one run and its data."""
     has_model = run.weights is not None or run.model is not None
-    return run.status in USABLE_STATUSES and has_model and prepared is not None
+    return RunStatus(run.status).usable and has_model and prepared is not None
 
 
 def usable_runs(runs: Mapping[str, Run], data: Mapping[str, Any]) -> dict[str, UsableRun]:

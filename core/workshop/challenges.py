@@ -27,6 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.i18n import UserError
+from core.train.status import RunStatus
+
+# The statuses a check may ask for, as lesson files spell them.
+_STATUSES = frozenset(str(status) for status in RunStatus)
 
 KINDS = ("run", "each", "then", "k_anonymity", "no_pii", "event")
 OPS = (">=", "<=", ">", "<", "near")
@@ -40,7 +44,7 @@ MAX_ITEMS = 10
 
 
 @dataclass(frozen=True)
-class Progress:
+class SessionWork:
     """What a session has done, as the checks read it."""
 
     runs: Sequence[Any] = ()  # core.train.engine.Run, oldest first
@@ -48,10 +52,10 @@ class Progress:
     frame: Any = None  # the current dataset's DataFrame, or None
 
 
-def is_done(check: dict[str, Any], progress: Progress) -> bool:
+def is_done(check: dict[str, Any], work: SessionWork) -> bool:
     """Whether the session's own work meets the check."""
     kind = check["kind"]
-    runs = list(progress.runs)
+    runs = list(work.runs)
     if kind == "run":
         return any(_run_meets(run, check) for run in runs)
     if kind == "each":
@@ -62,13 +66,13 @@ def is_done(check: dict[str, Any], progress: Progress) -> bool:
             _run_meets(run, check["second"]) for run in runs[firsts[0] + 1 :]
         )
     if kind == "k_anonymity":
-        return _k_anonymous(progress.frame, check["quasi"], check["k"])
+        return _k_anonymous(work.frame, check["quasi"], check["k"])
     if kind == "no_pii":
-        return _no_pii(progress.frame, check["columns"])
+        return _no_pii(work.frame, check["columns"])
     return any(
         event.kind == check["event"]
         and ("what" not in check or event.details.get("what") == check["what"])
-        for event in progress.events
+        for event in work.events
     )
 
 
@@ -120,7 +124,7 @@ def _run_meets(run: Any, check: dict[str, Any]) -> bool:
     where = check.get("where", {})
     if "status" in where and run.status not in where["status"]:
         return False
-    if "status" not in where and run.status not in ("finished", "stopped"):
+    if "status" not in where and not RunStatus(run.status).usable:
         return False
     if "optimizer" in where and run.train_spec.optimizer != where["optimizer"]:
         return False
@@ -217,7 +221,8 @@ def _validate_run(check: object, where: str) -> None:
         raise _bad(f"{where}.where", ", ".join(sorted(WHERE)))
     for key, value in filters.items():
         ok = {
-            "status": isinstance(value, list) and all(isinstance(v, str) for v in value),
+            "status": isinstance(value, list)
+            and all(isinstance(v, str) and v in _STATUSES for v in value),
             "early_stopping": isinstance(value, bool),
             "dp": isinstance(value, bool),
             "max_parameters": isinstance(value, int) and not isinstance(value, bool) and value > 0,

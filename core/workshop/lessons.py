@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -149,11 +149,10 @@ def parse_lesson(raw: bytes, lesson_id: str, folder: Path = LESSONS_DIR) -> Less
 
 
 def control_names() -> frozenset[str]:
-    """Controls a lesson may preset, lock or hide: the Train page's ModelSpec/TrainSpec fields."""
-    from core.train.engine import TrainSpec
-    from core.train.models import ModelSpec
+    """Controls a lesson may preset, lock or hide: the presettable ones of core.train.controls."""
+    from core.train.controls import presettable_names
 
-    return frozenset(f.name for f in (*fields(ModelSpec), *fields(TrainSpec)))
+    return presettable_names()
 
 
 # --- validation helpers ---------------------------------------------------------------------

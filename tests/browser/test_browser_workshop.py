@@ -106,3 +106,32 @@ def test_two_participants_never_see_each_other_and_a_closed_tab_frees_the_slot(
         open_page(second, "Compliance")
         assert "breast_cancer" not in second.inner_text("body")
         second_context.close()
+
+
+def test_a_reload_keeps_the_private_training_settings(browser: Browser, app_url: str):
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    page.goto(app_url)
+    wait_idle(page)
+    open_train(page)
+    page.get_by_role("button", name="Classic first model: y = 2x + 1").click()
+    wait_idle(page)
+    page.get_by_text("Private training (DP-SGD)", exact=True).click()
+    wait_idle(page)
+    epsilon = page.get_by_label("Target ε (privacy budget)")
+    epsilon.fill("1.5")
+    epsilon.press("Enter")
+    wait_idle(page)
+    clip = page.get_by_label("Clipping norm C")
+    clip.fill("2.5")
+    clip.press("Enter")
+    wait_idle(page)
+    page.wait_for_url(re.compile(r"resume="), timeout=30_000)
+
+    page.reload()  # a new Streamlit session, given the same resume token
+    wait_idle(page)
+    open_train(page)
+    expect(page.get_by_label("Private training (DP-SGD)")).to_be_checked(timeout=60_000)
+    expect(page.get_by_label("Target ε (privacy budget)")).to_have_value("1.50")
+    expect(page.get_by_label("Clipping norm C")).to_have_value("2.50")
+    context.close()

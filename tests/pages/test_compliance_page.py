@@ -242,7 +242,7 @@ def test_a_bad_backup_is_explained_and_loses_nothing(data: bytes, says: str):
 
 
 def test_a_forged_backup_is_appended_as_imported_and_the_session_keeps_its_own_events():
-    # Issue 11, finding 6: a backup with a fake "export (encrypted)" event, its chain re-hashed,
+    # A backup with a fake "export (encrypted)" event, its chain re-hashed,
     # used to replace the trail and verify as intact; the real events are now kept.
     from core.compliance.audit import AuditTrail
     from core.compliance.checklist import ChecklistAnswers

@@ -134,7 +134,8 @@ def test_the_first_model_preset_run_predicts_a_value_on_deploy():
 
 
 def test_the_batch_preview_shows_formula_cells_quoted(iris_run):
-    # Issue 11, finding 7: the preview's toolbar CSV wrote =HYPERLINK(...) cells unchanged.
+    # A spreadsheet runs formula cells: the preview's toolbar CSV wrote =HYPERLINK(...) cells
+    # unchanged.
     from core.export_safety import FORMULA_STARTS
 
     prepared, _run = iris_run

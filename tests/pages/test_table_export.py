@@ -1,4 +1,4 @@
-"""Issue 11, finding 7: a table of user data never hands a spreadsheet formula to the table
+"""A table of user data never hands a spreadsheet formula to the table
 toolbar's "Download as CSV": the toolbar's export is off (config), and the tables that show
 uploaded values are neutralised before they are drawn."""
 

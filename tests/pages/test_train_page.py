@@ -112,7 +112,8 @@ def test_the_first_model_targets_are_forgotten_with_its_dataset():
     ("lang", "says"), [("en", "only inside the folder runs/"), ("zh", "runs/")]
 )
 def test_save_runs_stays_inside_the_runs_folder(tmp_path, monkeypatch, lang, says):
-    # Issue 11, finding 10: "Save runs" wrote wherever a visitor typed, ../../.. included.
+    # A visitor's folder name is hostile: "Save runs" once wrote wherever a visitor typed,
+    # ../../.. included.
     import numpy as np
 
     from core.train.engine import Run, TrainSpec

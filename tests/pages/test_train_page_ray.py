@@ -12,18 +12,14 @@ from tests.pages.apptest_helpers import open_app
 
 ray = pytest.importorskip("ray")
 
-pytestmark = pytest.mark.pages
+pytestmark = [pytest.mark.pages, pytest.mark.ray]
 
 
 @pytest.fixture(scope="module")
-def ray_cluster():
-    from core.train import cluster
-
-    cluster.start_local(num_cpus=2)
+def ray_cluster(embedded_ray):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MODELDESK_RAY_ADDRESS", "local")  # connect() reuses the cluster above
+        patch.setenv("MODELDESK_RAY_ADDRESS", "local")  # connect() reuses the shared cluster
         yield
-    cluster.disconnect()
 
 
 def start_first_model(epochs: int):

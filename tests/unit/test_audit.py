@@ -134,7 +134,7 @@ FORGED_EXPORT = {
     ],
 )
 def test_a_chain_rewritten_without_the_server_key_does_not_verify(hash_one):
-    # Finding 6: a fake "export (encrypted)" event, the whole chain re-hashed, the upload gone.
+    # Forged: a fake "export (encrypted)" event, the whole chain re-hashed, the upload gone.
     data = json.loads(session_trail().to_json())
     events = [dict(e) for e in data["events"] if e["kind"] != "upload"] + [dict(FORGED_EXPORT)]
     forged = {"events": _rechain(events, hash_one)}
@@ -162,7 +162,7 @@ def test_the_key_comes_from_the_server_or_is_random_per_process():
 
 
 def test_restoring_appends_imported_events_and_keeps_the_session_own():
-    # Finding 6: a backup whose chain was forged; the session's real upload must survive.
+    # A backup whose chain was forged: the session's real upload must survive.
     own = AuditTrail(key=KEY)
     own.record("upload", {"name": "real.csv", "rows": 3}, now=WHEN)
     forged_events = _rechain(

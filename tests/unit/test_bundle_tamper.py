@@ -1,4 +1,4 @@
-"""Issue 11, finding 2: loading a bundle executes nothing from it (CLI, app loader, predict.py).
+"""A bundle is a user's file: loading it executes nothing from it (CLI, app loader, predict.py).
 
 A planted pickle (`__reduce__` -> os.system) or a skops file naming an untrusted callable in
 preprocessing/ is refused with exit 2 and one line; the payload never runs.

@@ -1,4 +1,4 @@
-"""Issue 11, finding 8: user-derived text in the bundle's model card (README.md) and in the
+"""User-derived text in the bundle's model card (README.md) and in the
 generated training script stays text: no HTML, links, images or broken docstrings."""
 
 from __future__ import annotations

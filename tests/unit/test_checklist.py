@@ -285,3 +285,16 @@ def test_checklist_json_holds_structure_only_and_the_catalog_holds_every_text():
     first = checklist.items[0]
     assert first.text("title", "zh") == catalog_for("zh")[f"checklist.item.{first.id}.title"]
     assert first.text("title", "en") != first.text("title", "zh")
+
+
+def test_checks_are_one_registry_that_items_must_name_from(tmp_path):
+    from core.compliance.checklist import evidence_check
+
+    with pytest.raises(ValueError, match="twice"):
+        evidence_check("pii_scan")(lambda context: None)
+    data = json.loads(CHECKLIST_PATH.read_text(encoding="utf-8"))
+    data["items"][0]["check"] = "no_such_check"
+    path = tmp_path / "checklist.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match=data["items"][0]["id"]):
+        load_checklist(path)

@@ -238,7 +238,7 @@ def test_a_bad_backup_is_a_user_error(change, key):
 
 
 def test_a_backup_trail_is_read_for_import_and_bad_events_are_a_user_error():
-    # A backup's chain was made under another key: it is read, not trusted (issue 11, finding 6)
+    # A backup's chain was made under another key: it is read, not trusted
     # ...but an event kind this version does not know, or a secret in details, refuses it whole.
     trail = AuditTrail()
     trail.record("upload", {"name": "a.csv"})

@@ -19,6 +19,7 @@ from core.deploy.codegen import SCRIPT_FILE, training_script
 from core.prep.pipeline import prepare
 from core.train.engine import TrainSpec
 from core.train.models import ModelSpec
+from core.train.optimizers import optimizer_names
 from core.train.runner import RunConfig, default_config
 
 
@@ -101,7 +102,7 @@ def test_the_training_script_covers_dates_clipping_ordinal_and_indicators(tmp_pa
 def test_the_script_text_compiles_for_each_optimizer(schedule):
     frame = load_sample("breast_cancer").frame
     config = default_config(frame, "diagnosis")
-    for optimizer in ("sgd", "nesterov", "adamw", "rmsprop", "adagrad"):
+    for optimizer in optimizer_names():
         train = replace(config.train, optimizer=optimizer, schedule=schedule, class_weights=True)
         text = training_script(replace(config, train=train), 2)
         compile(text, SCRIPT_FILE, "exec")

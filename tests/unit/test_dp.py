@@ -10,9 +10,10 @@ import pytest
 from dp_accounting import rdp
 
 from core.i18n import UserError
-from core.train.engine import OPTIMIZERS, TrainingJob, TrainSpec, formulas_for
+from core.train.engine import TrainingJob, TrainSpec, formulas_for
 from core.train.loop import compute_gradients, loss_object
 from core.train.models import ModelSpec, build_model
+from core.train.optimizers import optimizer_names
 from core.train.privacy import (
     DPGradients,
     default_delta,
@@ -185,7 +186,7 @@ def test_stop_reports_the_epsilon_of_the_steps_taken():
     assert privacy["epsilon"] < 5.0
 
 
-@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("optimizer", optimizer_names())
 def test_dp_trains_with_every_optimizer(optimizer):
     run = _run(replace(DP, optimizer=optimizer, epochs=1, dp_noise_multiplier=0.5))
     assert run.status == "finished", run.message

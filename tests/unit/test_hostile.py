@@ -1,4 +1,4 @@
-"""Issue 11: hostile uploads and payloads are refused by their declared size, with one clear
+"""Hostile uploads and payloads are refused by their declared size, with one clear
 message in each language, before anything large is built; the CLI exits 2 with one line."""
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def id_table(rows: int) -> pd.DataFrame:
 
 
 def test_a_plan_asking_for_a_billion_categories_is_refused():
-    # Finding 4: max_categories 1e9 and min_frequency 0 on an ID column made a dense n x n matrix.
+    # A plan is hostile input: max_categories 1e9 and min_frequency 0 on an ID column made a
+    # dense n x n matrix.
     spec = json.loads(default_spec(id_table(50), "y").to_json())
     for column in spec["columns"]:
         if column["name"] == "id":
@@ -113,7 +114,8 @@ def test_the_feature_count_is_capped_before_the_matrix_is_built(monkeypatch):
 
 @pytest.mark.parametrize("opening", ["[", '{"a":'])
 def test_deeply_nested_plan_config_and_backup_are_user_errors(opening):
-    # Finding 11: 50,000 levels raised RecursionError (a generic error, a traceback in the CLI).
+    # Nesting is hostile input: 50,000 levels raised RecursionError (a generic error, a
+    # traceback in the CLI).
     from core.compliance.evidence import read_backup
     from core.train.runner import RunConfig
 

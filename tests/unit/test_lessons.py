@@ -9,7 +9,7 @@ import pytest
 from core.i18n import LANGUAGES, UserError
 from core.train.engine import TrainingJob, TrainSpec
 from core.train.runner import first_model_setup
-from core.workshop.challenges import Progress, is_done
+from core.workshop.challenges import SessionWork, is_done
 from core.workshop.lessons import LESSONS_DIR, control_names, lesson_ids, load_lesson, parse_lesson
 
 MINIMAL = """
@@ -118,10 +118,10 @@ def test_a_challenge_turns_to_done_from_a_real_run():
         return job.result()
 
     short = run(1)
-    assert not is_done(check, Progress(runs=[short]))
-    assert not is_done(check, Progress(runs=[]))
+    assert not is_done(check, SessionWork(runs=[short]))
+    assert not is_done(check, SessionWork(runs=[]))
     full = run(train_spec.epochs)
-    assert is_done(check, Progress(runs=[short, full]))
+    assert is_done(check, SessionWork(runs=[short, full]))
 
 
 def _run(optimizer="sgd", batch_size=32, status="finished", early=False, val_loss=(1.0,), msg=None):
@@ -144,18 +144,18 @@ def test_the_optimizer_challenges_need_each_way_and_a_real_divergence():
     lesson = load_lesson("optimizers")
     three, diverge = (c.check for c in lesson.challenges)
     full, mini, adam = _run(batch_size=None), _run(), _run(optimizer="adam")
-    assert not is_done(three, Progress(runs=[full, mini]))
-    assert is_done(three, Progress(runs=[adam, full, mini]))
-    assert not is_done(diverge, Progress(runs=[_run(status="failed", msg="error")]))
-    assert is_done(diverge, Progress(runs=[_run(status="failed", msg="nan_loss")]))
+    assert not is_done(three, SessionWork(runs=[full, mini]))
+    assert is_done(three, SessionWork(runs=[adam, full, mini]))
+    assert not is_done(diverge, SessionWork(runs=[_run(status="failed", msg="error")]))
+    assert is_done(diverge, SessionWork(runs=[_run(status="failed", msg="nan_loss")]))
 
 
 def test_overfit_then_fix_must_happen_in_that_order():
     check = load_lesson("overfitting").challenges[0].check
     overfit = _run(val_loss=(1.0, 0.5, 0.9))
     fixed = _run(early=True, val_loss=(1.0, 0.5, 0.55))
-    assert not is_done(check, Progress(runs=[fixed, overfit]))
-    assert is_done(check, Progress(runs=[fixed, overfit, fixed]))
+    assert not is_done(check, SessionWork(runs=[fixed, overfit]))
+    assert is_done(check, SessionWork(runs=[fixed, overfit, fixed]))
 
 
 def test_privacy_challenges_read_the_sessions_own_table_and_events():
@@ -164,17 +164,17 @@ def test_privacy_challenges_read_the_sessions_own_table_and_events():
     lesson = load_lesson("privacy")
     no_pii, k5, report = (c.check for c in lesson.challenges)
     raw = pd.read_csv(LESSONS_DIR / "patients.csv", dtype={"zip": str})
-    assert not is_done(no_pii, Progress(frame=raw))
-    assert not is_done(k5, Progress(frame=raw))
+    assert not is_done(no_pii, SessionWork(frame=raw))
+    assert not is_done(k5, SessionWork(frame=raw))
     cleaned = raw.drop(columns=["name", "email", "phone"])
     cleaned["age"] = generalise(cleaned["age"], "age_band", band_width=20)
     cleaned["zip"] = cleaned["zip"].str[:3]
-    assert is_done(no_pii, Progress(frame=cleaned))
-    assert not is_done(k5, Progress(frame=cleaned))  # a few rare combinations remain
+    assert is_done(no_pii, SessionWork(frame=cleaned))
+    assert not is_done(k5, SessionWork(frame=cleaned))  # a few rare combinations remain
     sizes = cleaned.groupby(["age", "sex", "zip"])["age"].transform("size")
     cleaned = cleaned[sizes >= 5]  # suppress the small groups
-    assert is_done(k5, Progress(frame=cleaned))
+    assert is_done(k5, SessionWork(frame=cleaned))
     event = SimpleNamespace(kind="export", details={"what": "report"})
     other = SimpleNamespace(kind="export", details={"what": "bundle"})
-    assert not is_done(report, Progress(events=[other]))
-    assert is_done(report, Progress(events=[other, event]))
+    assert not is_done(report, SessionWork(events=[other]))
+    assert is_done(report, SessionWork(events=[other, event]))

@@ -1,5 +1,5 @@
-"""The Proof (issue 5): a bundle's predict.py, run in a fresh Python that cannot import ModelDesk,
-predicts what the app predicts on the test rows, to 1e-5."""
+"""The proof that a bundle stands alone: its predict.py, run in a fresh Python that cannot
+import ModelDesk, predicts what the app predicts on the test rows, to 1e-5."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 11, finding 9: on a shared server, building the bundle and the TFLite files writes
+"""On a shared server, building the bundle and the TFLite files writes
 nothing made from the data outside a private folder (0700, in memory) that is gone afterwards;
 elsewhere every working folder is private and removed too."""
 

@@ -113,7 +113,7 @@ def test_a_config_with_bad_dp_values_is_refused(bad):
 def test_the_private_training_lessons_challenges_read_dp_epsilon_and_the_attack():
     from types import SimpleNamespace
 
-    from core.workshop.challenges import Progress, is_done, validate_check
+    from core.workshop.challenges import SessionWork, is_done, validate_check
     from core.workshop.lessons import load_lesson
 
     lesson = load_lesson("private_training")
@@ -142,15 +142,15 @@ def test_the_private_training_lessons_challenges_read_dp_epsilon_and_the_attack(
     for check in (four, useful):
         validate_check(check, "test")
     runs = [run(False, False), run(False, True), run(True, False, 7.9), run(True, False, 0.99)]
-    assert is_done(four, Progress(runs=runs))
-    assert not is_done(four, Progress(runs=runs[:3]))
-    assert not is_done(four, Progress(runs=[*runs[:3], run(True, False, 2.0)]))
-    assert is_done(useful, Progress(runs=runs))
-    assert not is_done(useful, Progress(runs=[run(True, False, 0.99, accuracy=0.8)]))
+    assert is_done(four, SessionWork(runs=runs))
+    assert not is_done(four, SessionWork(runs=runs[:3]))
+    assert not is_done(four, SessionWork(runs=[*runs[:3], run(True, False, 2.0)]))
+    assert is_done(useful, SessionWork(runs=runs))
+    assert not is_done(useful, SessionWork(runs=[run(True, False, 0.99, accuracy=0.8)]))
     attack = {"kind": "run", "conditions": [{"of": "attack_auc", "op": "<", "value": 0.55}]}
     validate_check(attack, "test")
-    assert is_done(attack, Progress(runs=[run(False, True, auc=0.52)]))
-    assert not is_done(attack, Progress(runs=[run(False, True, auc=0.7)]))
+    assert is_done(attack, SessionWork(runs=[run(False, True, auc=0.52)]))
+    assert not is_done(attack, SessionWork(runs=[run(False, True, auc=0.7)]))
 
 
 def test_the_training_script_says_it_trains_without_dp():

@@ -1,6 +1,7 @@
-"""A price in the tens of thousands, end to end (issue 10): trained with the CLI's defaults, the
-bundle predicts in dollars through the app's prediction path, `python -m core predict`, the
-bundle's own predict.py (<= 1e-5 relative to the app) and a float TensorFlow Lite export.
+"""A price in the tens of thousands, end to end, where a wrong scale would show at once:
+trained with the CLI's defaults, the bundle predicts in dollars through the app's prediction
+path, `python -m core predict`, the bundle's own predict.py (<= 1e-5 relative to the app) and a
+float TensorFlow Lite export.
 
 The network trains on the standardised target and folds the scale into its output layer
 (core.train.loop), so every route below must give dollars without knowing about the scale."""

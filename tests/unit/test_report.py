@@ -137,7 +137,7 @@ def test_an_empty_report_still_renders():
     ("lang", "mark"), [("en", "imported, not verified here"), ("zh", "未在此校验")]
 )
 def test_imported_audit_events_are_marked_in_the_report(lang, mark):
-    # Issue 11, finding 6: a restored backup's events never read as this session's own.
+    # A restored backup's events never read as this session's own (they were not verified).
     from core.compliance.report import report_document
 
     backup = AuditTrail(key=b"another server")

@@ -95,7 +95,7 @@ def test_a_shared_server_never_writes_runs(tmp_path, monkeypatch):
     assert not (tmp_path / "runs").exists()
 
 
-# --- issue 11, finding 10: Community Cloud is shared; saving stays inside ./runs/ ---------------
+# --- Community Cloud is shared: saving stays inside ./runs/ -----------------------------------
 
 
 @pytest.mark.parametrize("name", ["", "  ", "exp-1", "a/b", "实验"])

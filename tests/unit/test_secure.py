@@ -56,7 +56,7 @@ def test_a_crafted_huge_cost_is_refused():
 
 @pytest.mark.parametrize(("log2_n", "r", "p"), [(20, 32, 1), (20, 8, 1), (17, 32, 1), (12, 8, 16)])
 def test_only_the_cost_encrypt_writes_is_accepted(log2_n, r, p):
-    # Finding 1 of issue 11: a 55-byte file with N = 2**20, r = 32 took 21.6 s and 4.1 GB.
+    # A hostile file sets the cost: 55 bytes with N = 2**20, r = 32 took 21.6 s and 4.1 GB.
     blob = bytearray(encrypt(b"x", "passphrase!", log2_n=FAST))
     blob[8], blob[9], blob[10] = log2_n, r, p
     with pytest.raises(UserError) as error:

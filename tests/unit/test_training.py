@@ -8,18 +8,18 @@ import pytest
 
 from core.i18n import UserError
 from core.train.engine import (
-    FORMULAS,
-    OPTIMIZERS,
     JobLimiter,
     Run,
     TrainingJob,
     TrainSpec,
     class_weights_for,
     first_train_spec,
+    formula_latex,
     formulas_for,
     make_optimizer,
 )
 from core.train.models import ModelSpec, first_model_spec
+from core.train.optimizers import optimizer_names
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(120, 4)).astype(np.float32)
@@ -175,7 +175,7 @@ def test_the_first_model_preset_learns_y_equals_2x_plus_1():
     assert run.history["loss"][-1] < 1e-3
 
 
-@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("optimizer", optimizer_names())
 def test_every_optimizer_trains_a_multiclass_model(optimizer):
     spec = TrainSpec(optimizer=optimizer, learning_rate=0.01, batch_size=32, epochs=2, seed=3)
     job = TrainingJob(SMALL_MLP, spec, "multiclass", 3, X, Y_MULTI)
@@ -282,7 +282,7 @@ def test_formulas_list_the_rules_in_use_with_a_sentence_each(
     formulas = formulas_for(model_spec, train_spec, task)
     assert [formula.name for formula in formulas] == expected
     for formula in formulas:
-        assert formula.latex == FORMULAS[formula.name]
+        assert formula.latex == formula_latex(formula.name) and formula.latex.strip()
         for lang in ("en", "zh"):
             assert formula.title.text(lang) and formula.explanation.text(lang)
 
@@ -296,7 +296,7 @@ def _wait_for(condition, timeout: float = 30.0) -> None:
     raise AssertionError("condition not reached in time")
 
 
-# --- the compiled engine and the target scale (issue 10) --------------------------------------
+# --- the compiled engine and the target scale ----------------------------------------------
 
 PRICES = (
     30_000 + 8_000 * (X @ np.array([1.0, -0.5, 0.3, 0.0])) + RNG.normal(scale=500, size=len(X))

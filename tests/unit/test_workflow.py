@@ -32,29 +32,3 @@ def test_compliance_is_never_the_next_step_and_can_be_done_any_time():
 def test_unknown_step_is_rejected():
     with pytest.raises(ValueError):
         workflow_status({"nonsense"})
-
-
-def test_the_sidebar_steps_follow_what_the_session_did():
-    """ui.done_steps reads the session: runs, evaluations, deploy exports, checklist answers."""
-    from pathlib import Path
-    from types import SimpleNamespace
-
-    from streamlit.testing.v1 import AppTest
-
-    from core.compliance.audit import AuditTrail
-    from core.data.loading import load_sample
-
-    trail = AuditTrail()
-    trail.record("export", {"what": "bundle", "run": "r1"})
-    trail.record("checklist", {"item": "purpose.intended_use", "answer": "yes"})
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"))
-    at.session_state["lang"] = "en"
-    at.session_state["dataset"] = load_sample("iris")
-    at.session_state["prepared"] = object()
-    at.session_state["runs"] = {"r1": SimpleNamespace(status="finished")}
-    at.session_state["evaluated_runs"] = {"r1"}
-    at.session_state["audit"] = trail
-    at.run()
-    assert not at.exception, at.exception
-    done = [m.value for m in at.sidebar.markdown if m.value.startswith(":material/check_circle:")]
-    assert len(done) == 6, done

@@ -64,11 +64,11 @@ def _server_logging(prepared: Any, config: Any) -> None:
 
 def _follow_new_job(uri: str, on: bool, register_as: str | None, config: Any) -> None:
     """Log the job just started, when the opt-in was on as it started (each job once)."""
-    job = state.job()
+    job, prepared = state.job(), state.job_prepared()
     if job is None or state.scratch("tracking.seen") == job.run_id:
         return
     state.set_scratch("tracking.seen", job.run_id)
-    if not on or job.done:
+    if not on or job.done or prepared is None:
         return
     from core.deploy.tracking_artifacts import track_job
     from core.train.runner import RunConfig
@@ -78,7 +78,6 @@ def _follow_new_job(uri: str, on: bool, register_as: str | None, config: Any) ->
     if tracker is None or tracker.uri != uri or tracker.failure is not None:
         tracker = Tracker(uri)  # a fresh one after a failure: the server may be back
         state.set_scratch("tracking.tracker", tracker)
-    prepared = state.job_prepared()
     dataset = state.dataset()
     followed = track_job(
         tracker,

@@ -14,7 +14,7 @@ from core.compliance.report import ModelCardText
 from core.compliance.secure import FILE_SUFFIX, decrypt, encrypt
 from core.i18n import UserError
 from ui import state
-from ui.sections.compliance.answers import _answers, _set_answer_widgets
+from ui.sections.compliance.answers import current_answers, set_answer_widgets
 from ui.widgets import (
     audit_trail,
     escape_md,
@@ -94,9 +94,9 @@ def actions_section(inputs, card: ModelCardText) -> None:
         key="cp_backup_upload",
         on_change=_restore_backup,
     )
-    error = state.scratch("cp_backup_error")
-    if error is not None:
-        show_error(error)
+    backup_error = state.scratch("cp_backup_error")
+    if backup_error is not None:
+        show_error(backup_error)
         st.caption(tr("compage.backup.kept"))
     restored = state.scratch("cp_restored")
     if restored is not None:
@@ -137,7 +137,8 @@ def _decrypt_tool() -> None:
     passphrase = st.text_input(
         tr("compage.encrypt.passphrase"), type="password", key="cp_decrypt_pass"
     )
-    if st.button(tr("compage.decrypt.button"), key="cp_decrypt", disabled=uploaded is None):
+    pressed = st.button(tr("compage.decrypt.button"), key="cp_decrypt", disabled=uploaded is None)
+    if pressed and uploaded is not None:
         try:
             plain = decrypt(uploaded.getvalue(), passphrase)
         except UserError as error:
@@ -156,7 +157,7 @@ def _decrypt_tool() -> None:
 def _backup_json(card: ModelCardText) -> str:
     prepared = state.prepared()
     return compliance_evidence.session_backup(
-        answers=_answers(),
+        answers=current_answers(),
         audit=audit_trail(),
         card=card,
         preprocess_json=None if prepared is None else prepared.spec.to_json(),
@@ -184,9 +185,10 @@ def _restore_backup() -> None:
         return
     state.set_scratch("cp_backup_error", None)
     state.set_checklist_answers(backup.answers)
-    # Appended, marked imported: the session's own events stay (issue 11, finding 6).
+    # Appended, marked imported: the session's own events stay, so a forged backup
+    # can never replace the trail that verifies.
     audit_trail().import_events(backup.audit.events)
-    _set_answer_widgets(backup.answers)
+    set_answer_widgets(backup.answers)
     for name in CARD_FIELDS:
         state.set_widget(f"cp_card_{name}", getattr(backup.card, name))
     summary = backup.summary()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import streamlit as st
 
@@ -23,23 +24,24 @@ SENSITIVE_CHOICES = ("scan", "yes", "no")
 SENSITIVE_VALUE = {"scan": None, "yes": True, "no": False}
 
 
-def _answers() -> ChecklistAnswers:
+def current_answers() -> ChecklistAnswers:
+    """This session's checklist answers and settings."""
     return state.checklist_answers()
 
 
-def _init(key: str, value: object) -> None:
+def start_widget(key: str, value: object) -> None:
     """Start a widget from the stored answers (widgets forget their value off the page)."""
     state.preset_widget(key, value)
 
 
-def _settings() -> None:
+def settings_section() -> None:
     """Where the model is used and what it does: decides which items apply."""
-    answers = _answers()
-    _init("cp_jurisdictions", list(answers.jurisdictions))
-    _init("cp_automated_decisions", answers.automated_decisions)
-    _init("cp_generative", answers.generative)
+    answers = current_answers()
+    start_widget("cp_jurisdictions", list(answers.jurisdictions))
+    start_widget("cp_automated_decisions", answers.automated_decisions)
+    start_widget("cp_generative", answers.generative)
     sensitive = next(k for k, v in SENSITIVE_VALUE.items() if v == answers.sensitive_data)
-    _init("cp_sensitive_data", sensitive)
+    start_widget("cp_sensitive_data", sensitive)
     with st.container(border=True):
         left, right = st.columns([2, 3])
         left.multiselect(
@@ -79,13 +81,14 @@ def _settings() -> None:
         )
 
 
-def _jurisdiction_name(code: str) -> str:
+def jurisdiction_name(code: str) -> str:
+    """A jurisdiction's name in the session's language."""
     return tr(f"compliance.jurisdiction.{code.lower()}")
 
 
 def _on_setting(name: str) -> None:
     value = state.widget(f"cp_{name}")
-    answers = _answers()
+    answers = current_answers()
     if name == "jurisdictions":
         value = [j for j in JURISDICTIONS if j in value]
         answers = replace(answers, jurisdictions=tuple(value))
@@ -93,25 +96,30 @@ def _on_setting(name: str) -> None:
         answers = replace(answers, sensitive_data=SENSITIVE_VALUE[value])
     else:
         value = bool(value)
-        answers = replace(answers, **{name: value})
+        flag: dict[str, Any] = {name: value}  # one of the answers' yes/no fields
+        answers = replace(answers, **flag)
     state.set_checklist_answers(answers)
     record_event("checklist", {"setting": name, "value": value})
 
 
-def _on_answer(item_id: str) -> None:
+def on_answer(item_id: str) -> None:
+    """Store an item's answer from its widget, and record it in the audit trail."""
     value = state.widget(f"cp_ans_{item_id}")
-    state.set_checklist_answers(_answers().answer(item_id, None if value == UNSET else value))
+    state.set_checklist_answers(
+        current_answers().answer(item_id, None if value == UNSET else value)
+    )
     record_event("checklist", {"item": item_id, "answer": value})
 
 
-def _on_note(item_id: str) -> None:
+def on_note(item_id: str) -> None:
+    """Store an item's note from its widget, and record it in the audit trail."""
     note = state.widget(f"cp_note_{item_id}")
-    answers = _answers()
+    answers = current_answers()
     state.set_checklist_answers(answers.answer(item_id, answers.answers.get(item_id), note))
     record_event("checklist", {"item": item_id, "note": note.strip()[:500]})
 
 
-def _set_answer_widgets(answers: ChecklistAnswers) -> None:
+def set_answer_widgets(answers: ChecklistAnswers) -> None:
     """Point every settings and answer widget at `answers` (after a restore)."""
     state.set_widget("cp_jurisdictions", list(answers.jurisdictions))
     state.set_widget("cp_automated_decisions", answers.automated_decisions)

@@ -12,8 +12,15 @@ from core.compliance.checklist import (
     load_checklist,
     progress,
 )
-from ui.sections.compliance.answers import _answers, _init, _jurisdiction_name, _on_answer, _on_note
+from ui.sections.compliance.answers import (
+    current_answers,
+    jurisdiction_name,
+    on_answer,
+    on_note,
+    start_widget,
+)
 from ui.widgets import (
+    PERSIST,
     escape_md,
     labeler,
     lang,
@@ -21,7 +28,6 @@ from ui.widgets import (
     tr,
 )
 
-PERSIST = {"persist_state": "session"}  # choices survive a visit to another page
 UNSET = "unset"  # the answer control's "not answered"
 STATUS_BADGE = {
     "pass": "green",
@@ -39,7 +45,8 @@ STATUS_ICON = {
 }
 
 
-def _progress(results) -> None:
+def progress_summary(results) -> None:
+    """The checklist's progress bar and one summary line, above the tabs."""
     summary = progress(results)
     st.progress(summary.share, text=say(summary.message))
     columns = st.columns(len(STATUSES))
@@ -58,7 +65,7 @@ def checklist_section(results) -> None:
         options,
         format_func=labeler(
             options,
-            lambda j: everywhere if j is None else _jurisdiction_name(j),
+            lambda j: everywhere if j is None else jurisdiction_name(j),
         ),
         key="cp_filter_jurisdiction",
         **PERSIST,
@@ -73,7 +80,7 @@ def checklist_section(results) -> None:
     )
     shown = filter_results(results, jurisdiction=jurisdiction, statuses=statuses)
     st.caption(tr("compage.filter.shown", shown=len(shown), total=len(results)))
-    answers = _answers()
+    answers = current_answers()
     answer_options = (UNSET, *ANSWERS)
     answer_label = labeler(
         answer_options,
@@ -102,21 +109,21 @@ def checklist_section(results) -> None:
                 st.caption(tr(f"compage.item.action.{item.action}"))
             if item.action == "access_control":
                 st.markdown(tr("compage.access.body"))
-            _init(f"cp_ans_{item.id}", answers.answers.get(item.id, UNSET))
-            _init(f"cp_note_{item.id}", answers.notes.get(item.id, ""))
+            start_widget(f"cp_ans_{item.id}", answers.answers.get(item.id, UNSET))
+            start_widget(f"cp_note_{item.id}", answers.notes.get(item.id, ""))
             st.radio(
                 tr("compage.item.answer"),
                 answer_options,
                 format_func=answer_label,
                 horizontal=True,
                 key=f"cp_ans_{item.id}",
-                on_change=_on_answer,
+                on_change=on_answer,
                 args=(item.id,),
             )
             st.text_area(
                 tr("compage.item.note"),
                 key=f"cp_note_{item.id}",
                 height=68,
-                on_change=_on_note,
+                on_change=on_note,
                 args=(item.id,),
             )

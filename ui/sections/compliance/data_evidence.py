@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -21,6 +24,7 @@ from core.compliance.privacy import scan_frame
 from core.i18n import UserError
 from ui import state
 from ui.widgets import (
+    PERSIST,
     escape_md,
     labeler,
     page_link,
@@ -30,24 +34,48 @@ from ui.widgets import (
     tr,
 )
 
-PERSIST = {"persist_state": "session"}  # choices survive a visit to another page
 PREVIEW_GROUPS = 20
 
 
-def _needs(step: str) -> None:
+def needs_step(step: str) -> None:
+    """Say that a tab needs an earlier step first, with a link to it."""
     st.warning(tr("app.planned.needs", step=tr(f"app.nav.{step}")), icon=":material/info:")
     page_link(step, label=tr(f"app.nav.{step}"), icon=":material/arrow_back:")
 
 
-def data_section(dataset) -> dict | None:
-    """Pickers, then the scan, re-identification risk, quality, balance, representation, leakage."""
+@dataclass(frozen=True)
+class TableFacts:
+    """What the Compliance tabs read about the current table, computed once per table (and per
+    de-identified version) and handed to each tab: none of them profiles or scans it again."""
+
+    profile: Any  # core.data.profile.Profile, made with the dataset (the Data page's)
+    scan: Any  # core.compliance.privacy.ScanResult
+    suggestions: list  # core.compliance.anonymity.QuasiSuggestion, likely quasi-identifiers
+
+
+def table_facts(dataset) -> TableFacts | None:
+    """The current table's profile and PII scan as the session holds them; the scan is made here
+    the first time a table reaches the Compliance page, and kept with the dataset."""
     if dataset is None:
-        _needs("data")
+        return None
+    scan = state.pii_scan()
+    if scan is None:
+        scan = scan_frame(dataset.frame)
+        state.set_pii_scan(scan)
+    frame = dataset.frame
+    suggestions = session_cache(("cp_quasi", dataset.sha256), lambda: _suggest_quasi(frame))
+    return TableFacts(state.profile(), scan, suggestions)
+
+
+def data_section(dataset, facts: TableFacts | None) -> dict | None:
+    """Pickers, then the scan, re-identification risk, quality, balance, representation, leakage."""
+    if dataset is None or facts is None:
+        needs_step("data")
         return None
     frame = dataset.frame
     columns = [str(name) for name in frame.columns]
     prefix = f"cp_{dataset.sha256[:12]}"
-    scan, suggestions = _scan(dataset)
+    scan, suggestions = facts.scan, facts.suggestions
     st.caption(tr("compage.data.dataset", name=escape_md(dataset.name), rows=len(frame)))
 
     st.subheader(tr("compage.data.scan"))
@@ -115,7 +143,7 @@ def data_section(dataset) -> dict | None:
                 l=l_target,
                 spec=spec,
                 scan=scan,
-                profile=state.profile(),
+                profile=facts.profile,
             ),
         )
     except UserError as error:
@@ -124,14 +152,6 @@ def data_section(dataset) -> dict | None:
     _risk(evidence, sensitive, quasi)
     _quality(evidence)
     return evidence
-
-
-def _scan(dataset):
-    """The PII scan and the quasi-identifier suggestions, once per dataset and session."""
-    frame = dataset.frame
-    return session_cache(
-        ("cp_scan", dataset.sha256), lambda: (scan_frame(frame), _suggest_quasi(frame))
-    )
 
 
 def _scan_table(scan) -> None:

@@ -22,8 +22,9 @@ from core.compliance.evidence import (
 from core.compliance.privacy import scan_frame
 from core.i18n import UserError
 from ui import state
-from ui.sections.compliance.data_evidence import _needs, _scan
+from ui.sections.compliance.data_evidence import TableFacts, needs_step
 from ui.widgets import (
+    PERSIST,
     escape_md,
     labeler,
     record_event,
@@ -33,21 +34,19 @@ from ui.widgets import (
     tr,
 )
 
-PERSIST = {"persist_state": "session"}  # choices survive a visit to another page
 
-
-def deidentify_section(dataset, evidence: dict | None) -> None:
+def deidentify_section(dataset, facts: TableFacts | None) -> None:
     """Per-column actions and small-group suppression; the result becomes the current dataset."""
     st.caption(tr("compage.deid.intro"))
-    if dataset is None:
-        _needs("data")
+    if dataset is None or facts is None:
+        needs_step("data")
         _last_deidentification()
         return
     frame = dataset.frame
-    scan = (evidence or {}).get("scan")
+    scan = facts.scan
     prefix = f"cp_{dataset.sha256[:12]}"
     quasi = list(state.widget(f"{prefix}_quasi") or [])
-    suggestions = _scan(dataset)[1]
+    suggestions = facts.suggestions
     kinds = {s.column: s.kind for s in suggestions}
     columns = [str(name) for name in frame.columns]
     listed = columns_to_review(scan, suggestions, quasi)
@@ -143,8 +142,9 @@ def _apply_deidentification(dataset, spec: DeidentifySpec, scan) -> bool:
         st.error(tr("compage.deid.empty"), icon=":material/error:")
         return False
     new = deidentified_dataset(dataset, result.frame, tr("compage.deid.suffix"))
+    # The de-identified table's one scan and one profile: kept with it, so no tab makes them again.
     after = scan_frame(new.frame)
-    set_dataset(new, profile_frame(new.frame))
+    set_dataset(new, profile_frame(new.frame), after)
     state.set_scratch(
         "cp_deid",
         {
@@ -175,7 +175,7 @@ def _apply_deidentification(dataset, spec: DeidentifySpec, scan) -> bool:
     return True
 
 
-def _current_deidentification(dataset) -> dict | None:
+def current_deidentification(dataset) -> dict | None:
     """The last de-identification, while its result is the current dataset."""
     deid = state.scratch("cp_deid")
     if deid is None or dataset is None or deid["sha256"] != dataset.sha256:

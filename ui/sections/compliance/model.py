@@ -76,7 +76,8 @@ def model_section(evidence: dict | None):
         show_error(error)
         return facts, None
     if report is None:
-        st.info(say(why), icon=":material/info:")
+        if why is not None:  # fairness_for gives a reason whenever it gives no report
+            st.info(say(why), icon=":material/info:")
         return facts, None
     _fairness(report)
     return facts, report

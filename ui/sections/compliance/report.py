@@ -10,17 +10,18 @@ from core.compliance.evidence import (
 )
 from core.compliance.report import FORMATS, ModelCardText
 from ui.widgets import (
+    PERSIST,
     lang,
     record_event,
     tr,
 )
 
-PERSIST = {"persist_state": "session"}  # choices survive a visit to another page
 REPORT_FILES = {"markdown": ("md", "text/markdown"), "html": ("html", "text/html"),
                 "json": ("json", "application/json")}  # fmt: skip
 
 
-def _card_inputs() -> ModelCardText:
+def card_inputs() -> ModelCardText:
+    """The model card's free-text fields (intended use, limits, ...), as the person wrote them."""
     with st.expander(tr("compage.report.card"), icon=":material/edit_note:"):
         st.caption(tr("compage.report.card_intro"))
         values = {}

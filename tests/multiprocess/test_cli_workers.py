@@ -65,7 +65,7 @@ def two_runs(tmp_path_factory):
     return folder, frame, config
 
 
-def test_two_workers_write_the_same_outputs_within_5_percent_of_one(two_runs):
+def test_two_workers_write_the_same_outputs_within_1_percent_of_one(two_runs):
     folder, _frame, _config = two_runs
     for name in OUTPUTS:
         assert (folder / "two" / name).is_file(), name
@@ -74,7 +74,9 @@ def test_two_workers_write_the_same_outputs_within_5_percent_of_one(two_runs):
     assert len(one) == len(two) == 30
     assert list(two.columns) == list(one.columns)
     final_one, final_two = one["val_loss"].iloc[-1], two["val_loss"].iloc[-1]
-    assert abs(final_two - final_one) <= 0.05 * final_one, (final_one, final_two)
+    # The same loop policy, shuffle seed and output bias as one worker: only the order of float
+    # additions in the all-reduce differs.
+    assert abs(final_two - final_one) <= 0.01 * final_one, (final_one, final_two)
 
 
 def test_the_two_worker_bundle_predict_py_matches_the_app(two_runs):

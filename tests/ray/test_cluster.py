@@ -1,9 +1,9 @@
 """Training jobs on an embedded Ray cluster (loopback only): the thread job's history, live
 history, Stop, a lost worker, the cluster's queue, separate jobs kept apart.
 
-One cluster of 2 CPUs for the whole module. History is compared exactly: the task runs the
-same `TrainingJob` with the same seed and deterministic ops, so float32 arithmetic is the same
-in the worker process as in a thread here.
+One cluster of 2 CPUs, shared with the job-contract tests (tests/conftest.py). History is
+compared exactly: the task runs the same `TrainingJob` with the same seed and deterministic
+ops, so float32 arithmetic is the same in the worker process as in a thread here.
 """
 
 from __future__ import annotations
@@ -32,10 +32,8 @@ LONG = TrainSpec(learning_rate=1e-4, batch_size=1, epochs=500, seed=5)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def embedded_cluster():
-    cluster.start_local(num_cpus=2)
-    yield
-    cluster.disconnect()
+def embedded_cluster(embedded_ray):
+    return embedded_ray
 
 
 def binary(job_class, spec=QUICK):

@@ -1,5 +1,6 @@
 """README's settings table lists every MODELDESK_ variable the app reads, each limit with the
-default core.limits uses, and the secrets a server may set (issue 11)."""
+default core.limits uses, and the secrets a server may set, so a person running a server can
+find them."""
 
 from __future__ import annotations
 
