@@ -1,4 +1,4 @@
-"""MLflow tracking against a real MLflow tracking server on loopback with a SQLite store.
+"""MLflow tracking (marker `tracking`) against a real MLflow server on loopback over SQLite.
 
 One server per module (started as `mlflow server`, killed at the end; the last test stops it in
 the middle of a run). What is checked is read back through MLflow's own client: parameters,
@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from quick_training import fresh_python
 
 from core.data.loading import load_sample
 from core.deploy.bundle import bundle_from_run, predict_frame, read_bundle
@@ -42,6 +41,17 @@ from core.train.tracking import (
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = "time"  # tips: Lunch or Dinner, from numbers and categories
+
+
+def fresh_python(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """This interpreter, isolated (-I: no PYTHONPATH, no user site, no script folder on
+    sys.path), in a folder away from the repository."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    return subprocess.run(
+        [sys.executable, "-I", *args], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
 
 
 def free_port() -> int:
