@@ -1,6 +1,6 @@
 """Training time with MLflow logging off and on: a live server, a dead one, one that never answers.
 
-    python bench/tracking.py [--sample breast_cancer] [--epochs 100] [--repeat 3]
+    python bench/tracking.py [--sample breast_cancer] [--epochs 100] [--repeat 3] [--modes ...]
 
 Starts `mlflow server` on loopback over a SQLite file in a temporary folder, then trains the
 same config (same seed) in rounds, the modes alternating within each round:
@@ -93,6 +93,7 @@ def main() -> None:
     parser.add_argument("--sample", default="breast_cancer")
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--modes", default="off,on,dead,silent,inline", help="comma-separated")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     print(f"load average at start: {os.getloadavg()}")
@@ -144,7 +145,7 @@ def main() -> None:
             raise SystemExit(f"{mode}: unexpected logging outcome {failure}")
         return job.result().duration_s, time.monotonic() - ended
 
-    modes = ["off", "on", "dead", "silent", "inline"]
+    modes = ["off", *[m for m in args.modes.split(",") if m and m != "off"]]
     train("off")  # warm-up: TensorFlow's first graph and the server's first requests
     times: dict[str, list[float]] = {mode: [] for mode in modes}
     after: dict[str, list[float]] = {mode: [] for mode in modes}

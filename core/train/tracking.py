@@ -424,7 +424,7 @@ def follow_job(
             if ended:
                 break
         run = job.result()
-        if on_done is not None:
+        if on_done is not None and tracker.failure is None:  # nothing to make for a dead server
             try:
                 on_done(tracker, handle, run)
             except Exception as error:  # a file that could not be made fails the logging only
