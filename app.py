@@ -13,6 +13,7 @@ from ui.widgets import (
     escape_md,
     keep_keras_state_between_runs,
     lang,
+    page_errors,
     tr,
     trace,
 )
@@ -54,7 +55,8 @@ navigation = st.navigation(
 # page (Evaluate, Deploy, ...) looks for runs.
 collect_finished_job()
 workshop_ui.lesson_panel()
-navigation.run()
+with page_errors():  # no traceback reaches a user: one line, the detail in the server log
+    navigation.run()
 
 with status:
     dataset = state.dataset()

@@ -1,5 +1,11 @@
-"""Safe exports: no cell of a CSV or Excel file the app writes runs as a formula, and no user
-text in a Markdown file it writes becomes HTML, a link or an image (`markdown_text`).
+"""Safe exports: no cell of a CSV or Excel file the app writes runs as a formula, no user
+text in a Markdown file it writes becomes HTML, a link or an image (`markdown_text`), and no
+control character or bidirectional override in user text reaches a terminal, a report or a
+download as itself (`terminal_text`, and the same escaping in cells and names).
+
+Control characters (ESC starts terminal commands: clear the screen, set the window title) and
+bidirectional overrides (U+202E shows "evil\u202etxt.exe" as "evilexe.txt") are written as their
+visible escape, \u001b or \u202e: readable, and in JSON output the very same string.
 
 Excel, LibreOffice and Google Sheets treat a cell starting with =, +, - or @ (and, after a tab
 or carriage return, the same) as a formula, so a value such as `=HYPERLINK(...)` in an uploaded
@@ -22,8 +28,28 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$:=^])")
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
 QUOTE = "'"
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+# In one line of terminal output every control character is escaped; in a cell, tab and line
+# breaks are the data's own (a quoted CSV field keeps them) and only the rest is.
+_TERMINAL_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_CELL_UNSAFE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")
 CSV_MIME = "text/csv"
 EXCEL_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def terminal_text(value: object) -> str:
+    """User text as one safe line for a terminal or a report: controls, bidi overrides escaped."""
+    return _TERMINAL_UNSAFE.sub(_escape, str(value))
+
+
+def cell_text(value: str) -> str:
+    """Text for a download's cell or a column name: controls (but tab and line breaks) and bidi
+    overrides escaped; Excel refuses control characters outright."""
+    return _CELL_UNSAFE.sub(_escape, value)
 
 
 def neutralise_cell(value: object) -> object:
@@ -35,7 +61,7 @@ def markdown_text(value: object) -> str:
     """User text shown literally in a Markdown file (a model card): one line, every Markdown
     special character backslash-escaped and HTML's characters as entities, so column names,
     labels and dataset names cannot become tags, links, images, tables or headings."""
-    one_line = _LINE_BREAKS.sub(" ", str(value))
+    one_line = terminal_text(_LINE_BREAKS.sub(" ", str(value)))
     return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", one_line), quote=True)
 
 
@@ -69,7 +95,10 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def _neutralise(value: object) -> object:
-    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+    if not isinstance(value, str):
+        return value
+    value = cell_text(value)
+    if not value.startswith(FORMULA_STARTS):
         return value
     if _PLAIN_NUMBER.fullmatch(value):
         return value

@@ -10,7 +10,7 @@ import zipfile
 import pandas as pd
 import streamlit as st
 
-from core.data.loading import load_bytes
+from core.data.loading import formats_text, load_bytes
 from core.deploy.bundle import (
     ERROR_COLUMN,
     LoadedBundle,
@@ -25,6 +25,7 @@ from core.deploy.predict_form import (
     form_fields,
     prediction_summary,
     range_warnings,
+    regression_text,
     row_from_values,
 )
 from core.deploy.predict_script import predict_source
@@ -33,6 +34,7 @@ from core.export_safety import CSV_MIME, EXCEL_MIME, safe_excel
 from core.i18n import UserError
 from core.train.runner import RunConfig
 from ui import state
+from ui.run_labels import run_name
 from ui.widgets import (
     escape_md,
     labeler,
@@ -128,7 +130,7 @@ def one_row(run_id: str, bundle: LoadedBundle) -> None:
     if bundle.task == "regression":
         st.metric(
             tr("deploy.one.predicted_value", target=bundle.schema["target"]),
-            f"{float(table['prediction'].iloc[0]):.4g}",
+            regression_text(float(table["prediction"].iloc[0]), bundle.metrics.get("rmse")),
         )
         return
     st.markdown(tr("deploy.one.predicted_class", label=escape_md(table["prediction"].iloc[0])))
@@ -150,7 +152,9 @@ def batch_predict(run_id: str, bundle: LoadedBundle) -> None:
     names = [column["name"] for column in bundle.schema["columns"]]
     st.caption(tr("deploy.batch.columns", columns=escape_md(", ".join(names))))
     uploaded = st.file_uploader(
-        tr("deploy.batch.label"), help=tr("deploy.batch.help"), key="deploy_batch_file"
+        tr("deploy.batch.label"),
+        help=tr("deploy.batch.help", formats=formats_text()),
+        key="deploy_batch_file",
     )
     if uploaded is not None:
         data = uploaded.getvalue()
@@ -366,7 +370,7 @@ def _field(field: FormField, key: str) -> object:
 def _run_label(run) -> str:
     return tr(
         "deploy.run.option",
-        name=run.name or run.run_id[:8],
+        name=run_name(run) or run.run_id[:8],
         status=tr(f"train.status.{run.status}"),
         created=run.created_at[:19].replace("T", " "),
     )

@@ -34,11 +34,13 @@ from core.evaluate.metrics import (
     run_privacy,
     run_settings,
     test_metrics,
+    trivial_baseline_verdict,
     worst_rows,
 )
 from core.i18n import UserError
 from core.train.models import resolved_loss
 from ui import state
+from ui.run_labels import run_name
 from ui.widgets import (
     epsilon_text,
     escape_md,
@@ -262,6 +264,9 @@ def _metrics(report, classes: list) -> None:
         params["metric"] = _metric(params["metric"])
         params["baseline"] = tr(f"evaluation.baseline.{params['baseline']}")
     st.markdown(tr(verdict.key, **params))
+    trivial = trivial_baseline_verdict(task, report.test[headline_metric(task)], report.baselines)
+    if trivial is not None:
+        st.warning(say(trivial), icon=":material/equal:")
     if report.per_class:
         st.subheader(tr("evalpage.per_class"))
         per_class = pd.DataFrame(
@@ -555,7 +560,7 @@ def _scores(run, prepared):
 def _run_label(run) -> str:
     return tr(
         "evalpage.run_label",
-        name=run.name,
+        name=run_name(run),
         status=tr(f"train.status.{run.status}"),
         epochs=run.epochs_trained,
     )

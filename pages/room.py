@@ -9,10 +9,12 @@ import pandas as pd
 import streamlit as st
 
 from core.i18n import Message
-from core.workshop.board import BoardEntry, password_ok
+from core.workshop.board import BoardEntry
 from ui import state
 from ui.widgets import labeler, run_app_first, show_error, tr
 from ui.workshop import (
+    attempt_keys,
+    attempt_limiter,
     challenges_done,
     current_lesson,
     facilitator_password,
@@ -64,7 +66,10 @@ def _post_section(board, me: str, code: str) -> None:
         )
         and chosen is not None
     ):
-        if not password_ok(entered.strip(), code):
+        matched, wait = attempt_limiter().check(entered.strip(), code, attempt_keys("code"))
+        if wait:
+            show_error(Message("hostile.room.wait", {"seconds": f"{wait:.0f}"}))
+        elif not matched:
             show_error(Message("workshop.board.wrong_code"))
         elif board.post(_entry(me, nickname, runs[chosen])):
             st.success(tr("workshop.board.posted_now"))
@@ -83,9 +88,13 @@ def _facilitator_section(board) -> None:
         if not state.facilitator():
             given = st.text_input(tr("workshop.board.password"), type="password", key="rb_pw")
             if st.button(tr("workshop.board.sign_in"), key="rb_sign_in"):
-                if password_ok(given, facilitator_password()):
+                limiter, keys = attempt_limiter(), attempt_keys("facilitator")
+                matched, wait = limiter.check(given, facilitator_password(), keys)
+                if matched:
                     state.set_facilitator(True)
                     st.rerun()
+                elif wait:
+                    show_error(Message("hostile.room.wait", {"seconds": f"{wait:.0f}"}))
                 else:
                     show_error(Message("workshop.board.wrong_password"))
             return

@@ -179,6 +179,182 @@ def _deep_json() -> bytes:
     return b"[" * 50_000 + b"]" * 50_000
 
 
+# --- round two: budgets on bytes and work -------------------------------------------------------
+
+_SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+
+def _raw_xlsx(
+    sheet_data: bytes, *, dimension: bytes = b"", shared: bytes = b"", styles: bytes = b""
+) -> bytes:
+    """A minimal workbook written part by part, so a test controls every byte of its XML."""
+    overrides = [
+        ("/xl/workbook.xml", "sheet.main+xml"),
+        ("/xl/worksheets/sheet1.xml", "worksheet+xml"),
+    ]
+    rels = [("rId1", "worksheet", "worksheets/sheet1.xml")]
+    parts = {
+        "xl/worksheets/sheet1.xml": b'<worksheet xmlns="'
+        + _SHEET_NS.encode()
+        + b'">'
+        + dimension
+        + b"<sheetData>"
+        + sheet_data
+        + b"</sheetData></worksheet>",
+    }
+    if shared:
+        overrides.append(("/xl/sharedStrings.xml", "sharedStrings+xml"))
+        rels.append(("rId2", "sharedStrings", "sharedStrings.xml"))
+        parts["xl/sharedStrings.xml"] = (
+            b'<sst xmlns="' + _SHEET_NS.encode() + b'">' + shared + b"</sst>"
+        )
+    if styles:
+        overrides.append(("/xl/styles.xml", "styles+xml"))
+        rels.append(("rId3", "styles", "styles.xml"))
+        parts["xl/styles.xml"] = (
+            b'<styleSheet xmlns="'
+            + _SHEET_NS.encode()
+            + b'"><cellXfs>'
+            + styles
+            + b"</cellXfs></styleSheet>"
+        )
+    kind = "application/vnd.openxmlformats-officedocument.spreadsheetml."
+    content_types = (
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        + "".join(f'<Override PartName="{n}" ContentType="{kind}{t}"/>' for n, t in overrides)
+        + "</Types>"
+    )
+    workbook = (
+        f'<workbook xmlns="{_SHEET_NS}" xmlns:r="{_REL_NS}"><sheets>'
+        '<sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    )
+    workbook_rels = (
+        f'<Relationships xmlns="{_PKG_REL}">'
+        + "".join(
+            f'<Relationship Id="{i}" Type="{_REL_NS}/{t}" Target="{target}"/>'
+            for i, t, target in rels
+        )
+        + "</Relationships>"
+    )
+    root_rels = (
+        f'<Relationships xmlns="{_PKG_REL}"><Relationship Id="rId1" '
+        f'Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", content_types)
+        archive.writestr("_rels/.rels", root_rels)
+        archive.writestr("xl/workbook.xml", workbook)
+        archive.writestr("xl/_rels/workbook.xml.rels", workbook_rels)
+        for name, body in parts.items():
+            archive.writestr(name, body)
+    return out.getvalue()
+
+
+_HEADER_ROW = b'<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row>'
+
+
+def _xlsx_dimension_lie(rows: int = 20_000) -> bytes:
+    # Declares A1:B2 and holds `rows` rows reaching column XFD (16,384): padded, 327M cells.
+    body = b"".join(
+        b'<row r="%d"><c r="A%d"><v>1</v></c><c r="XFD%d"><v>2</v></c></row>' % (r, r, r)
+        for r in range(2, rows + 2)
+    )
+    return _raw_xlsx(_HEADER_ROW + body, dimension=b'<dimension ref="A1:B2"/>')
+
+
+def _xlsx_two_far_cells() -> bytes:
+    # Two cells, no dimension: A1 and XFD1048576 span the whole sheet (17 billion cells).
+    body = b'<row r="1"><c r="A1"><v>1</v></c></row>'
+    body += b'<row r="1048576"><c r="XFD1048576"><v>2</v></c></row>'
+    return _raw_xlsx(body)
+
+
+def _xlsx_many_styles(count: int = 1_500_000) -> bytes:
+    return _raw_xlsx(
+        _HEADER_ROW + b'<row r="2"><c r="A2"><v>1</v></c></row>', styles=b"<xf/>" * count
+    )
+
+
+def _xlsx_unused_strings(count: int) -> bytes:
+    strings = b"".join(b"<si><t>s%d</t></si>" % i for i in range(count))
+    body = b'<row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="2"><c r="A2"><v>1</v></c></row>'
+    return _raw_xlsx(body, shared=strings)
+
+
+def _xlsx_huge_inline_cell(megabytes: int = 64) -> bytes:
+    # One inline string cell inflating to `megabytes` MB: a size bomb inside a sheet part.
+    text = b"x" * (megabytes * 1024 * 1024)
+    row = b'<row r="2"><c r="A2" t="inlineStr"><is><t>' + text + b"</t></is></c></row>"
+    return _raw_xlsx(_HEADER_ROW + row)
+
+
+def _xlsx_size_lie() -> bytes:
+    # The sheet part's central-directory entry declares 100 bytes; it inflates to 8 MB.
+    rows = b"".join(
+        b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (r, r) for r in range(2, 200_000)
+    )
+    data = bytearray(_raw_xlsx(_HEADER_ROW + rows))
+    name = b"xl/worksheets/sheet1.xml"
+    position = data.find(b"PK\x01\x02")
+    while position >= 0:
+        length = int.from_bytes(data[position + 28 : position + 30], "little")
+        if data[position + 46 : position + 46 + length] == name:
+            data[position + 24 : position + 28] = (100).to_bytes(4, "little")
+        position = data.find(b"PK\x01\x02", position + 4)
+    return bytes(data)
+
+
+def _xlsx_garbage_sheet() -> bytes:
+    data = _raw_xlsx(_HEADER_ROW)
+    return _replace_part(data, "xl/worksheets/sheet1.xml", b"<worksheet><sheetData><row><c" * 5000)
+
+
+def _parquet_huge_string(megabytes: int) -> bytes:
+    # A run of one letter compresses to almost nothing: 400 MB of text in about 13 KB.
+    text = pa.array(["x" * (megabytes * 1024 * 1024)], pa.large_string())
+    return _parquet(pa.table({"id": pa.array([1]), "text": text}))
+
+
+def _parquet_bad_footer() -> bytes:
+    data = bytearray(_parquet(pa.table({"a": list(range(100))})))
+    data[-8:-4] = (0x7FFFFFF0).to_bytes(4, "little")  # a metadata length past the file's start
+    return bytes(data)
+
+
+def _json_many_keys(keys: int = 30_000) -> bytes:
+    # One record per key: pandas sizes the frame by the union, keys x records cells.
+    return ("[" + ",".join(f'{{"k{i}": {i}}}' for i in range(keys)) + "]").encode()
+
+
+def _csv_quoted_newline_header(columns: int = 100_000) -> bytes:
+    header = '"first\ncolumn",' + ",".join(f"c{i}" for i in range(1, columns))
+    return (header + "\n" + ",".join("1" for _ in range(columns)) + "\n").encode()
+
+
+def _json_escape_run(size: int = 100_000) -> bytes:
+    # An unterminated string of \" pairs: the old depth regex backtracked on it for minutes.
+    return b'"' + b'\\"' * (size // 2)
+
+
+def _csv_unterminated_quote() -> bytes:
+    return b'a,b\n"' + b"x,y\n" * 1_000_000
+
+
+def _jsonl_deep_line() -> bytes:
+    return b'{"a": 1}\n' + b'{"b": ' * 100_000 + b"1" + b"}" * 100_000 + b"\n"
+
+
+def _control_names() -> bytes:
+    names = ["\x1b[2Jcleared", "\x1b]0;pwned\x07title", "evil\u202etxt.exe", "bell\x07", "y"]
+    rows = "\n".join(",".join(str(i + j) for j in range(len(names))) for i in range(20))
+    return (",".join(f'"{n}"' for n in names) + "\n" + rows + "\n").encode()
+
+
 CASES: tuple[Case, ...] = (
     Case("xlsx_far_cell", "far.xlsx", lambda: _xlsx(_far_cell), "refused"),
     Case("xlsx_far_cell_no_dimension", "nodim.xlsx", _xlsx_no_dimension_far_cell, "refused"),
@@ -215,8 +391,32 @@ CASES: tuple[Case, ...] = (
     Case("empty_names_csv", "blanks.csv", lambda: b",,b\n1,2,3\n4,5,6\n", "loaded"),
     Case("mixed_encodings_csv", "mixed.csv", _mixed_encodings, "either"),
     Case("single_10mb_cell_csv", "bigcell.csv", _big_cell, "either"),
+    # Round two: the table of inputs that took memory, CPU or showed a traceback.
+    Case("parquet_40mb_string", "string.parquet", lambda: _parquet_huge_string(40), "refused"),
+    Case("xlsx_dimension_lie", "dimlie.xlsx", _xlsx_dimension_lie, "refused"),
+    Case("xlsx_1_5m_styles", "styles.xlsx", _xlsx_many_styles, "refused"),
+    Case("xlsx_unused_strings", "strings.xlsx", lambda: _xlsx_unused_strings(300_000), "refused"),
+    Case("json_30000_keys", "keys.json", _json_many_keys, "refused"),
+    Case("csv_quoted_newline_header", "qheader.csv", _csv_quoted_newline_header, "refused"),
+    Case("json_escape_run_upload", "escapes.json", _json_escape_run, "refused"),
+    # New ones in each class: size bombs, lies in metadata, slow paths, malformed documents.
+    Case("xlsx_64mb_inline_cell", "inline.xlsx", _xlsx_huge_inline_cell, "refused"),
+    Case("xlsx_two_far_cells", "corners.xlsx", _xlsx_two_far_cells, "refused"),
+    Case("xlsx_size_lie", "sizelie.xlsx", _xlsx_size_lie, "refused"),
+    Case("csv_unterminated_quote", "quote.csv", _csv_unterminated_quote, "either"),
+    Case("jsonl_deep_line", "deep.jsonl", _jsonl_deep_line, "refused"),
+    Case("xlsx_garbage_sheet", "garbage.xlsx", _xlsx_garbage_sheet, "refused"),
+    Case("parquet_bad_footer", "footer.parquet", _parquet_bad_footer, "refused"),
+    Case("control_names_csv", "controls.csv", _control_names, "loaded"),
 )
-BY_ID = {case.id: case for case in CASES}
+# Full-size versions of cases the unit tests run smaller; only the bench builds them.
+BENCH_CASES: tuple[Case, ...] = (
+    Case("parquet_400mb_string", "string.parquet", lambda: _parquet_huge_string(400), "refused"),
+    Case(
+        "xlsx_5m_unused_strings", "strings.xlsx", lambda: _xlsx_unused_strings(5_000_000), "refused"
+    ),
+)
+BY_ID = {case.id: case for case in (*CASES, *BENCH_CASES)}
 
 
 @cache
@@ -224,10 +424,29 @@ def _built(case_id: str) -> bytes:
     return BY_ID[case_id].build()
 
 
-def normal_file(size: int) -> bytes:
-    """An ordinary CSV of about `size` bytes (at least a few rows): the bench's baseline."""
-    rows = max(4, size // 40)
-    frame = pd.DataFrame(
+def normal_file(size: int, extension: str = ".csv") -> bytes:
+    """An ordinary table of about `size` bytes in the format of `extension` (at least a few
+    rows): the bench's baseline for a hostile file of that size."""
+    if extension not in (".xlsx", ".parquet", ".json", ".jsonl"):
+        rows = max(4, size // 20)  # about 23 bytes a row: a little more, then cut to size
+        return _csv(_normal_frame(rows))[: max(size, 64)].rsplit(b"\n", 1)[0] + b"\n"
+    write = {
+        ".xlsx": lambda frame: _frame_xlsx(frame),
+        ".parquet": lambda frame: _parquet(pa.Table.from_pandas(frame, preserve_index=False)),
+        ".json": lambda frame: frame.to_json(orient="records").encode(),
+        ".jsonl": lambda frame: frame.to_json(orient="records", lines=True).encode(),
+    }[extension]
+    rows = 1_000
+    data = write(_normal_frame(rows))
+    most = 100_000 if extension == ".xlsx" else 3_000_000  # a bigger workbook takes minutes
+    for _ in range(2):  # scale the row count to the size asked for
+        rows = int(min(max(4, rows * size / max(len(data), 1)), most))
+        data = write(_normal_frame(rows))
+    return data
+
+
+def _normal_frame(rows: int) -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "id": np.arange(rows),
             "x": np.round(np.linspace(0, 1, rows), 6),
@@ -235,4 +454,9 @@ def normal_file(size: int) -> bytes:
             "y": np.arange(rows) % 2,
         }
     )
-    return _csv(frame)[: max(size, 64)].rsplit(b"\n", 1)[0] + b"\n"
+
+
+def _frame_xlsx(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_excel(buffer, index=False, engine="openpyxl")
+    return buffer.getvalue()

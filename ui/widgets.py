@@ -5,13 +5,15 @@ Kept out of `core` on purpose: core never imports streamlit.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import logging
 import os
 import re
 import runpy
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypedDict, TypeVar
 
@@ -274,3 +276,47 @@ def show_error(error: UserError | Message) -> None:
     """A user's error in their language, the one way pages show one (never a traceback)."""
     message = error.message if isinstance(error, UserError) else error
     st.error(say(message), icon=":material/error:")
+
+
+_ERRORS = logging.getLogger("modeldesk.errors")
+_CALLBACK_ERROR = "callback_error"
+
+
+def unexpected(error: BaseException) -> Message:
+    """The one-line message for an error no check foresaw; its traceback goes to the server log
+    (the user sees the error's type only: a traceback can quote their data)."""
+    _ERRORS.error("unexpected %s on a page", type(error).__name__, exc_info=error)
+    return Message("hostile.error.unexpected", {"kind": type(error).__name__})
+
+
+@contextlib.contextmanager
+def page_errors() -> Iterator[None]:
+    """Around a page's run (app.py): any exception it raises ends the page with one line in the
+    user's language, the rest of the app (sidebar, other pages, session) keeps working. Streamlit's
+    own stop and rerun are BaseExceptions and pass through."""
+    pending = state.scratch(_CALLBACK_ERROR)
+    if pending is not None:
+        state.set_scratch(_CALLBACK_ERROR, None)
+        show_error(pending)
+    try:
+        yield
+    except UserError as error:
+        show_error(error)
+    except Exception as error:
+        show_error(unexpected(error))
+
+
+def guarded(callback: Callable[..., None]) -> Callable[..., None]:
+    """A widget callback (on_click, on_change) whose errors page_errors() shows on the next run:
+    Streamlit runs callbacks before the page, outside any page's own try."""
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            callback(*args, **kwargs)
+        except UserError as error:
+            state.set_scratch(_CALLBACK_ERROR, error.message)
+        except Exception as error:
+            state.set_scratch(_CALLBACK_ERROR, unexpected(error))
+
+    return run

@@ -15,7 +15,7 @@ import streamlit as st
 
 from core.i18n import UserError
 from core.train.jobs import server_limiter
-from core.workshop.board import RoomBoard
+from core.workshop.board import AttemptLimiter, RoomBoard
 from core.workshop.resume import ResumeStore, browser_binding, new_token
 from ui import state
 from ui.widgets import lang, server_setting, show_error, tr, trace
@@ -36,6 +36,19 @@ def resume_store() -> ResumeStore:
 def room_board() -> RoomBoard:
     """The server's room board (memory only)."""
     return RoomBoard()
+
+
+@st.cache_resource
+def attempt_limiter() -> AttemptLimiter:
+    """The server's limiter of wrong room codes and facilitator passwords (memory only)."""
+    return AttemptLimiter()
+
+
+def attempt_keys(secret: str) -> tuple[str, ...]:
+    """Who is trying `secret`: this session and, when Streamlit knows it, the client's address."""
+    address = st.context.ip_address
+    keys = (f"{secret}:session:{participant()}",)
+    return (*keys, f"{secret}:address:{address}") if address else keys
 
 
 def room_code() -> str | None:
@@ -186,6 +199,12 @@ def gated(name: str, widget: Callable[..., Any], *args: Any, **kwargs: Any) -> A
     if lesson is not None and name in lesson.locked:
         kwargs["disabled"] = True
         kwargs["help"] = tr("workshop.locked")
+    if state.widget(kwargs.get("key", ""), _MISSING) is not _MISSING:
+        # A preset (the first-model button, a lesson, a setup link) already holds the value:
+        # a default beside it would be ignored, and Streamlit logs a warning for the pair. These
+        # widgets are identified by their key alone, so dropping the default keeps their state.
+        kwargs.pop("value", None)
+        kwargs.pop("index", None)
     return widget(*args, **kwargs)
 
 

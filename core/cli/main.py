@@ -2,7 +2,8 @@
 
     python -m core profile FILE [--json]
     python -m core train FILE --target COL --out DIR [--config CONFIG.json] [--seed N]
-                                   [--workers N] [--mlflow URI [--mlflow-register NAME]]
+                                   [--workers N] [--group COL]
+                                   [--mlflow URI [--mlflow-register NAME]]
     python -m core predict BUNDLE FILE --out PREDICTIONS.csv
     python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,COL,...] [--k K]
 
@@ -16,16 +17,21 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from core.cli.scan import add_scan_command, run_scan
 from core.cli.tracking import add_mlflow_options
+from core.data.loading import formats_text
+from core.export_safety import terminal_text
 from core.i18n import UserError, language_from_locale, t
 from core.train.status import RunStatus
 
 if TYPE_CHECKING:
+    from core.data.profile import Profile
     from core.prep.pipeline import Prepared
     from core.train.engine import Run
     from core.train.runner import RunConfig
@@ -48,22 +54,24 @@ def main(argv: list[str] | None = None) -> int:
     lang = _cli_lang()
     parser = _OneLineParser(prog="python -m core", description=t("cli.description", lang))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    file_help = t("cli.file.help", lang, formats=formats_text())
     profile = commands.add_parser("profile", help=t("cli.profile.help", lang))
-    profile.add_argument("file", help=t("cli.file.help", lang))
+    profile.add_argument("file", help=file_help)
     profile.add_argument("--json", action="store_true", help=t("cli.json.help", lang))
     train = commands.add_parser("train", help=t("cli.train.help", lang))
-    train.add_argument("file", help=t("cli.file.help", lang))
+    train.add_argument("file", help=file_help)
     train.add_argument("--target", required=True, metavar="COL", help=t("cli.target.help", lang))
     train.add_argument("--out", required=True, metavar="DIR", help=t("cli.out.help", lang))
     train.add_argument("--config", metavar="CONFIG.json", help=t("cli.config.help", lang))
     train.add_argument("--seed", type=int, metavar="N", help=t("cli.seed.help", lang))
+    train.add_argument("--group", metavar="COL", help=t("special.cli.group_help", lang))
     train.add_argument(
         "--workers", type=int, default=1, metavar="N", help=t("cluster.cli.workers_help", lang)
     )
     add_mlflow_options(train, lang)
     predict = commands.add_parser("predict", help=t("cli.predict.help", lang))
     predict.add_argument("bundle", metavar="BUNDLE", help=t("cli.bundle.help", lang))
-    predict.add_argument("file", metavar="FILE", help=t("cli.file.help", lang))
+    predict.add_argument("file", metavar="FILE", help=file_help)
     predict.add_argument(
         "--out", required=True, metavar="PREDICTIONS.csv", help=t("cli.predict.out.help", lang)
     )
@@ -79,9 +87,30 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "scan":
             return run_scan(args, lang)
     except UserError as error:
-        print(f"error: {error.text(lang)}", file=sys.stderr)
+        _say(f"error: {error.text(lang)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception as error:
+        return _unexpected(error, lang)
     raise AssertionError(f"unhandled command {args.command}")  # argparse only allows known ones
+
+
+def _say(text: str, file: TextIO | None = None) -> None:
+    """print for text that may hold user input (names, values): controls and bidi overrides
+    escaped, so a column named "\x1b[2J" cannot clear the terminal; on stderr, one line."""
+    if file is None:
+        print("\n".join(terminal_text(line) for line in str(text).split("\n")))
+    else:
+        print(terminal_text(text), file=file)
+
+
+def _unexpected(error: Exception, lang: str) -> int:
+    """One line naming the error's type (exit 2); the traceback goes to stderr only with
+    MODELDESK_DEBUG=1, since it may quote the input."""
+    if os.environ.get("MODELDESK_DEBUG") == "1":
+        traceback.print_exception(error, file=sys.stderr)
+    text = t("hostile.error.unexpected_cli", lang, kind=type(error).__name__)
+    _say(f"error: {' '.join(text.split())}", file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 def _profile(path: Path, *, as_json: bool, lang: str) -> int:
@@ -92,9 +121,9 @@ def _profile(path: Path, *, as_json: bool, lang: str) -> int:
     dataset = load_path(path)
     profile = profile_frame(dataset.frame)
     if as_json:
-        print(json.dumps(profile.to_dict(), ensure_ascii=False, indent=2))
+        _say(json.dumps(_profile_document(profile, lang), ensure_ascii=False, indent=2))
         return 0
-    print(
+    _say(
         t(
             "cli.profile.summary",
             lang,
@@ -104,18 +133,41 @@ def _profile(path: Path, *, as_json: bool, lang: str) -> int:
         )
     )
     for notice in dataset.notices:
-        print(f"  ! {notice.text(lang)}")
+        _say(f"  ! {notice.text(lang)}")
     width = min(40, max((len(c.name) for c in profile.columns), default=4))
     for column in profile.columns:
         role = t(f"profile.role.{column.role}", lang)
-        print(
+        _say(
             f"  {column.name[:width]:<{width}}  {role:<12} {column.dtype:<10} "
             f"{t('cli.profile.missing', lang)}={column.missing:<8} "
             f"{t('cli.profile.unique', lang)}={column.unique}"
         )
     for alert in profile.alerts:
-        print(f"  * {alert.message.text(lang)}")
+        _say(f"  * {alert.message.text(lang)}")
     return 0
+
+
+def _profile_document(profile: Profile, lang: str) -> dict:
+    """The profile's JSON plus why a column is an identifier or a group, and the target."""
+    from core.data.profile import target_suggestion
+
+    data = profile.to_dict()
+    reasons = {
+        alert.columns[0]: alert.message.text(lang)
+        for alert in profile.alerts
+        if alert.kind in ("identifier", "group") and alert.columns
+    }
+    for column in data["columns"]:
+        if column["name"] in reasons:
+            column["reason"] = reasons[column["name"]]
+    suggestion = target_suggestion(profile)
+    data["target_suggestion"] = None
+    if suggestion is not None:
+        data["target_suggestion"] = {
+            **suggestion.to_dict(),
+            "reason": suggestion.reason.text(lang),
+        }
+    return data
 
 
 def _train(args: argparse.Namespace, *, lang: str) -> int:
@@ -146,6 +198,8 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
         config = default_config(frame, args.target)
     if args.seed is not None:
         config = config.with_seed(args.seed)
+    if args.group is not None:
+        config = replace(config, preprocess=replace(config.preprocess, group=args.group))
     prepared = prepare(frame, config.preprocess)
     followed = None
 
@@ -160,16 +214,16 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
     if followed is not None:
         followed.join()
     if run is None:
-        print(f"error: {t('cli.train.interrupted', lang)}", file=sys.stderr)
+        _say(f"error: {t('cli.train.interrupted', lang)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if run.status != RunStatus.FINISHED:
         # A blown-up loss is bad settings (exit 2); anything else unexpected is a bug (exit 1).
         text = run.message.text(lang) if run.message else t(f"train.status.{run.status}", lang)
-        print(f"error: {' '.join(text.split())}", file=sys.stderr)
+        _say(f"error: {' '.join(text.split())}", file=sys.stderr)
         unexpected = run.message is not None and run.message.key == "train.message.error"
         return EXIT_BUG if unexpected else EXIT_BAD_INPUT
     code = _write_run(out, prepared, run, config, data_name=data_path.name, lang=lang)
-    print(t("cluster.cli.trained_on", lang, device=_device_text(args.workers, lang)))
+    _say(t("cluster.cli.trained_on", lang, device=_device_text(args.workers, lang)))
     if tracker is not None:
         finish_cli_tracking(tracker, followed.handle if followed else None, lang)
     return code
@@ -229,7 +283,7 @@ def _write_run(
     write_bundle(out / "bundle.zip", prepared, run, config, metrics, extras)
 
     splits = prepared.splits
-    print(
+    _say(
         t(
             "cli.train.summary",
             lang,
@@ -243,13 +297,13 @@ def _write_run(
         )
     )
     for notice in (*splits.notices, *([run.message] if run.message else [])):
-        print(f"  ! {notice.text(lang)}")
+        _say(f"  ! {notice.text(lang)}")
     metric = headline_metric(prepared.spec.task)
     baselines = ", ".join(
         f"{t(f'evaluation.baseline.{name}', lang)} {_number(values[metric], lang)}"
         for name, values in metrics["baselines"].items()
     )
-    print(
+    _say(
         t(
             "cli.train.versus",
             lang,
@@ -263,8 +317,8 @@ def _write_run(
         from core.evaluate.membership import privacy_lines
 
         for line in privacy_lines(privacy, lang):
-            print(f"  {line}")
-    print(t("cli.train.wrote", lang, folder=str(out)))
+            _say(f"  {line}")
+    _say(t("cli.train.wrote", lang, folder=str(out)))
     return 0
 
 
@@ -291,11 +345,11 @@ def _predict(bundle_path: Path, data_path: Path, out: Path, *, lang: str) -> int
         ) from None
     check = bundle.preprocessor.check_input(dataset.frame)
     for notice in check.notices:
-        print(f"  ! {notice.text(lang)}")
+        _say(f"  ! {notice.text(lang)}")
     bad = int((table[ERROR_COLUMN] != "").sum())
-    print(t("cli.predict.summary", lang, rows=len(table), bad=bad, path=str(out)))
+    _say(t("cli.predict.summary", lang, rows=len(table), bad=bad, path=str(out)))
     for text in table.loc[table[ERROR_COLUMN] != "", ERROR_COLUMN].head(5):
-        print(f"  * {text}")
+        _say(f"  * {text}")
     return 0
 
 

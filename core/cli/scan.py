@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from core.data.loading import formats_text
 from core.i18n import UserError, t
 
 EXIT_BAD_INPUT = 2
@@ -20,7 +21,7 @@ EXIT_BAD_INPUT = 2
 def add_scan_command(subparsers: argparse._SubParsersAction, lang: str) -> argparse.ArgumentParser:
     """Add the `scan` subcommand to a `add_subparsers()` result; return its parser."""
     scan = subparsers.add_parser("scan", help=t("compliance.cli.help", lang))
-    scan.add_argument("file", help=t("compliance.cli.file_help", lang))
+    scan.add_argument("file", help=t("compliance.cli.file_help", lang, formats=formats_text()))
     scan.add_argument("--json", action="store_true", help=t("compliance.cli.json_help", lang))
     scan.add_argument("--sensitive", metavar="COL", help=t("compliance.cli.sensitive_help", lang))
     scan.add_argument("--quasi", metavar="COL,COL,...", help=t("compliance.cli.quasi_help", lang))
@@ -99,6 +100,8 @@ def scan_report(
 
 
 def _text(report: dict, lang: str) -> str:
+    from core.compliance.privacy import category_key
+
     lines = [
         t(
             "compliance.cli.summary",
@@ -110,7 +113,9 @@ def _text(report: dict, lang: str) -> str:
     ]
     if report["sampled"]:
         lines.append(f"  ! {t('privacy.scan.sampled', lang, sample=report['sample_size'])}")
-    flagged = [c for c in report["columns"] if c["entities"] or c["sensitive"]]
+    flagged = [
+        c for c in report["columns"] if c["entities"] or c["sensitive"] or c["quasi_identifier"]
+    ]
     if not flagged:
         lines.append("  " + t("compliance.cli.nothing_found", lang))
     for column in flagged:
@@ -124,9 +129,8 @@ def _text(report: dict, lang: str) -> str:
             )
             for entity in column["entities"]
         ]
-        found += [
-            t(f"privacy.category.{finding['category']}", lang) for finding in column["sensitive"]
-        ]
+        found += [t(category_key(finding["category"]), lang) for finding in column["sensitive"]]
+        found += [t("special.quasi.region", lang) for _ in column["quasi_identifier"]]
         lines.append(f"  {column['name']}: {'; '.join(found)}")
     suggestions = report["quasi_identifier_suggestions"]
     if suggestions:

@@ -13,6 +13,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from core.export_safety import terminal_text
 from core.i18n import t
 
 if TYPE_CHECKING:
@@ -75,11 +76,14 @@ def finish_cli_tracking(tracker: Tracker, handle: str | None, lang: str) -> None
 
         failure = Message("tracking.failed.timeout", {"seconds": int(FLUSH_S)})
     if failure is not None:
+        # The reason may quote the server's answer: escaped like any text from outside.
         reason = " ".join(failure.text(lang).split())
-        print(f"warning: {t('tracking.cli.failed', lang, reason=reason)}", file=sys.stderr)
+        line = f"warning: {t('tracking.cli.failed', lang, reason=reason)}"
+        print(terminal_text(line), file=sys.stderr)
         return
     run_id = tracker.run_id(handle) if handle else None
-    print(t("tracking.cli.logged", lang, uri=_shown_uri(tracker.uri), run_id=run_id or "-"))
+    line = t("tracking.cli.logged", lang, uri=_shown_uri(tracker.uri), run_id=run_id or "-")
+    print(terminal_text(line))
 
 
 def _shown_uri(uri: str) -> str:

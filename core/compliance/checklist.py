@@ -563,15 +563,18 @@ def evidence_check(
 
 @evidence_check("sensitive_data")
 def _check_sensitive_data(context: ChecklistContext) -> _Outcome:
+    from core.compliance.privacy import in_column_key
+
     if context.scan is None:
         return _no_data()
     columns = context.scan.sensitive_columns
     if not columns:
         return _Outcome("pass", (Message("compliance.evidence.no_sensitive"),))
     findings = [
-        Message(f"privacy.in_column.{finding.category}", {"column": column.name})
+        Message(in_column_key(finding.category), {"column": column.name})
         for column in context.scan.columns
         for finding in column.sensitive
+        if finding.special
     ]
     # Found by the scan: only a person can confirm the consent, so it is a warning until answered.
     return _Outcome("warn", tuple(findings))
@@ -632,6 +635,12 @@ def _check_pii_scan(context: ChecklistContext) -> _Outcome:
                 )
             )
     if not context.scan.direct_identifiers:
+        special = context.scan.sensitive_columns
+        if special:
+            # No name or number singles a person out, but special-category data is personal
+            # data all the same: the item stays open until a person has looked.
+            found = Message("special.evidence.special_data", {"columns": _names(special)})
+            return _Outcome("warn", (found, *evidence))
         return _Outcome("pass", (Message("compliance.evidence.no_identifiers"), *evidence))
     if context.deidentification_label:
         return _Outcome("pass", (Message("compliance.evidence.scan_then_deidentified"), *evidence))

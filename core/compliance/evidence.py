@@ -199,7 +199,7 @@ def run_evidence(
 
 
 def fairness_for(
-    evidence: RunEvidence, prepared: Prepared, sensitive: str | None
+    evidence: RunEvidence, prepared: Prepared, sensitive: str | None, favourable: str | None = None
 ) -> tuple[FairnessReport | None, Message | None]:
     """Fairness by the groups of `sensitive` on the run's test rows, or why it can't be had."""
     from core.compliance.fairness import fairness_report
@@ -216,7 +216,9 @@ def fairness_for(
     groups = test_rows[sensitive].to_numpy()
     if len(groups) != len(evidence.y_pred):
         return None, Message("compage.model.fairness_not_in_test", {"column": sensitive})
-    report = fairness_report(evidence.y_true, evidence.y_pred, groups, sensitive=sensitive)
+    report = fairness_report(
+        evidence.y_true, evidence.y_pred, groups, sensitive=sensitive, favourable_label=favourable
+    )
     return report, None
 
 
@@ -334,6 +336,40 @@ def session_backup(
     return json.dumps(document, ensure_ascii=False, indent=2)
 
 
+# An audit event's index is a position in a chain; anything beyond 2**53 is not one (and 1e999
+# would overflow int()).
+_MAX_EVENT_INDEX = 2**53
+
+
+def _check_audit_document(audit: object) -> None:
+    """Refuse a backup's trail that is not a list of well-typed events, or holds more than
+    MODELDESK_MAX_BACKUP_EVENTS, before any event is built or hashed (restore time is linear in
+    the events, so the cap bounds it)."""
+    if audit is None:
+        return
+    events = audit.get("events") if isinstance(audit, dict) else None
+    if not isinstance(events, list):
+        raise UserError("audit.error.bad_json", reason="events is not a list")
+    cap = limits.limit("MODELDESK_MAX_BACKUP_EVENTS")
+    if len(events) > cap:
+        raise UserError("hostile.error.too_many_events", events=len(events), limit=cap)
+    deadline = limits.Deadline("backup")
+    for position, event in enumerate(events):
+        if position % 1024 == 0:
+            deadline.check()
+        index = event.get("index") if isinstance(event, dict) else None
+        if (
+            not isinstance(index, int)
+            or isinstance(index, bool)
+            or not 0 <= index <= _MAX_EVENT_INDEX
+            or not isinstance(event.get("details"), dict)
+        ):
+            raise UserError("audit.error.bad_json", reason=f"event {position}")
+        for key in ("time", "kind", "previous", "hash"):
+            if not isinstance(event.get(key), str):
+                raise UserError("audit.error.bad_json", reason=f"event {position}: {key}")
+
+
 def read_backup(data: bytes | str) -> Backup:
     """A session backup read back; UserError (and nothing half-read) when any part is wrong."""
     try:
@@ -352,6 +388,7 @@ def read_backup(data: bytes | str) -> Backup:
     ):
         raise UserError("compage.backup.error.not_backup")
     answers = ChecklistAnswers.from_json(json.dumps(checklist))
+    _check_audit_document(document.get("audit"))
     # The backup's trail was chained under another key (or another process's): it cannot be
     # verified here, and restoring appends its events marked imported: never in
     # place of the session's own, which a forged backup could otherwise replace.

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from core.evaluate.membership import privacy_lines
+from core.export_safety import terminal_text
 from core.i18n import DEFAULT_LANGUAGE, t
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ def report_markdown(inputs: ReportInputs, lang: str = DEFAULT_LANGUAGE) -> str:
 def report_html(inputs: ReportInputs, lang: str = DEFAULT_LANGUAGE) -> str:
     """The report as one self-contained HTML page."""
     doc = report_document(inputs, lang)
-    e = html.escape
+    e = _escape_html
     parts = [
         "<!DOCTYPE html>",
         f'<html lang="{e("zh-CN" if lang == "zh" else "en")}"><head><meta charset="utf-8">',
@@ -421,7 +422,12 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!])")
 
 def _md(text: object) -> str:
     """User text made inert in Markdown: special characters escaped, one line."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return _MD_SPECIAL.sub(r"\\\1", terminal_text(" ".join(str(text).split())))
+
+
+def _escape_html(text: str, quote: bool = True) -> str:
+    """User text made inert in HTML, with controls and bidi overrides as visible escapes."""
+    return html.escape(terminal_text(text), quote)
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -436,7 +442,7 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]
 def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     if not rows:
         return ""
-    e = html.escape
+    e = _escape_html
     head = "".join(f"<th>{e(str(cell))}</th>" for cell in header)
     body = "".join(
         "<tr>" + "".join(f"<td>{e(str(cell))}</td>" for cell in row) + "</tr>" for row in rows
@@ -445,6 +451,6 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _html_fields(fields: Sequence[tuple[str, str]]) -> str:
-    e = html.escape
+    e = _escape_html
     items = "".join(f"<dt>{e(label)}</dt><dd>{e(value)}</dd>" for label, value in fields)
     return f"<dl>{items}</dl>"

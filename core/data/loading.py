@@ -39,29 +39,47 @@ def _env_upload_mb() -> int:
 
 
 MAX_UPLOAD_MB: int = _env_upload_mb()
-SUPPORTED_EXTENSIONS: tuple[str, ...] = (
-    ".csv",
-    ".tsv",
-    ".txt",
-    ".xlsx",
-    ".parquet",
-    ".json",
-    ".jsonl",
-    ".ndjson",
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """One file type the app reads: its extension, the reader that parses it (a key of
+    `_READERS`), and how messages name it."""
+
+    extension: str
+    reader: str
+    label: str
+
+
+# The one list of readable files: the uploader, the CLI, the messages that list formats
+# ({formats}) and a bundle's predict.py all read it, so they accept the same set.
+FORMATS: tuple[FileFormat, ...] = (
+    FileFormat(".csv", "csv", "CSV"),
+    FileFormat(".tsv", "csv", "TSV"),
+    FileFormat(".txt", "csv", "TXT"),
+    FileFormat(".xlsx", "excel", "Excel (.xlsx)"),
+    FileFormat(".xlsm", "excel", "Excel (.xlsm)"),
+    FileFormat(".parquet", "parquet", "Parquet"),
+    FileFormat(".json", "json", "JSON"),
+    FileFormat(".jsonl", "jsonl", "JSON Lines (.jsonl)"),
+    FileFormat(".ndjson", "jsonl", "JSON Lines (.ndjson)"),
 )
+SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(item.extension for item in FORMATS)
+_FORMATS = {item.extension: item.reader for item in FORMATS}
 MAX_COLUMN_NAME_CHARS = 100
 DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 
-_FORMATS = {
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".txt": "csv",
-    ".xlsx": "excel",
-    ".parquet": "parquet",
-    ".json": "json",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-}
+
+def formats_text() -> str:
+    """The readable formats as messages list them (their {formats} placeholder)."""
+    return ", ".join(item.label for item in FORMATS)
+
+
+def extensions_for(reader: str) -> tuple[str, ...]:
+    """The extensions one reader parses ("excel" -> .xlsx, .xlsm)."""
+    return tuple(item.extension for item in FORMATS if item.reader == reader)
+
+
 _MIB = 1024 * 1024
 _SNIFF_BYTES = 64 * 1024
 _SNIFF_ROWS = 100
@@ -213,7 +231,9 @@ def _dataset(name: str, sha256: str, size: int, parse: Callable[[], _Parsed]) ->
     except UserError:
         raise
     except Exception as exc:  # a raw library error is a dead end for the user; say it plainly
-        raise UserError("data.error.unreadable", name=name, reason=_reason(exc)) from exc
+        raise UserError(
+            "data.error.unreadable", name=name, reason=_reason(exc), formats=formats_text()
+        ) from exc
     return Dataset(
         frame=frame,
         name=name,
@@ -502,7 +522,7 @@ def _reject_binary(data: bytes, name: str) -> None:
     if head.startswith(b"PAR1"):
         raise UserError("data.error.looks_like_parquet", name=name)
     if _looks_binary(head):
-        raise UserError("data.error.binary", name=name)
+        raise UserError("data.error.binary", name=name, formats=formats_text())
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -804,25 +824,39 @@ def _check_first_row(sample: str, delimiter: str, name: str) -> None:
 
 
 def _header_width(source: bytes | str, delimiter: str, encoding: str) -> int:
-    """An upper bound on the header's field count, read before any parsing, so a hostile
-    header cannot make the parser build millions of columns."""
+    """The header's field count, read with the CSV rules before any row is parsed.
+
+    A quoted field may hold the delimiter or a newline, so the first physical line is not the
+    header: a first cell with a quoted newline would hide 100,000 columns behind it. The header
+    record is parsed from a prefix that doubles (from 64 KB, up to 64 MB) until the record ends
+    inside it; beyond that, or if the csv module refuses a field, every delimiter in the prefix
+    counts (an upper bound).
+    """
     cap = 64 * _MIB
+    size = _SNIFF_BYTES
+    while True:
+        prefix = _prefix(source, size)
+        complete = len(prefix) < size
+        text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(prefix)
+        stream = io.StringIO(text)
+        try:
+            reader = csv.reader(stream, delimiter=delimiter)
+            header = next((row for row in reader if row), [])
+            ended = stream.tell() < len(text) or complete
+        except csv.Error:
+            header, ended = [], False
+        if ended and header:
+            return len(header)
+        if complete or size >= cap:
+            return text.count(delimiter) + 1
+        size *= 4
+
+
+def _prefix(source: bytes | str, size: int) -> bytes:
     if isinstance(source, bytes):
-        first = source[: source.find(b"\n", 0, cap) if b"\n" in source[:cap] else cap]
-    else:
-        with open(source, "rb") as stream:
-            first = b""
-            while b"\n" not in first and len(first) < cap:
-                chunk = stream.read(_MIB)
-                if not chunk:
-                    break
-                first += chunk
-            first = first.split(b"\n", 1)[0]
-    try:
-        marker = delimiter.encode(encoding)
-    except (LookupError, UnicodeEncodeError):
-        marker = delimiter.encode()
-    return first.count(marker) + 1
+        return source[:size]
+    with open(source, "rb") as stream:
+        return stream.read(size)
 
 
 def _delimiter_label(delimiter: str) -> str:
@@ -879,7 +913,8 @@ def _sniff_numbers(sample: str, delimiter: str) -> tuple[str, str | None]:
 def _read_excel(data: bytes, name: str, extension: str, options: ParseOptions) -> _Parsed:
     if not data.startswith(b"PK\x03\x04"):
         raise _not_excel(data, name)
-    _check_workbook_size(data, name, options.sheet)
+    deadline = limits.Deadline(name)
+    _scan_workbook(data, name, deadline)
     try:
         book = pd.ExcelFile(io.BytesIO(data), engine="openpyxl")
     except Exception:
@@ -893,6 +928,7 @@ def _read_excel(data: bytes, name: str, extension: str, options: ParseOptions) -
             raise UserError(
                 "data.error.sheet_not_found", name=name, sheet=sheet, sheets=", ".join(sheets)
             )
+        _guard_sheet(book.book[sheet], name, deadline)
         # header=None, then the first row by hand: read_excel would rename duplicate and blank
         # headers its own way before the cleaning step could see them.
         raw = pd.read_excel(book, sheet_name=sheet, header=None)
@@ -903,41 +939,132 @@ def _read_excel(data: bytes, name: str, extension: str, options: ParseOptions) -
     return _Parsed(frame, "excel", sheet=sheet, sheets=sheets)
 
 
-def _check_workbook_size(data: bytes, name: str, sheet: str | None) -> None:
-    """Refuse a workbook by its declared sizes before any cell is read (zip bombs, dimensions)."""
+# Elements counted in a workbook's XML while it streams, namespace prefix or not: cells, shared
+# strings and cell formats. Each pattern is a literal plus bounded classes: linear in the text.
+_COUNTED_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,31}:)?(c|si|xf)[\s/>]")
+_XML_CHUNK = 1 << 20  # one regex call at a time holds the GIL for a few milliseconds at most
+_XML_OVERLAP = 64  # longer than any counted tag, so a tag cut by a chunk boundary is seen once
+
+
+def _scan_workbook(data: bytes, name: str, deadline: limits.Deadline) -> None:
+    """Refuse a workbook by what it holds before openpyxl reads any part: the unpacked size its
+    zip declares, then counts made while its XML streams (cells, shared strings, styles), so a
+    lying <dimension>, a million styles or millions of unused strings cost a scan, not a parse.
+    """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, ValueError, OSError):
+            members = archive.infolist()
+            unpacked = sum(info.file_size for info in members)
+            if unpacked > limits.max_unpacked_bytes():
+                raise UserError(
+                    "limits.error.unpacked_too_large",
+                    name=name,
+                    size_mb=f"{unpacked / _MIB:.0f}",
+                    limit_mb=f"{limits.max_unpacked_bytes() / _MIB:g}",
+                )
+            cells = strings = styles = 0
+            cell_bytes = string_bytes = 0
+            for info in members:
+                part = info.filename.lower()
+                if not part.endswith(".xml"):
+                    continue
+                counts = _count_tags(archive, info, deadline, name)
+                cells += counts[0]
+                strings += counts[1]
+                styles += counts[2]
+                if counts[0]:
+                    cell_bytes += info.file_size
+                if counts[1]:
+                    string_bytes += info.file_size
+                if styles > limits.limit("MODELDESK_MAX_XLSX_STYLES"):
+                    raise UserError(
+                        "hostile.error.too_many_styles",
+                        name=name,
+                        limit=limits.limit("MODELDESK_MAX_XLSX_STYLES"),
+                    )
+                if cells > limits.max_cells():
+                    limits.check_table_size(name, cells, 1)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
         raise UserError("data.error.not_excel", name=name) from None
-    if unpacked > limits.max_unpacked_bytes():
-        raise UserError(
-            "limits.error.unpacked_too_large",
-            name=name,
-            size_mb=f"{unpacked / _MIB:.0f}",
-            limit_mb=f"{limits.max_unpacked_bytes() / _MIB:g}",
-        )
-    import openpyxl  # pandas' own engine; read-only mode reads the declared dimension only
+    # A string no cell can use is work with no table behind it; a table has one string per cell
+    # at most (a small allowance covers headers and strings of other sheets' formulas).
+    if strings > cells + 1024:
+        raise UserError("hostile.error.unused_strings", name=name, strings=strings, cells=cells)
+    # More text than every cell at the per-cell cap would hold means at least one cell beyond it.
+    per_cell = limits.max_cell_bytes() + 256
+    if string_bytes > (strings + 1) * per_cell or cell_bytes > (cells + 1) * per_cell:
+        limits.check_cell_bytes(name, max(string_bytes // (strings + 1), cell_bytes // (cells + 1)))
 
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:
-        raise UserError("data.error.not_excel", name=name) from None
-    try:
-        names = book.sheetnames
-        if not names:
-            return
-        chosen = sheet if sheet in names else names[0]
-        worksheet = book[chosen]
-        rows, columns = worksheet.max_row, worksheet.max_column
-        if rows is None or columns is None:  # no <dimension>: count, streaming, without cells
-            rows = columns = 0
-            for index, row in enumerate(worksheet.iter_rows(values_only=True), start=1):
-                rows, columns = index, max(columns, len(row))
-                limits.check_table_size(name, rows, columns)
-        limits.check_table_size(name, rows, columns)
-    finally:
-        book.close()
+
+def _count_tags(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, deadline: limits.Deadline, name: str
+) -> tuple[int, int, int]:
+    """(cells, shared strings, styles) in one XML part, read in chunks as it decompresses;
+    stopped as soon as the styles or the cells pass their caps."""
+    style_cap = limits.limit("MODELDESK_MAX_XLSX_STYLES")
+    cells = strings = styles = 0
+    tail = b""
+    with archive.open(info) as stream:
+        while chunk := stream.read(_XML_CHUNK):
+            deadline.check()
+            text = tail + chunk
+            # Every counted tag is "<" then no other "<": the text up to the last "<" near the
+            # end holds whole tags only, and the rest is carried into the next chunk.
+            cut = text.rfind(b"<", max(len(text) - _XML_OVERLAP, 0))
+            cut = len(text) if cut < 0 else cut
+            found = _COUNTED_TAG.findall(text, 0, cut)  # one pass: b"c", b"si" or b"xf" each
+            cells += found.count(b"c")
+            strings += found.count(b"si")
+            styles += found.count(b"xf")
+            tail = text[cut:]
+            if styles > style_cap:
+                raise UserError("hostile.error.too_many_styles", name=name, limit=style_cap)
+            if cells > limits.max_cells():
+                limits.check_table_size(name, cells, 1)
+    found = _COUNTED_TAG.findall(tail)
+    return cells + found.count(b"c"), strings + found.count(b"si"), styles + found.count(b"xf")
+
+
+def _guard_sheet(worksheet: Any, name: str, deadline: limits.Deadline) -> None:
+    """Make a read-only openpyxl worksheet count its real extent while pandas streams it.
+
+    pandas ignores the sheet's declared <dimension> (it may lie) and pads every row to its last
+    cell and every gap to empty rows; one cell at XFD20000 would so become 327 million. This
+    replaces the worksheet's row generator with openpyxl's own logic plus counters: each raw row
+    (before padding) is checked against the column and cell caps, and the parse's deadline.
+    """
+    from openpyxl.worksheet._reader import WorkSheetParser  # openpyxl's streaming parser
+
+    def cells_by_row(min_col, min_row, max_col, max_row, values_only=False):
+        counter = min_row
+        width = 0
+        most_columns, most_cells = limits.max_columns(), limits.max_cells()
+        with worksheet._get_source() as source:
+            parser = WorkSheetParser(
+                source,
+                worksheet._shared_strings,
+                data_only=worksheet.parent.data_only,
+                epoch=worksheet.parent.epoch,
+                date_formats=worksheet.parent._date_formats,
+                timedelta_formats=worksheet.parent._timedelta_formats,
+            )
+            for parsed, (index, row) in enumerate(parser.parse()):
+                if parsed % 256 == 0:
+                    deadline.check()
+                if row:  # openpyxl pads a row to its last cell's column, whatever the order
+                    width = max(width, row[-1]["column"])
+                if width > most_columns or index * width > most_cells:  # before any padding
+                    limits.check_table_size(name, index, width)
+                if max_row is not None and index > max_row:
+                    break
+                while counter < index:  # rows the file skips are empty rows
+                    counter += 1
+                    yield ()
+                if counter <= index:
+                    counter += 1
+                    yield worksheet._get_row(row, min_col, max_col, values_only)
+
+    worksheet._cells_by_row = cells_by_row
 
 
 def _not_excel(data: bytes, name: str) -> UserError:
@@ -959,16 +1086,63 @@ def _read_parquet(data: bytes, name: str, extension: str, options: ParseOptions)
             raise UserError("data.error.looks_like_excel", name=name)
         raise UserError("data.error.not_parquet", name=name)
     try:
-        metadata = pa_parquet.ParquetFile(io.BytesIO(data)).metadata
+        parquet = pa_parquet.ParquetFile(io.BytesIO(data))
+        metadata = parquet.metadata
     except Exception as exc:
         raise UserError("data.error.bad_parquet", name=name, reason=_reason(exc)) from None
     limits.check_table_size(name, metadata.num_rows, metadata.num_columns)
+    _check_parquet_bytes(metadata, name)
     try:
-        frame = pd.read_parquet(io.BytesIO(data), engine="pyarrow")
+        table = parquet.read(use_pandas_metadata=True)
+    except UserError:
+        raise
     except Exception as exc:
         raise UserError("data.error.bad_parquet", name=name, reason=_reason(exc)) from None
+    _check_arrow_cells(table, name)
+    try:
+        frame = table.to_pandas()
+    except Exception as exc:
+        raise UserError("data.error.bad_parquet", name=name, reason=_reason(exc)) from None
+    del table
     frame, notices = _stringify_nested(_index_as_columns(frame))
     return _Parsed(frame, "parquet", notices=notices)
+
+
+def _check_parquet_bytes(metadata: pa_parquet.FileMetaData, name: str) -> None:
+    """Refuse a Parquet file by what its footer declares, before any page is decompressed: the
+    whole file's uncompressed data, and text cells (a column chunk whose uncompressed bytes
+    exceed its values times the per-cell cap holds at least one cell beyond the cap)."""
+    total = 0
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for position in range(row_group.num_columns):
+            chunk = row_group.column(position)
+            size = max(chunk.total_uncompressed_size, 0)
+            total += size
+            # Each value costs at least 4 bytes of length prefix in PLAIN byte arrays.
+            values = max(chunk.num_values, 1)
+            if chunk.physical_type == "BYTE_ARRAY" and size > values * (
+                limits.max_cell_bytes() + 4
+            ):
+                limits.check_cell_bytes(name, size // values)
+    limits.check_decoded_bytes(name, total)
+
+
+def _check_arrow_cells(table: pa.Table, name: str) -> None:
+    """Refuse a decoded Arrow table with a text cell beyond the per-cell cap, before pandas makes
+    Python objects of it (the metadata bounds the average; this is the maximum)."""
+    import pyarrow.compute as pc
+
+    for column in table.columns:
+        for chunk in column.chunks:
+            values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
+            kind = values.type
+            text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+            if not (text or pa.types.is_binary(kind) or pa.types.is_large_binary(kind)):
+                continue
+            longest = pc.max(pc.binary_length(values)).as_py()
+            if longest is not None:
+                limits.check_cell_bytes(name, int(longest))
 
 
 def _index_as_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -990,6 +1164,10 @@ def _read_json(data: bytes, name: str, extension: str, options: ParseOptions) ->
     file_format = "json"
     try:
         content = json.loads(text)
+    except RecursionError:
+        raise UserError(
+            "limits.error.json_too_deep", what=name, limit=sys.getrecursionlimit()
+        ) from None
     except json.JSONDecodeError as exc:
         if exc.msg != "Extra data":
             raise UserError(
@@ -1016,6 +1194,10 @@ def _json_lines(text: str, name: str) -> list[Any]:
             continue
         try:
             records.append(json.loads(line))
+        except RecursionError:
+            raise UserError(
+                "limits.error.json_too_deep", what=name, limit=sys.getrecursionlimit()
+            ) from None
         except json.JSONDecodeError as exc:
             raise UserError("data.error.bad_json", name=name, line=number, reason=exc.msg) from None
     return records
@@ -1032,10 +1214,13 @@ def _json_frame(content: Any, name: str) -> pd.DataFrame:
     if not content:
         raise UserError("data.error.no_rows", name=name)
     if all(isinstance(item, dict) for item in content):
-        if any(isinstance(value, dict) for item in content[:1000] for value in item.values()):
+        nested = any(isinstance(value, dict) for item in content[:1000] for value in item.values())
+        _check_record_keys(content, name, nested=nested)
+        if nested:
             return pd.json_normalize(content)  # nested objects become "parent.child" columns
         return pd.DataFrame(content)
     if all(isinstance(item, list) for item in content):
+        limits.check_table_size(name, len(content), max(len(item) for item in content))
         frame = pd.DataFrame(content)
         frame.columns = [f"column_{i + 1}" for i in range(frame.shape[1])]
         return frame
@@ -1044,18 +1229,57 @@ def _json_frame(content: Any, name: str) -> pd.DataFrame:
     raise UserError("data.error.json_shape", name=name)
 
 
+def _check_record_keys(records: list[dict], name: str, *, nested: bool) -> None:
+    """Refuse records whose keys would make too many columns, counted before a frame is built
+    (pandas sizes a frame by the union of every record's keys: 30,000 keys over 5,000 records
+    would be 150 million cells). With nested objects, "parent.child" paths are counted too."""
+    deadline = limits.Deadline(name)
+    keys: set[Any] = set()
+    cap = limits.max_columns()
+    for index, record in enumerate(records):
+        if index % 1024 == 0:
+            deadline.check()
+        if nested:
+            stack: list[tuple[str, dict]] = [("", record)]
+            while stack:
+                prefix, item = stack.pop()
+                for key, value in item.items():
+                    path = f"{prefix}{key}"
+                    if isinstance(value, dict) and value:
+                        stack.append((path + ".", value))
+                    else:
+                        keys.add(path)
+                if len(keys) > cap:
+                    break
+        else:
+            keys.update(record)
+        if len(keys) > cap:
+            raise UserError("hostile.error.too_many_keys", name=name, limit=cap)
+    limits.check_table_size(name, len(records), len(keys))
+
+
 def _json_dict_rows(content: dict, name: str) -> list[Any] | pd.DataFrame:
     if isinstance(content.get("data"), list) and isinstance(content.get("columns"), list):
+        limits.check_table_size(name, len(content["data"]), len(content["columns"]))
         return pd.DataFrame(content["data"], columns=content["columns"])  # orient="split"
     if isinstance(content.get("data"), list) and isinstance(content.get("schema"), dict):
-        frame = pd.DataFrame(content["data"])  # orient="table"
+        records = content["data"]
+        if all(isinstance(item, dict) for item in records):
+            _check_record_keys(records, name, nested=False)
+        frame = pd.DataFrame(records)  # orient="table"
         if content["schema"].get("primaryKey") == ["index"] and "index" in frame.columns:
             frame = frame.drop(columns="index")
         return frame
     values = list(content.values())
     if values and all(isinstance(v, list) for v in values) and len({len(v) for v in values}) == 1:
+        limits.check_table_size(name, len(values[0]), len(values))
         return pd.DataFrame(content)  # {"column": [values...]}
     if values and all(isinstance(v, dict) for v in values):
+        limits.check_table_size(name, 0, len(values))
+        row_keys: set[Any] = set()
+        for inner in values:  # the inner keys are the rows
+            row_keys.update(inner)
+            limits.check_table_size(name, len(row_keys), len(values))
         return pd.DataFrame(content).reset_index(drop=True)  # {"column": {"row": value}}
     record_lists = [v for v in values if isinstance(v, list) and v and isinstance(v[0], dict)]
     if len(record_lists) == 1:

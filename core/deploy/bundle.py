@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from core import limits
 from core.evaluate.metrics import predict_scores, predicted_codes
 from core.i18n import DEFAULT_LANGUAGE, UserError
 from core.prep.preprocessing import Preprocessor, prepare_frame
@@ -54,7 +55,10 @@ REQUIRED_FILES = (MANIFEST_FILE, MODEL_FILE, CONFIG_FILE, METRICS_FILE, SCHEMA_F
 # Wall-clock columns differ between two runs of the same config; history.csv keeps what repeats.
 TIMING_KEYS = frozenset({"time_s"})
 MAX_SCHEMA_CATEGORIES = 200  # categories listed per column; a form select beyond that is useless
-MAX_UNPACKED_BYTES = 2 * 1024**3  # refuse zip bombs: a real bundle is a few megabytes
+# Members read as text (JSON, history.csv, predict.py, the card) are capped by
+# MODELDESK_MAX_DOCUMENT_MB, far below the whole bundle's MODELDESK_MAX_BUNDLE_MB (zip bombs).
+TEXT_SUFFIXES = (".json", ".csv", ".py", ".md", ".txt")
+SCHEMA_KINDS = ("numeric", "categorical", "datetime")
 PREDICTION_COLUMN = "prediction"
 ERROR_COLUMN = "error"
 
@@ -172,16 +176,29 @@ def read_bundle(path_zip: str | Path) -> LoadedBundle:
         missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
         if missing:
             raise UserError("evaluation.bundle.error.damaged", path=str(path), file=missing[0])
+        # Every part is checked (types, sizes, depth) before the model or pipeline is built.
+        schema = _check_schema(_read_json(folder / SCHEMA_FILE, path), path)
+        metrics = _read_json(folder / METRICS_FILE, path)
+        if not isinstance(metrics, dict):
+            raise UserError("evaluation.bundle.error.damaged", path=str(path), file=METRICS_FILE)
+        history = _read_history(folder / HISTORY_FILE, path)
+        try:
+            config = RunConfig.from_json((folder / CONFIG_FILE).read_bytes())
+        except UserError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise UserError(
+                "evaluation.bundle.error.damaged", path=str(path), file=CONFIG_FILE
+            ) from None
         preprocessor = Preprocessor.load(folder / PREPROCESSING_DIR)
-        config = RunConfig.from_json((folder / CONFIG_FILE).read_text(encoding="utf-8"))
         model = _load_model(folder / MODEL_FILE, path)
         return LoadedBundle(
             model=model,
             preprocessor=preprocessor,
             config=config,
-            schema=_read_json(folder / SCHEMA_FILE, path),
-            metrics=_read_json(folder / METRICS_FILE, path),
-            history=pd.read_csv(folder / HISTORY_FILE),
+            schema=schema,
+            metrics=metrics,
+            history=history,
             manifest=manifest,
         )
 
@@ -370,8 +387,18 @@ PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle", ".npy")
 def _unpack(path: Path, folder: Path) -> None:
     try:
         with zipfile.ZipFile(path) as zipped:
-            if sum(info.file_size for info in zipped.infolist()) > MAX_UNPACKED_BYTES:
+            members = zipped.infolist()
+            if sum(info.file_size for info in members) > limits.max_bundle_bytes():
                 raise UserError("evaluation.bundle.error.not_bundle", path=str(path))
+            for info in members:
+                text = info.filename.lower().endswith(TEXT_SUFFIXES)
+                if text and info.file_size > limits.max_document_bytes():
+                    raise UserError(
+                        "hostile.error.document_too_large",
+                        what=info.filename,
+                        size_mb=f"{info.file_size / 1024**2:.1f}",
+                        limit_mb=f"{limits.max_document_bytes() / 1024**2:g}",
+                    )
             # A bundle is data: a pickled file in it (ours never has one) means tampering.
             planted = [n for n in zipped.namelist() if n.lower().endswith(PICKLE_SUFFIXES)]
             if planted:
@@ -384,13 +411,51 @@ def _unpack(path: Path, folder: Path) -> None:
 
 def _read_json(file: Path, bundle: Path) -> Any:
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
+        return limits.loads(file.read_bytes(), what=file.name)
     except FileNotFoundError:
         raise UserError("evaluation.bundle.error.not_bundle", path=str(bundle)) from None
     except (OSError, ValueError):
         raise UserError(
             "evaluation.bundle.error.damaged", path=str(bundle), file=file.name
         ) from None
+
+
+def _check_schema(schema: Any, bundle: Path) -> dict[str, Any]:
+    """schema.json as the Deploy page and predict use it: a dict whose columns are dicts naming a
+    column and its kind; anything else is a damaged bundle, said before any of it is used."""
+    columns = schema.get("columns") if isinstance(schema, dict) else None
+    ok = (
+        isinstance(schema, dict)
+        and schema.get("format") == SCHEMA_FORMAT
+        and isinstance(schema.get("target"), str)
+        and isinstance(schema.get("task"), str)
+        and isinstance(schema.get("classes", []), list)
+        and isinstance(columns, list)
+        and len(columns) <= limits.max_columns()
+        and all(
+            isinstance(column, dict)
+            and isinstance(column.get("name"), str)
+            and column.get("kind") in SCHEMA_KINDS
+            and isinstance(column.get("categories", []), list)
+            and isinstance(column.get("parts", []), list)
+            for column in columns
+        )
+    )
+    if not ok:
+        raise UserError("evaluation.bundle.error.damaged", path=str(bundle), file=SCHEMA_FILE)
+    return schema
+
+
+def _read_history(file: Path, bundle: Path) -> pd.DataFrame:
+    """history.csv (its size already capped by _unpack); unreadable is a damaged bundle."""
+    try:
+        history = pd.read_csv(file)
+    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError):
+        raise UserError(
+            "evaluation.bundle.error.damaged", path=str(bundle), file=HISTORY_FILE
+        ) from None
+    limits.check_table_size(HISTORY_FILE, history.shape[0], history.shape[1])
+    return history
 
 
 def _load_model(file: Path, bundle: Path) -> keras.Model:

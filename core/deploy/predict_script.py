@@ -15,6 +15,7 @@ import textwrap
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from core.data.loading import SUPPORTED_EXTENSIONS, extensions_for
 from core.evaluate.membership import privacy_lines
 from core.evaluate.metrics import LOWER_IS_BETTER, metric_names
 from core.export_safety import FORMULA_STARTS, QUOTE, markdown_text
@@ -63,6 +64,12 @@ def predict_source() -> str:
         .replace("__FORMULA_STARTS__", repr(FORMULA_STARTS))
         .replace("__QUOTE__", repr(QUOTE))
         .replace("__NEUTRALISER__", neutraliser.replace("def _safe_cell", "def safe_cell"))
+        .replace("__FORMATS__", ", ".join(SUPPORTED_EXTENSIONS))
+        .replace("__EXCEL__", repr(extensions_for("excel")))
+        .replace("__PARQUET__", repr(extensions_for("parquet")))
+        .replace("__JSONL__", repr(extensions_for("jsonl")))
+        .replace("__JSON__", repr(extensions_for("json")))
+        .replace("__CSV__", repr(extensions_for("csv")))
     )
 
 
@@ -134,6 +141,7 @@ def model_card(
         "",
         *_metrics_table(task, metrics, lang),
         "",
+        *_trivial_line(prepared, run, metrics, lang),
         *_privacy_section(metrics, lang),
         f"## {tr('limitations')}",
         "",
@@ -164,6 +172,17 @@ def _safe_cell(value):
     if re.fullmatch(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", value):
         return value
     return QUOTE + value
+
+
+def _trivial_line(prepared: Prepared, run: Run, metrics: Mapping[str, Any], lang: str) -> list[str]:
+    """The card says so when the model is no better than the majority class or the mean."""
+    from core.evaluate.metrics import run_trivial_verdict
+
+    baselines = metrics.get("baselines")
+    if getattr(run, "weights", None) is None or not baselines:
+        return []
+    verdict = run_trivial_verdict(prepared, run, baselines)
+    return [] if verdict is None else [f"> {verdict.text(lang)}", ""]
 
 
 def _metrics_table(task: str, metrics: Mapping[str, Any], lang: str) -> list[str]:
@@ -214,7 +233,7 @@ _PREDICT_TEMPLATE = '''\
     pip install -r requirements.txt
     python predict.py INPUT OUTPUT.csv
 
-INPUT is a CSV/TSV/TXT, Excel (.xlsx), Parquet, JSON or JSON Lines file with the columns listed
+INPUT is a table file (__FORMATS__) with the columns listed
 in schema.json (extra columns are ignored). OUTPUT.csv gets one row per input row: "prediction",
 each class's probability ("probability_<class>", classifiers only) and "error" (why that row
 could not be predicted; the other rows still are). Exit status 2 with one line on stderr when
@@ -327,14 +346,16 @@ def read_table(path: Path):
 
     suffix = path.suffix.lower()
     try:
-        if suffix in (".xlsx", ".xlsm"):
+        if suffix in __EXCEL__:
             return pd.read_excel(path)
-        if suffix == ".parquet":
+        if suffix in __PARQUET__:
             return pd.read_parquet(path)
-        if suffix == ".json":
+        if suffix in __JSON__:
             return pd.read_json(path)
-        if suffix in (".jsonl", ".ndjson"):
+        if suffix in __JSONL__:
             return pd.read_json(path, lines=True)
+        if suffix not in __CSV__:
+            return None
         sep = "\\t" if suffix == ".tsv" else None
         for encoding in ("utf-8-sig", "gb18030"):
             try:

@@ -10,8 +10,10 @@ board to the room.
 from __future__ import annotations
 
 import hmac
+import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +22,66 @@ MAX_ENTRIES = 300
 MAX_PER_SESSION = 10
 MAX_NICKNAME = 40
 MAX_POINTS = 500
+MAX_WAIT_S = 300.0  # the longest back-off: a guesser gets about 300 tries a day per key
+MAX_TRACKED = 10_000  # keys remembered; the oldest are forgotten first
+
+
+def free_attempts() -> int:
+    """Wrong guesses allowed before the back-off starts (MODELDESK_LOGIN_ATTEMPTS, default 5)."""
+    try:
+        value = int(os.environ.get("MODELDESK_LOGIN_ATTEMPTS", "5"))
+    except ValueError:
+        return 5
+    return value if value > 0 else 5
+
+
+class AttemptLimiter:
+    """Attempt limiting with back-off for a secret typed in a form (the facilitator password,
+    the room code), per key: a session and an address are each a key, and a try is refused
+    while any of its keys waits. After `free_attempts()` wrong tries, each further one makes
+    that key wait 2, 4, 8 ... seconds, at most MAX_WAIT_S; a right one clears the keys."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures: OrderedDict[str, tuple[int, float]] = OrderedDict()
+
+    def wait_s(self, keys: tuple[str, ...]) -> float:
+        """Seconds before any of `keys` may try again (0: now)."""
+        now = self._clock()
+        with self._lock:
+            until = max((self._failures.get(key, (0, 0.0))[1] for key in keys), default=0.0)
+        return max(until - now, 0.0)
+
+    def failed(self, keys: tuple[str, ...]) -> None:
+        now = self._clock()
+        with self._lock:
+            for key in keys:
+                count = self._failures.pop(key, (0, 0.0))[0] + 1
+                extra = count - free_attempts()
+                wait = min(2.0**extra, MAX_WAIT_S) if extra > 0 else 0.0
+                self._failures[key] = (count, now + wait)
+                while len(self._failures) > MAX_TRACKED:
+                    self._failures.popitem(last=False)
+
+    def succeeded(self, keys: tuple[str, ...]) -> None:
+        with self._lock:
+            for key in keys:
+                self._failures.pop(key, None)
+
+    def check(
+        self, given: object, expected: str | None, keys: tuple[str, ...]
+    ) -> tuple[bool, float]:
+        """password_ok with limiting: (matched, seconds to wait). While a key waits nothing is
+        compared and the try does not count."""
+        wait = self.wait_s(keys)
+        if wait > 0:
+            return False, wait
+        if password_ok(given, expected):
+            self.succeeded(keys)
+            return True, 0.0
+        self.failed(keys)
+        return False, 0.0
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -126,11 +127,6 @@ def test_deeply_nested_plan_config_and_backup_are_user_errors(opening):
         assert error.value.message.key == "limits.error.json_too_deep"
 
 
-def test_json_depth_skips_brackets_inside_strings():
-    assert limits.json_depth('{"a": "[[[[{{{{", "b": [1, [2]]}') == 3
-    assert limits.loads('{"a": "[[[["}') == {"a": "[[[["}
-
-
 def test_cli_train_with_a_deep_config_exits_2_with_one_line(tmp_path):
     table = tmp_path / "t.csv"
     table.write_text("x,y\n" + "".join(f"{i},{2 * i + 1}\n" for i in range(30)), encoding="utf-8")
@@ -141,3 +137,40 @@ def test_cli_train_with_a_deep_config_exits_2_with_one_line(tmp_path):
     )
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+# Round two: each input of the table is refused by its own budget, named in the message (before,
+# each took minutes of CPU or gigabytes of memory, or loaded whole).
+ROUND_TWO = {
+    "parquet_40mb_string": "hostile.error.cell_too_large",
+    "xlsx_dimension_lie": "limits.error.too_many_columns",
+    "xlsx_1_5m_styles": "hostile.error.too_many_styles",
+    "xlsx_unused_strings": "hostile.error.unused_strings",
+    "json_30000_keys": "hostile.error.too_many_keys",
+    "csv_quoted_newline_header": "limits.error.too_many_columns",
+    "xlsx_64mb_inline_cell": "hostile.error.cell_too_large",
+    "xlsx_two_far_cells": "limits.error.too_many_columns",
+    "jsonl_deep_line": "limits.error.json_too_deep",
+}
+
+
+@pytest.mark.parametrize("case_id", ROUND_TWO)
+def test_each_round_two_upload_is_refused_by_its_budget(case_id):
+    case = next(case for case in CASES if case.id == case_id)
+    with pytest.raises(UserError) as error:
+        load_bytes(case.data, case.filename)
+    assert error.value.message.key == ROUND_TWO[case_id]
+
+
+def test_the_budgets_are_settable(monkeypatch):
+    case = next(case for case in CASES if case.id == "xlsx_1_5m_styles")
+    monkeypatch.setenv("MODELDESK_MAX_XLSX_STYLES", "2000000")
+    monkeypatch.setenv("MODELDESK_PARSE_SECONDS", "1")  # the deadline ends the parse instead
+    clock = iter([0.0, *[5.0] * 100_000])  # the budget starts at 0; every check is at 5 s
+    monkeypatch.setattr(limits, "time", SimpleNamespace(thread_time=lambda: next(clock)))
+    with pytest.raises(UserError) as error:
+        load_bytes(case.data, case.filename)
+    assert error.value.message.key == "hostile.error.too_slow"
+    monkeypatch.setenv("MODELDESK_MAX_CELL_KB", "102400")  # 100 MB cells allowed: it loads
+    big = next(case for case in CASES if case.id == "parquet_40mb_string")
+    assert load_bytes(big.data, big.filename).frame.shape == (1, 2)

@@ -18,6 +18,7 @@ from ui.sections.compliance.answers import current_answers, set_answer_widgets
 from ui.widgets import (
     audit_trail,
     escape_md,
+    guarded,
     labeler,
     lang,
     record_event,
@@ -92,7 +93,7 @@ def actions_section(inputs, card: ModelCardText) -> None:
         tr("compage.backup.upload"),
         type=["json"],
         key="cp_backup_upload",
-        on_change=_restore_backup,
+        on_change=guarded(_restore_backup),
     )
     backup_error = state.scratch("cp_backup_error")
     if backup_error is not None:
