@@ -35,6 +35,7 @@ from core.i18n import UserError
 from core.train.runner import RunConfig
 from ui import state
 from ui.run_labels import run_name
+from ui.sections.explain import BATCH_REASON_ROWS, batch_reasons, row_waterfall
 from ui.widgets import (
     escape_md,
     labeler,
@@ -111,6 +112,7 @@ def one_row(run_id: str, bundle: LoadedBundle) -> None:
                 "deploy_one",
                 {
                     "run": run_id,
+                    "row": row,
                     "table": table,
                     "warnings": range_warnings(schema, values),
                 },
@@ -127,6 +129,15 @@ def one_row(run_id: str, bundle: LoadedBundle) -> None:
     if table[ERROR_COLUMN].iloc[0]:
         st.error(escape_md(table[ERROR_COLUMN].iloc[0]), icon=":material/error:")
         return
+    answer, why = st.columns([2, 3])
+    with answer:
+        _show_prediction(bundle, table)
+    with why:
+        # The row's Shapley attributions beside the answer (ui.sections.explain).
+        row_waterfall(run_id, result)
+
+
+def _show_prediction(bundle: LoadedBundle, table: pd.DataFrame) -> None:
     if bundle.task == "regression":
         st.metric(
             tr("deploy.one.predicted_value", target=bundle.schema["target"]),
@@ -195,8 +206,25 @@ def batch_predict(run_id: str, bundle: LoadedBundle) -> None:
         _show_batch(result)
 
 
+def _with_reasons(result: dict) -> pd.DataFrame:
+    """The predictions, and on request the top reasons per row (Shapley attributions)."""
+    table = result["table"]
+    wanted = st.toggle(
+        tr("explain.batch.reasons"), help=tr("explain.batch.reasons_help"), key="deploy_reasons"
+    )
+    if not wanted:
+        return table
+    if "reasons" not in result:
+        with st.spinner(tr("explain.computing")):
+            good = (table[ERROR_COLUMN] == "").to_numpy()
+            result["reasons"] = batch_reasons(result["run"], result["frame"], good)
+    if len(table) > BATCH_REASON_ROWS:
+        st.caption(tr("explain.batch.limited", limit=BATCH_REASON_ROWS))
+    return pd.concat([table, result["reasons"]], axis=1)
+
+
 def _show_batch(result: dict) -> None:
-    table, frame = result["table"], result["frame"]
+    table, frame = _with_reasons(result), result["frame"]
     for notice in result["notices"]:
         st.info(say(notice), icon=":material/info:")
     bad = table[ERROR_COLUMN] != ""

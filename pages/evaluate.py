@@ -41,6 +41,7 @@ from core.i18n import UserError
 from core.train.models import resolved_loss
 from ui import state
 from ui.run_labels import run_name
+from ui.sections.explain import explain_section
 from ui.widgets import (
     epsilon_text,
     escape_md,
@@ -122,6 +123,7 @@ def show_run(runs: dict, run_id: str) -> None:
     with compare_tab:
         _compare(runs, run_id)
     with explain_tab:
+        explain_section(run, prepared)
         _explain(run, report, prepared, classes, threshold)
     with privacy_tab:
         _privacy(runs, run_id)

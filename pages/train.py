@@ -562,7 +562,7 @@ def _trivial_warnings(runs: dict) -> None:
 
     for run_id, run in runs.items():
         prepared = state.run_data(run_id)
-        if prepared is None or run.status not in ("finished", "stopped") or not run.weights:
+        if prepared is None or not run.status.usable or not run.weights:
             continue
         verdict = session_cache(
             ("trivial_verdict", run_id), partial(run_trivial_verdict, prepared, run)

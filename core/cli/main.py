@@ -6,6 +6,7 @@
                                    [--mlflow URI [--mlflow-register NAME]]
     python -m core predict BUNDLE FILE --out PREDICTIONS.csv
     python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,COL,...] [--k K]
+    python -m core explain BUNDLE FILE [--rows N] [--json] [--global]
 
 Exit 0 on success; exit 2 on bad input with one line on stderr saying what is wrong and what to
 do. Messages follow the LANG environment variable (zh_* gives Chinese).
@@ -23,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
+from core.cli.explain import add_explain_command, run_explain
 from core.cli.scan import add_scan_command, run_scan
 from core.cli.tracking import add_mlflow_options
 from core.data.loading import formats_text
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         "--out", required=True, metavar="PREDICTIONS.csv", help=t("cli.predict.out.help", lang)
     )
     add_scan_command(commands, lang)
+    add_explain_command(commands, lang)
     args = parser.parse_args(argv)
     try:
         if args.command == "profile":
@@ -86,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             return _predict(Path(args.bundle), Path(args.file), Path(args.out), lang=lang)
         if args.command == "scan":
             return run_scan(args, lang)
+        if args.command == "explain":
+            return run_explain(args, lang)
     except UserError as error:
         _say(f"error: {error.text(lang)}", file=sys.stderr)
         return EXIT_BAD_INPUT

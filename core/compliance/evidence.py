@@ -150,12 +150,16 @@ def weight_facts(run: Any) -> tuple[int | None, int | None]:
 
 
 def run_evidence(
-    run: Any, prepared: Prepared, importance: dict[str, float] | None = None
+    run: Any,
+    prepared: Prepared,
+    importance: dict[str, float] | None = None,
+    explanation: dict[str, Any] | None = None,
 ) -> RunEvidence:
     """Test metrics beside the baselines, compute cost and test-row predictions of one run.
 
-    `importance` is the permutation importance per input column, when the Evaluate page has
-    computed it.
+    `importance` is the permutation importance per input column and `explanation` the summary of
+    the run's Shapley attributions (`Explanation.summary`), when the Evaluate page has computed
+    them.
     """
     from core.evaluate.metrics import (
         LOWER_IS_BETTER,
@@ -189,6 +193,7 @@ def run_evidence(
         features=tuple(plan.name for plan in prepared.spec.kept),
         metrics=metrics,
         importance=importance,
+        explanation=explanation,
         privacy=document.get("privacy"),
     )
     if task == "regression":

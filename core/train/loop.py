@@ -239,12 +239,7 @@ class CompiledLoop:
 
     def order(self, epoch: int) -> Any:
         """The epoch's permutation of the training rows (stateless: seed and epoch only)."""
-        import tensorflow as tf
-
-        return tf.random.experimental.stateless_shuffle(
-            tf.range(self.rows, dtype=tf.int32),
-            seed=tf.constant([self.shuffle_seed, epoch], tf.int64),
-        )
+        return epoch_order(self.rows, self.shuffle_seed, epoch)
 
     def run(
         self, order: Any, first: int, count: int, epoch: int = 0
@@ -361,6 +356,16 @@ def metric_sum(task: str, y: Any, predictions: Any, mask: Any = None) -> Any:
     if mask is not None:
         values = tf.reshape(values, [tf.shape(mask)[0], -1]) * mask[:, None]
     return tf.reduce_sum(values)
+
+
+def epoch_order(rows: int, seed: int, epoch: int) -> Any:
+    """Epoch `epoch`'s permutation of `rows` rows (0-based epoch), from the shuffle seed alone:
+    the same in any thread or worker process, whatever `tf.random.set_seed` says elsewhere."""
+    import tensorflow as tf
+
+    return tf.random.experimental.stateless_shuffle(
+        tf.range(rows, dtype=tf.int32), seed=tf.constant([seed, epoch], tf.int64)
+    )
 
 
 def next_block(count: int, seconds: float, remaining: int) -> int:

@@ -110,8 +110,12 @@ def _run_evidence(run_id: str, run, prepared):
     """Predictions and baselines cost seconds: kept per run for the session, not in the LRU."""
     kept = state.scratch_dict("_cp_run_evidence")
     importance = state.importance().get(run_id)
-    if run_id not in kept or kept[run_id][0] is not prepared or kept[run_id][1] != importance:
-        kept[run_id] = (prepared, importance, run_evidence(run, prepared, importance))
+    # The run's Shapley attributions from Evaluate's Explain tab, as the explainability evidence.
+    found = state.explanations().get(run_id)
+    explanation = None if found is None else found.summary(run.name, prepared.spec.target)
+    facts = (importance, explanation)
+    if run_id not in kept or kept[run_id][0] is not prepared or kept[run_id][1] != facts:
+        kept[run_id] = (prepared, facts, run_evidence(run, prepared, importance, explanation))
     return kept[run_id][2]
 
 
