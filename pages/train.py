@@ -41,6 +41,7 @@ from core.train.status import RunStatus
 from ui import state
 from ui.run_labels import run_name
 from ui.sections.search import search_section, tabm_controls
+from ui.sections.tracking import tracking_section
 from ui.widgets import (
     PERSIST,
     collect_finished_job,
@@ -128,6 +129,7 @@ def train_page() -> None:
     )
     setup_link_button(config, "train")
     _job_controls(prepared, model_spec, train_spec)
+    tracking_section(prepared, config)  # MLflow: opt in, logging status, take runs away
     # Two slots drawn on every run, so the live panel's fragment keeps one place (and so one
     # fragment id) from the click to the collected run, and a redraw of it can only land inside
     # its own slot. Drawn side by side at the top level, the history's heading (the element right

@@ -3,6 +3,7 @@
     python -m core profile FILE [--json]
     python -m core train FILE --target COL --out DIR [--config CONFIG.json] [--seed N]
                                    [--workers N] [--group COL] [--prune SPARSITY]
+                                   [--mlflow URI [--mlflow-register NAME]]
     python -m core predict BUNDLE FILE --out PREDICTIONS.csv
     python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,COL,...] [--k K]
     python -m core tune FILE --target COL --out DIR [--trials N] [--budget-seconds S] [--seed N]
@@ -22,6 +23,7 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
@@ -30,6 +32,7 @@ from core.cli.explain import add_explain_command, run_explain
 from core.cli.export import add_export_command, run_export
 from core.cli.scan import add_scan_command, run_scan
 from core.cli.serve import add_serve_command, run_serve
+from core.cli.tracking import add_mlflow_options
 from core.cli.tune import add_tune_command, run_tune
 from core.data.loading import formats_text
 from core.export_safety import terminal_text
@@ -75,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=1, metavar="N", help=t("cluster.cli.workers_help", lang)
     )
     train.add_argument("--prune", type=float, metavar="SPARSITY", help=t("pruning.cli.help", lang))
+    add_mlflow_options(train, lang)
     predict = commands.add_parser("predict", help=t("cli.predict.help", lang))
     predict.add_argument("bundle", metavar="BUNDLE", help=t("cli.bundle.help", lang))
     predict.add_argument("file", metavar="FILE", help=file_help)
@@ -189,6 +193,7 @@ def _profile_document(profile: Profile, lang: str) -> dict:
 
 
 def _train(args: argparse.Namespace, *, lang: str) -> int:
+    from core.cli.tracking import cli_tracker, finish_cli_tracking, track_cli_job
     from core.data.loading import load_path
     from core.prep.pipeline import prepare
     from core.train.runner import RunConfig, default_config
@@ -198,6 +203,7 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
         from core.train.pruning import PruneSpec
 
         PruneSpec(args.prune)
+    tracker = cli_tracker(args)  # a bad --mlflow URI is bad input, before any training
     _check_readable(data_path)
     if out.exists() and not out.is_dir():
         raise UserError("cli.error.out_not_directory", path=str(out))
@@ -212,7 +218,8 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
                 config_target=config.preprocess.target,
                 target=args.target,
             )
-    frame = load_path(data_path).frame
+    dataset = load_path(data_path)
+    frame = dataset.frame
     if config is None:
         config = default_config(frame, args.target)
     if args.seed is not None:
@@ -220,7 +227,18 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
     if args.group is not None:
         config = replace(config, preprocess=replace(config.preprocess, group=args.group))
     prepared = prepare(frame, config.preprocess)
-    run = _train_quietly(prepared, config, name=data_path.stem, workers=args.workers)
+    followed = None
+
+    def follow(job: object) -> None:
+        nonlocal followed
+        if tracker is not None:  # --mlflow: log the job while it trains
+            followed = track_cli_job(tracker, job, prepared, config, args, dataset, lang)
+
+    run = _train_quietly(
+        prepared, config, name=data_path.stem, workers=args.workers, on_start=follow
+    )
+    if followed is not None:
+        followed.join()
     if run is None:
         _say(f"error: {t('cli.train.interrupted', lang)}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -236,6 +254,8 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
         run = prune_run(prepared, run, PruneSpec(args.prune))
     code = _write_run(out, prepared, run, config, data_name=data_path.name, lang=lang)
     _say(t("cluster.cli.trained_on", lang, device=_device_text(args.workers, lang)))
+    if tracker is not None:
+        finish_cli_tracking(tracker, followed.handle if followed else None, lang)
     return code
 
 
@@ -250,14 +270,22 @@ def _device_text(workers: int, lang: str) -> str:
 
 
 def _train_quietly(
-    prepared: Prepared, config: RunConfig, *, name: str, workers: int = 1
+    prepared: Prepared,
+    config: RunConfig,
+    *,
+    name: str,
+    workers: int = 1,
+    on_start: Callable | None = None,
 ) -> Run | None:
     """Train through the page's own path (start_training; `workers` > 1: one model over that
-    many local processes), keeping TensorFlow's logs off stderr; None if interrupted."""
+    many local processes), keeping TensorFlow's logs off stderr; None if interrupted.
+    `on_start(job)` is called once the job has started."""
     from core.train.runner import start_training
 
     _quiet_tensorflow()
     job = start_training(prepared, config.model, config.train, name=name, workers=workers)
+    if on_start is not None:
+        on_start(job)
     try:
         job.join()
     except KeyboardInterrupt:
