@@ -40,7 +40,7 @@ from core.train.runner import (
 from core.train.status import RunStatus
 from ui import state
 from ui.run_labels import run_name
-from ui.sections.search import search_section, tabm_controls
+from ui.sections.search import search_section, tabm_explanation
 from ui.sections.tracking import tracking_section
 from ui.widgets import (
     PERSIST,
@@ -162,7 +162,11 @@ def _model_controls(task: str) -> ModelSpec | None:
         activation = _control("activation", MODEL_DEFAULTS.activation)
         dropout = _control("dropout", MODEL_DEFAULTS.dropout)
         batch_norm = _control("batch_norm", MODEL_DEFAULTS.batch_norm)
-    ensemble_size, adapters = tabm_controls(kind)
+    ensemble_size, adapters = MODEL_DEFAULTS.ensemble_size, MODEL_DEFAULTS.adapters
+    if kind == "tabm":
+        ensemble_size = _control("ensemble_size", MODEL_DEFAULTS.ensemble_size)
+        adapters = _control("adapters", MODEL_DEFAULTS.adapters)
+        tabm_explanation()
     l2 = _control("l2", MODEL_DEFAULTS.l2)
     loss = _control(
         "loss",

@@ -74,7 +74,9 @@ class Block:
     minmax, robust or none, with `center` and `scale` so that out = (x - center) / scale,
     or x * scale + center for minmax). kind "lookup": `keys` (texts seen in training) to rows
     of `rows`, then one row for an unseen text and one for a missing value. kind "missing":
-    one 0/1 column, was the value missing.
+    one 0/1 column, was the value missing. A piecewise-linear encoding (scaler "ple") turns the
+    one number into one feature per bin t: clip(x, `bin_low`[t], `bin_high`[t]) * `scale`[t] +
+    `center`[t], the fitted bin's clip and MinMaxScaler.
     """
 
     kind: str
@@ -88,6 +90,8 @@ class Block:
     scale: np.ndarray | None = None
     keys: tuple[str, ...] = ()
     rows: np.ndarray | None = None  # (len(keys) + 2, width) float64
+    bin_low: np.ndarray | None = None  # piecewise-linear bins' edges, scaler "ple"
+    bin_high: np.ndarray | None = None
 
     @property
     def width(self) -> int:
@@ -97,6 +101,9 @@ class Block:
             return int(self.rows.shape[1])
         if self.kind == "missing":
             return 1
+        if self.scaler == "ple":
+            assert self.bin_low is not None
+            return len(self.bin_low)
         return max(len(self.parts), 1)
 
 
@@ -188,12 +195,19 @@ def raw_row_plan(preprocessor: Preprocessor) -> RawRowPlan:
 
 def _number_block(position: int, parts: tuple[str, ...], fitted: Any) -> Block:
     width = max(len(parts), 1)
-    fill = low = high = center = scale = None
+    fill = low = high = center = scale = bin_low = bin_high = None
     scaler = "none"
     steps = [] if isinstance(fitted, str) else [step for _name, step in fitted.steps]
     for step in steps:
         kind = type(step).__name__
-        if kind == "SimpleImputer":
+        if kind == "FeatureUnion":  # the piecewise-linear encoding: a clip and a MinMaxScaler a bin
+            scaler = "ple"
+            bins = [dict(pipeline.steps) for _name, pipeline in step.transformer_list]
+            bin_low = np.array([float(b["clip"].kw_args["a_min"]) for b in bins])
+            bin_high = np.array([float(b["clip"].kw_args["a_max"]) for b in bins])
+            center = np.array([float(b["unit"].min_[0]) for b in bins])
+            scale = np.array([float(b["unit"].scale_[0]) for b in bins])
+        elif kind == "SimpleImputer":
             fill = np.asarray(step.statistics_, dtype=np.float64).reshape(width)
         elif kind == "FunctionTransformer":
             low, high = float(step.kw_args["a_min"]), float(step.kw_args["a_max"])
@@ -221,6 +235,8 @@ def _number_block(position: int, parts: tuple[str, ...], fitted: Any) -> Block:
         scaler=scaler,
         center=center,
         scale=scale,
+        bin_low=bin_low,
+        bin_high=bin_high,
     )
 
 
@@ -395,6 +411,12 @@ def _numbers(block: Block, x: Any) -> Any:
         x = (x - tf.constant(block.center, tf.float64)) / tf.constant(block.scale, tf.float64)
     elif block.scaler == "minmax":
         x = x * tf.constant(block.scale, tf.float64) + tf.constant(block.center, tf.float64)
+    elif block.scaler == "ple":  # one column in, one per bin out (NaN stays NaN, as np.clip)
+        assert block.bin_low is not None and block.bin_high is not None
+        assert block.center is not None and block.scale is not None
+        low, high = tf.constant(block.bin_low[None, :]), tf.constant(block.bin_high[None, :])
+        x = tf.where(tf.math.is_nan(x), x, tf.minimum(tf.maximum(x, low), high))
+        x = x * tf.constant(block.scale[None, :]) + tf.constant(block.center[None, :])
     return x
 
 

@@ -20,7 +20,14 @@ from typing import Any, Literal
 
 from core.i18n import t
 from core.train.engine import BATCH_SIZES, EPOCHS_RANGE, MAX_SEED, SCHEDULES
-from core.train.models import ACTIVATIONS, KINDS, MAX_DROPOUT, MAX_HIDDEN_LAYERS, default_loss
+from core.train.models import (
+    ACTIVATIONS,
+    KINDS,
+    MAX_DROPOUT,
+    MAX_ENSEMBLE_SIZE,
+    MAX_HIDDEN_LAYERS,
+    default_loss,
+)
 from core.train.optimizers import optimizer_names
 from core.train.privacy import CLIP_RANGE, DELTA_RANGE, EPSILON_RANGE
 
@@ -118,6 +125,12 @@ CONTROLS: tuple[Control, ...] = (
             "train.explain.dropout", low=0.0, high=MAX_DROPOUT, step=DROPOUT_STEP),
     Control("batch_norm", "model", "checkbox", "train_batch_norm", "train.label.batch_norm",
             "train.explain.batch_norm"),
+    # TabM's own controls, shown when the model is a tabular ensemble.
+    Control("ensemble_size", "model", "slider", "train_ensemble_size",
+            "tabular.field.ensemble_size", "tabular.field.ensemble_size_help",
+            low=1, high=MAX_ENSEMBLE_SIZE, step=1),
+    Control("adapters", "model", "checkbox", "train_adapters", "tabular.field.adapters",
+            "tabular.field.adapters_help"),
     Control("l2", "model", "select_slider", "train_l2", "train.label.l2", "train.explain.l2",
             L2_VALUES),
     # The loss offers the task's losses (core.train.models.allowed_losses): one widget per task.

@@ -115,7 +115,9 @@ def test_first_model_preset_trains_and_lands_in_the_history(page: Page, app_url:
     # A rename shows in the run picker at once (Streamlit kept the old label before).
     page.get_by_role("textbox", name="Name").fill("line fit")
     page.get_by_role("button", name="Rename").click()
-    expect(page.get_by_role("combobox", name="Run")).to_have_value("line fit", timeout=30_000)
+    expect(page.get_by_role("combobox", name="Run", exact=True)).to_have_value(
+        "line fit", timeout=30_000
+    )
 
 
 def test_live_curves_move_and_stop_keeps_the_run(page: Page, app_url: str):

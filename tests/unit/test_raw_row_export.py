@@ -24,14 +24,30 @@ from core.evaluate.metrics import evaluate_run, metrics_document
 
 TOLERANCE = 1e-5
 # A multiclass and two regressions from the samples (gapminder: 142 countries, most of them in
-# the "other" bucket), and the hostile binary table with dates, clipping and ordinal codes.
-CASES = ("iris", "tips", "gapminder", "messy")
+# the "other" bucket), the hostile binary table with dates, clipping and ordinal codes, and a
+# TabM regression whose numbers go through the piecewise-linear encoding.
+CASES = ("iris", "tips", "gapminder", "messy", "tips_ple")
 
 
 def train_case(case: str):
     if case == "messy":
         frame = messy_table()
         return quick_training.trained(frame, "bought", epochs=3, config=messy_config(frame))
+    if case == "tips_ple":
+        from dataclasses import replace
+
+        from core.train.models import ModelSpec
+        from core.train.runner import default_config
+
+        frame = load_sample("tips").frame
+        config = default_config(frame, "tip")
+        plans = tuple(
+            replace(plan, scale="ple") if plan.name == "total_bill" else plan
+            for plan in config.preprocess.columns
+        )
+        config = replace(config, preprocess=replace(config.preprocess, columns=plans))
+        spec = ModelSpec(kind="tabm", hidden_layers=(16,), ensemble_size=4)
+        return quick_training.trained(frame, "tip", epochs=3, config=config, model=spec)
     sample = load_sample(case)
     from core.data.loading import SAMPLES
 

@@ -18,7 +18,6 @@ import streamlit as st
 from core.export_safety import safe_csv
 from core.i18n import UserError
 from core.train.jobs import server_limiter
-from core.train.models import DEFAULT_ENSEMBLE_SIZE, MAX_ENSEMBLE_SIZE
 from core.train.runner import RunConfig, audit_details
 from core.train.search import (
     MAX_TRIALS,
@@ -41,27 +40,10 @@ LIVE_POLL_S = 1.0
 SPACE_COLUMNS = ("name", "type", "low", "high", "log", "choices")
 
 
-def tabm_controls(kind: str) -> tuple[int, bool]:
-    """The TabM model's own controls (heads, adapters) and its explanation; defaults elsewhere."""
-    if kind != "tabm":
-        return DEFAULT_ENSEMBLE_SIZE, True
-    size = st.slider(
-        tr("tabular.field.ensemble_size"),
-        1,
-        MAX_ENSEMBLE_SIZE,
-        value=DEFAULT_ENSEMBLE_SIZE,
-        help=tr("tabular.field.ensemble_size_help"),
-        key="train_ensemble_size",
-    )
-    adapters = st.checkbox(
-        tr("tabular.field.adapters"),
-        value=True,
-        help=tr("tabular.field.adapters_help"),
-        key="train_adapters",
-    )
+def tabm_explanation() -> None:
+    """What a TabM model is, under its controls (core.train.controls draws the controls)."""
     with st.expander(tr("tabular.explain.title"), icon=":material/school:"):
         st.markdown(tr("tabular.explain.body"))
-    return int(size), bool(adapters)
 
 
 def search_section(prepared: Any, config: RunConfig) -> None:
