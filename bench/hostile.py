@@ -21,6 +21,8 @@ process's idle memory, and normal files are read no slower than before.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import gc
 import io
 import json
 import os
@@ -175,6 +177,8 @@ def measure(case_id: str, kind: str, core_root: str) -> dict:
         def parse(data: bytes) -> None:
             profile_frame(load_bytes(data, name).frame)
 
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)  # building the input's bytes freed memory: return it
     baseline = rss_mb()
     maxrss_before = maxrss_mb()
     peak = [baseline]
