@@ -8,7 +8,8 @@ Each measurement runs in a fresh Python process: after the imports and after the
 are built, the process's resident memory is its idle baseline; the parse (`load_bytes`, then
 `profile_frame` as the Data page does when it loads; or the document's parser) then runs while a
 thread samples resident memory every 2 ms. CPU = process CPU time (all threads) of the parse;
-peak = max(sampled peak, ru_maxrss) - baseline.
+peak = max(sampled peak, ru_maxrss) - baseline. A hostile input is parsed once (its first parse is
+what a server meets); a normal file's CPU time is the best of three parses, now and before alike.
 
 "before" is the tree of REF (default: where this branch left main, `git merge-base HEAD main`)
 unpacked with `git archive` into a temporary folder, so no checkout or stash is touched; its
@@ -198,11 +199,16 @@ def measure(case_id: str, kind: str, core_root: str) -> dict:
         outcome = "loaded"
     except UserError:
         outcome = "refused"
-    except Exception as error:
+    except Exception as error:  # reported as the outcome: a crash is a finding
         outcome = type(error).__name__[:8]
     cpu_s = time.process_time() - cpu
     running.clear()
     sampler.join()
+    if kind == "normal":  # the comparison of two codes: best of three, to see through the load
+        for _ in range(2):
+            cpu = time.process_time()
+            parse(data)
+            cpu_s = min(cpu_s, time.process_time() - cpu)
     peak_mb = max(peak[0], rss_mb()) - baseline
     maxrss_after = maxrss_mb()
     if maxrss_after > maxrss_before:  # a new high-water mark: the sampler may have missed it
