@@ -167,7 +167,9 @@ def show_dataset(dataset: Dataset, profile: Profile) -> None:
         st.warning(f"{say(alert.message)}  \n{say(alert.why)}", icon=":material/warning:")
 
     st.markdown(f"#### {tr('datapage.columns')}")
-    show_frame(_column_table(profile), hide_index=True, width="stretch")
+    table = _column_table(profile)
+    table[tr("special.page.col.flags")] = _flags(dataset)
+    show_frame(table, hide_index=True, width="stretch")
 
     st.markdown(f"#### {tr('datapage.distribution')}")
     names = [column.name for column in profile.columns]
@@ -205,6 +207,26 @@ def _load_and_profile(data: bytes, name: str, options: ParseOptions) -> tuple[Da
 def _sample_and_profile(name: str) -> tuple[Dataset, Profile]:
     dataset = load_sample(name)
     return dataset, profile_frame(dataset.frame)
+
+
+def _flags(dataset: Dataset) -> list[str]:
+    """Per column: the special categories and quasi-identifier calls (corrections applied)."""
+    from core.compliance.privacy import category_key, scan_frame
+    from ui.sections.compliance.special import corrected_scan
+
+    scan = state.pii_scan()  # kept with the dataset: one scan per table, shared with Compliance
+    if scan is None:
+        scan = scan_frame(dataset.frame)
+        state.set_pii_scan(scan)
+    scan = corrected_scan(dataset.sha256, scan)
+    flags = []
+    for column in scan.columns:
+        found = [tr(category_key(finding.category)) for finding in column.sensitive]
+        found += [tr("special.page.quasi_identifier") for _ in column.quasi]
+        if column.direct_identifier:
+            found.append(tr("special.page.direct_identifier"))
+        flags.append(", ".join(found))
+    return flags
 
 
 def _column_table(profile: Profile) -> pd.DataFrame:

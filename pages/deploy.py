@@ -25,6 +25,7 @@ from core.deploy.predict_form import (
     form_fields,
     prediction_summary,
     range_warnings,
+    regression_text,
     row_from_values,
 )
 from core.deploy.predict_script import predict_source
@@ -33,6 +34,8 @@ from core.export_safety import CSV_MIME, EXCEL_MIME, safe_excel
 from core.i18n import UserError
 from core.train.runner import RunConfig
 from ui import state
+from ui.run_labels import run_name
+from ui.sections.explain import BATCH_REASON_ROWS, batch_reasons, row_waterfall
 from ui.widgets import (
     escape_md,
     labeler,
@@ -109,6 +112,7 @@ def one_row(run_id: str, bundle: LoadedBundle) -> None:
                 "deploy_one",
                 {
                     "run": run_id,
+                    "row": row,
                     "table": table,
                     "warnings": range_warnings(schema, values),
                 },
@@ -125,10 +129,19 @@ def one_row(run_id: str, bundle: LoadedBundle) -> None:
     if table[ERROR_COLUMN].iloc[0]:
         st.error(escape_md(table[ERROR_COLUMN].iloc[0]), icon=":material/error:")
         return
+    answer, why = st.columns([2, 3])
+    with answer:
+        _show_prediction(bundle, table)
+    with why:
+        # The row's Shapley attributions beside the answer (ui.sections.explain).
+        row_waterfall(run_id, result)
+
+
+def _show_prediction(bundle: LoadedBundle, table: pd.DataFrame) -> None:
     if bundle.task == "regression":
         st.metric(
             tr("deploy.one.predicted_value", target=bundle.schema["target"]),
-            f"{float(table['prediction'].iloc[0]):.4g}",
+            regression_text(float(table["prediction"].iloc[0]), bundle.metrics.get("rmse")),
         )
         return
     st.markdown(tr("deploy.one.predicted_class", label=escape_md(table["prediction"].iloc[0])))
@@ -193,8 +206,25 @@ def batch_predict(run_id: str, bundle: LoadedBundle) -> None:
         _show_batch(result)
 
 
+def _with_reasons(result: dict) -> pd.DataFrame:
+    """The predictions, and on request the top reasons per row (Shapley attributions)."""
+    table = result["table"]
+    wanted = st.toggle(
+        tr("explain.batch.reasons"), help=tr("explain.batch.reasons_help"), key="deploy_reasons"
+    )
+    if not wanted:
+        return table
+    if "reasons" not in result:
+        with st.spinner(tr("explain.computing")):
+            good = (table[ERROR_COLUMN] == "").to_numpy()
+            result["reasons"] = batch_reasons(result["run"], result["frame"], good)
+    if len(table) > BATCH_REASON_ROWS:
+        st.caption(tr("explain.batch.limited", limit=BATCH_REASON_ROWS))
+    return pd.concat([table, result["reasons"]], axis=1)
+
+
 def _show_batch(result: dict) -> None:
-    table, frame = result["table"], result["frame"]
+    table, frame = _with_reasons(result), result["frame"]
     for notice in result["notices"]:
         st.info(say(notice), icon=":material/info:")
     bad = table[ERROR_COLUMN] != ""
@@ -368,7 +398,7 @@ def _field(field: FormField, key: str) -> object:
 def _run_label(run) -> str:
     return tr(
         "deploy.run.option",
-        name=run.name or run.run_id[:8],
+        name=run_name(run) or run.run_id[:8],
         status=tr(f"train.status.{run.status}"),
         created=run.created_at[:19].replace("T", " "),
     )

@@ -34,11 +34,14 @@ from core.evaluate.metrics import (
     run_privacy,
     run_settings,
     test_metrics,
+    trivial_baseline_verdict,
     worst_rows,
 )
 from core.i18n import UserError
 from core.train.models import resolved_loss
 from ui import state
+from ui.run_labels import run_name
+from ui.sections.explain import explain_section
 from ui.widgets import (
     epsilon_text,
     escape_md,
@@ -120,6 +123,7 @@ def show_run(runs: dict, run_id: str) -> None:
     with compare_tab:
         _compare(runs, run_id)
     with explain_tab:
+        explain_section(run, prepared)
         _explain(run, report, prepared, classes, threshold)
     with privacy_tab:
         _privacy(runs, run_id)
@@ -262,6 +266,9 @@ def _metrics(report, classes: list) -> None:
         params["metric"] = _metric(params["metric"])
         params["baseline"] = tr(f"evaluation.baseline.{params['baseline']}")
     st.markdown(tr(verdict.key, **params))
+    trivial = trivial_baseline_verdict(task, report.test[headline_metric(task)], report.baselines)
+    if trivial is not None:
+        st.warning(say(trivial), icon=":material/equal:")
     if report.per_class:
         st.subheader(tr("evalpage.per_class"))
         per_class = pd.DataFrame(
@@ -555,7 +562,7 @@ def _scores(run, prepared):
 def _run_label(run) -> str:
     return tr(
         "evalpage.run_label",
-        name=run.name,
+        name=run_name(run),
         status=tr(f"train.status.{run.status}"),
         epochs=run.epochs_trained,
     )

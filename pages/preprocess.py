@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import streamlit as st
 
-from core.data.profile import suggest_target
+from core.data.profile import target_suggestion
 from core.i18n import UserError
 from core.prep.pipeline import Prepared, prepare
 from core.prep.plan_table import apply_plan_table, plan_table
@@ -23,6 +24,7 @@ from core.prep.preprocessing import (
     detect_task,
     plan_warnings,
     preview,
+    split_explanation,
     split_summary,
 )
 from core.train.runner import audit_details
@@ -59,13 +61,19 @@ def preprocess_page() -> None:
     _apply_uploaded_spec(prefix, frame)
 
     columns = [str(c) for c in frame.columns]
-    suggestion = dataset.target_suggestion or suggest_target(profile) or columns[-1]
+    guess = target_suggestion(profile)
+    suggestion = dataset.target_suggestion or (guess.column if guess else None) or columns[-1]
     target = st.selectbox(
         tr("preppage.target"),
         columns,
-        index=columns.index(suggestion) if suggestion in columns else len(columns) - 1,
+        **_default(
+            f"{prefix}_target",
+            index=columns.index(suggestion) if suggestion in columns else len(columns) - 1,
+        ),
         key=f"{prefix}_target",
     )
+    if guess is not None and not dataset.target_suggestion and target == guess.column:
+        st.caption(say(guess.reason))
     try:
         info = detect_task(frame[target])
     except UserError as error:
@@ -79,7 +87,7 @@ def preprocess_page() -> None:
     task = st.selectbox(
         tr("preppage.task"),
         TASKS,
-        index=TASKS.index(info.task),
+        **_default(f"{prefix}_task_{target}", index=TASKS.index(info.task)),
         format_func=labeler(TASKS, lambda name: tr(f"preprocess.task.name.{name}")),
         key=f"{prefix}_task_{target}",
     )
@@ -116,7 +124,7 @@ def preprocess_page() -> None:
     split_spec = _split_controls(prefix, spec, task)
     if split_spec is None:
         return
-    spec = split_spec
+    spec = _group_control(prefix, frame, split_spec, version)
     warnings = session_cache(
         ("plan_warnings", dataset.sha256, spec.to_json()), lambda: plan_warnings(frame, spec)
     )
@@ -161,17 +169,31 @@ def _split_controls(prefix: str, spec: PreprocessSpec, task: str) -> PreprocessS
     st.subheader(tr("preppage.split"))
     val_col, test_col, seed_col, strat_col = st.columns(4)
     val = val_col.slider(
-        tr("preppage.val_share"), 0.05, 0.4, value=spec.val_share, step=0.05, key=f"{prefix}_val"
+        tr("preppage.val_share"),
+        0.05,
+        0.4,
+        **_default(f"{prefix}_val", value=spec.val_share),
+        step=0.05,
+        key=f"{prefix}_val",
     )
     test = test_col.slider(
-        tr("preppage.test_share"), 0.05, 0.4, value=spec.test_share, step=0.05, key=f"{prefix}_test"
+        tr("preppage.test_share"),
+        0.05,
+        0.4,
+        **_default(f"{prefix}_test", value=spec.test_share),
+        step=0.05,
+        key=f"{prefix}_test",
     )
     seed = seed_col.number_input(
-        tr("preppage.seed"), min_value=0, value=spec.seed, step=1, key=f"{prefix}_seed"
+        tr("preppage.seed"),
+        min_value=0,
+        **_default(f"{prefix}_seed", value=spec.seed),
+        step=1,
+        key=f"{prefix}_seed",
     )
     stratify = strat_col.checkbox(
         tr("preppage.stratify"),
-        value=spec.stratify,
+        **_default(f"{prefix}_stratify", value=spec.stratify),
         disabled=task == "regression",
         help=tr("preppage.stratify_help"),
         key=f"{prefix}_stratify",
@@ -183,6 +205,44 @@ def _split_controls(prefix: str, spec: PreprocessSpec, task: str) -> PreprocessS
         return None
     st.caption(tr("preppage.train_share", share=1 - val - test))
     return spec
+
+
+def _group_control(prefix: str, frame, spec: PreprocessSpec, version: int) -> PreprocessSpec:
+    """Split by group: proposed when the profile found a grouping key; explained either way."""
+    options = (None, *[str(c) for c in frame.columns if c != spec.target])
+    none_label = tr("special.page.no_group")
+    group = st.selectbox(
+        tr("special.page.split_by_group"),
+        options,
+        index=options.index(spec.group) if spec.group in options else 0,
+        format_func=labeler(options, lambda c: none_label if c is None else c),
+        help=tr("special.page.split_by_group_help"),
+        key=f"{prefix}_group_{spec.target}_{version}",
+    )
+    spec = replace(spec, group=group)
+    st.caption(say(split_explanation(spec)))
+    if group is not None and st.button(
+        tr("special.lesson.compare"),
+        help=tr("special.lesson.compare_help"),
+        icon=":material/compare_arrows:",
+        key="pp_compare_splits",
+    ):
+        from core.evaluate.group_split import compare_row_and_group_splits
+
+        try:
+            result = compare_row_and_group_splits(frame, spec)
+        except UserError as error:
+            show_error(error)
+        else:
+            st.info(say(result.message), icon=":material/school:")
+    return spec
+
+
+def _default(key: str, **default: Any) -> dict[str, Any]:
+    """A widget's default, unless a preset (an uploaded plan, a setup link) already set its
+    value: Streamlit ignores the default then and logs a warning for the pair. The widgets are
+    identified by their key, so leaving the default out keeps their state."""
+    return {} if state.widget(key) is not None else default
 
 
 def _link_config(spec: PreprocessSpec):

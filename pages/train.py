@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ from core.train.runner import (
 )
 from core.train.status import RunStatus
 from ui import state
+from ui.run_labels import run_name
 from ui.widgets import (
     PERSIST,
     collect_finished_job,
@@ -505,7 +507,7 @@ def run_history() -> None:
     table = pd.DataFrame(
         [
             {
-                tr("trainpage.col.name"): run.name,
+                tr("trainpage.col.name"): run_name(run),
                 tr("trainpage.col.status"): tr(f"train.status.{run.status}"),
                 tr("trainpage.col.epochs"): run.epochs_trained,
                 tr("trainpage.col.duration"): round(run.duration_s, 1),
@@ -520,6 +522,7 @@ def run_history() -> None:
         ]
     )
     st.dataframe(table, hide_index=True, width="stretch")
+    _trivial_warnings(runs)
     ids = list(runs)
     names = tuple(run.name for run in runs.values())
     # Streamlit's selectbox keeps showing an option's old label after a rename, so the widget's
@@ -530,13 +533,17 @@ def run_history() -> None:
         tr("trainpage.pick_run"),
         ids,
         index=index,
-        format_func=labeler(ids, lambda i: runs[i].name),
+        format_func=labeler(ids, lambda i: run_name(runs[i])),
         key="train_pick_" + hashlib.sha256(repr(names).encode()).hexdigest()[:12],
     )
     state.set_scratch("train.picked_run", (chosen, tuple(ids)))
     name_col, rename_col, delete_col = st.columns([3, 1, 1])
+    # Keyed by the run and the names: after a new run lands or a rename, the field shows the
+    # picked run's name instead of keeping the last one typed.
     new_name = name_col.text_input(
-        tr("trainpage.new_name"), value=runs[chosen].name, key="train_name"
+        tr("trainpage.new_name"),
+        value=run_name(runs[chosen]),
+        key="train_name_" + hashlib.sha256(repr((chosen, names)).encode()).hexdigest()[:12],
     )
     if rename_col.button(tr("trainpage.rename"), key="train_rename") and new_name.strip():
         runs[chosen].name = new_name.strip()
@@ -545,6 +552,21 @@ def run_history() -> None:
         state.delete_run(chosen)
         st.rerun()
     _save_runs(runs)
+
+
+def _trivial_warnings(runs: dict) -> None:
+    """Runs (DP runs included) no better than always answering the majority class / the mean."""
+    from core.evaluate.metrics import run_trivial_verdict
+
+    for run_id, run in runs.items():
+        prepared = state.run_data(run_id)
+        if prepared is None or run.status not in ("finished", "stopped") or not run.weights:
+            continue
+        verdict = session_cache(
+            ("trivial_verdict", run_id), partial(run_trivial_verdict, prepared, run)
+        )
+        if verdict is not None:
+            st.warning(f"**{escape_md(run_name(run))}**: {say(verdict)}", icon=":material/equal:")
 
 
 def _save_runs(runs: dict) -> None:

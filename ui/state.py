@@ -49,6 +49,7 @@ _AUDIT = "audit"
 _ANSWERS = "cp_answers"
 _EVALUATED = "evaluated_runs"
 _IMPORTANCE = "importance"
+_EXPLANATIONS = "explanations"
 _LANG = "lang"
 _CACHE = "_session_cache"
 _SCRATCH = "_scratch"
@@ -235,6 +236,11 @@ def importance() -> dict[str, Any]:
     return st.session_state.setdefault(_IMPORTANCE, {})
 
 
+def explanations() -> dict[str, Any]:
+    """Shapley attributions computed on Evaluate, by run id (Deploy and Compliance reuse them)."""
+    return st.session_state.setdefault(_EXPLANATIONS, {})
+
+
 # --- caches, widgets, page scratch ----------------------------------------------------------
 
 
@@ -292,7 +298,8 @@ _FACILITATOR = "_facilitator"
 # What a reload of the tab gets back (the resume token maps to these, in memory).
 _WORK = (
     _LANG, _DATASET, _PROFILE, _PII_SCAN, _PREPARED, _FIRST_MODEL, _RUNS, _RUN_DATA, _JOB,
-    _JOB_PREPARED, _COLLECTED_JOB, _AUDIT, _ANSWERS, _EVALUATED, _IMPORTANCE, _LESSON,
+    _JOB_PREPARED, _COLLECTED_JOB, _AUDIT, _ANSWERS, _EVALUATED, _IMPORTANCE, _EXPLANATIONS,
+    _LESSON,
 )  # fmt: skip
 # Train controls travel too (their values are the setup the participant was building): the
 # keys core.train.controls marks resumable, the privacy settings included.

@@ -199,6 +199,12 @@ def gated(name: str, widget: Callable[..., Any], *args: Any, **kwargs: Any) -> A
     if lesson is not None and name in lesson.locked:
         kwargs["disabled"] = True
         kwargs["help"] = tr("workshop.locked")
+    if state.widget(kwargs.get("key", ""), _MISSING) is not _MISSING:
+        # A preset (the first-model button, a lesson, a setup link) already holds the value:
+        # a default beside it would be ignored, and Streamlit logs a warning for the pair. These
+        # widgets are identified by their key alone, so dropping the default keeps their state.
+        kwargs.pop("value", None)
+        kwargs.pop("index", None)
     return widget(*args, **kwargs)
 
 

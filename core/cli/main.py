@@ -2,9 +2,10 @@
 
     python -m core profile FILE [--json]
     python -m core train FILE --target COL --out DIR [--config CONFIG.json] [--seed N]
-                                   [--workers N]
+                                   [--workers N] [--group COL]
     python -m core predict BUNDLE FILE --out PREDICTIONS.csv
     python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,COL,...] [--k K]
+    python -m core explain BUNDLE FILE [--rows N] [--json] [--global]
 
 Exit 0 on success; exit 2 on bad input with one line on stderr saying what is wrong and what to
 do. Messages follow the LANG environment variable (zh_* gives Chinese).
@@ -17,9 +18,11 @@ import json
 import os
 import sys
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
+from core.cli.explain import add_explain_command, run_explain
 from core.cli.scan import add_scan_command, run_scan
 from core.data.loading import formats_text
 from core.export_safety import terminal_text
@@ -27,6 +30,7 @@ from core.i18n import UserError, language_from_locale, t
 from core.train.status import RunStatus
 
 if TYPE_CHECKING:
+    from core.data.profile import Profile
     from core.prep.pipeline import Prepared
     from core.train.engine import Run
     from core.train.runner import RunConfig
@@ -59,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--out", required=True, metavar="DIR", help=t("cli.out.help", lang))
     train.add_argument("--config", metavar="CONFIG.json", help=t("cli.config.help", lang))
     train.add_argument("--seed", type=int, metavar="N", help=t("cli.seed.help", lang))
+    train.add_argument("--group", metavar="COL", help=t("special.cli.group_help", lang))
     train.add_argument(
         "--workers", type=int, default=1, metavar="N", help=t("cluster.cli.workers_help", lang)
     )
@@ -69,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         "--out", required=True, metavar="PREDICTIONS.csv", help=t("cli.predict.out.help", lang)
     )
     add_scan_command(commands, lang)
+    add_explain_command(commands, lang)
     args = parser.parse_args(argv)
     try:
         if args.command == "profile":
@@ -79,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             return _predict(Path(args.bundle), Path(args.file), Path(args.out), lang=lang)
         if args.command == "scan":
             return run_scan(args, lang)
+        if args.command == "explain":
+            return run_explain(args, lang)
     except UserError as error:
         _say(f"error: {error.text(lang)}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -114,7 +122,7 @@ def _profile(path: Path, *, as_json: bool, lang: str) -> int:
     dataset = load_path(path)
     profile = profile_frame(dataset.frame)
     if as_json:
-        _say(json.dumps(profile.to_dict(), ensure_ascii=False, indent=2))
+        _say(json.dumps(_profile_document(profile, lang), ensure_ascii=False, indent=2))
         return 0
     _say(
         t(
@@ -138,6 +146,29 @@ def _profile(path: Path, *, as_json: bool, lang: str) -> int:
     for alert in profile.alerts:
         _say(f"  * {alert.message.text(lang)}")
     return 0
+
+
+def _profile_document(profile: Profile, lang: str) -> dict:
+    """The profile's JSON plus why a column is an identifier or a group, and the target."""
+    from core.data.profile import target_suggestion
+
+    data = profile.to_dict()
+    reasons = {
+        alert.columns[0]: alert.message.text(lang)
+        for alert in profile.alerts
+        if alert.kind in ("identifier", "group") and alert.columns
+    }
+    for column in data["columns"]:
+        if column["name"] in reasons:
+            column["reason"] = reasons[column["name"]]
+    suggestion = target_suggestion(profile)
+    data["target_suggestion"] = None
+    if suggestion is not None:
+        data["target_suggestion"] = {
+            **suggestion.to_dict(),
+            "reason": suggestion.reason.text(lang),
+        }
+    return data
 
 
 def _train(args: argparse.Namespace, *, lang: str) -> int:
@@ -165,6 +196,8 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
         config = default_config(frame, args.target)
     if args.seed is not None:
         config = config.with_seed(args.seed)
+    if args.group is not None:
+        config = replace(config, preprocess=replace(config.preprocess, group=args.group))
     prepared = prepare(frame, config.preprocess)
     run = _train_quietly(prepared, config, name=data_path.stem, workers=args.workers)
     if run is None:

@@ -100,6 +100,8 @@ def scan_report(
 
 
 def _text(report: dict, lang: str) -> str:
+    from core.compliance.privacy import category_key
+
     lines = [
         t(
             "compliance.cli.summary",
@@ -111,7 +113,9 @@ def _text(report: dict, lang: str) -> str:
     ]
     if report["sampled"]:
         lines.append(f"  ! {t('privacy.scan.sampled', lang, sample=report['sample_size'])}")
-    flagged = [c for c in report["columns"] if c["entities"] or c["sensitive"]]
+    flagged = [
+        c for c in report["columns"] if c["entities"] or c["sensitive"] or c["quasi_identifier"]
+    ]
     if not flagged:
         lines.append("  " + t("compliance.cli.nothing_found", lang))
     for column in flagged:
@@ -125,9 +129,8 @@ def _text(report: dict, lang: str) -> str:
             )
             for entity in column["entities"]
         ]
-        found += [
-            t(f"privacy.category.{finding['category']}", lang) for finding in column["sensitive"]
-        ]
+        found += [t(category_key(finding["category"]), lang) for finding in column["sensitive"]]
+        found += [t("special.quasi.region", lang) for _ in column["quasi_identifier"]]
         lines.append(f"  {column['name']}: {'; '.join(found)}")
     suggestions = report["quasi_identifier_suggestions"]
     if suggestions:

@@ -454,7 +454,18 @@ _QUASI_WORDS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
     ),
     "location": (
         frozenset(
-            {"city", "town", "county", "district", "province", "region", "country", "hometown"}
+            {
+                "city",
+                "town",
+                "county",
+                "district",
+                "province",
+                "region",
+                "country",
+                "hometown",
+                "residence",
+                "state",
+            }
         ),
         ("城市", "省份", "所在地", "区县", "地区", "籍贯", "户籍"),
     ),

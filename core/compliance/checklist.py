@@ -219,6 +219,9 @@ class ModelFacts:
     size_bytes: int | None = None
     features: tuple[str, ...] = ()  # input columns the model uses
     importance: dict[str, float] | None = None  # permutation importance per input column
+    # Shapley attributions computed for this run (core.evaluate.explain, Explanation.summary):
+    # run, method, rows, mean |attribution| per column.
+    explanation: dict[str, Any] | None = None
     metrics: dict[str, float | None] = field(default_factory=dict)  # all test metrics
     # metrics.json's privacy block: DP-SGD's ε and δ, the membership-inference attack.
     privacy: dict[str, Any] | None = None
@@ -563,15 +566,18 @@ def evidence_check(
 
 @evidence_check("sensitive_data")
 def _check_sensitive_data(context: ChecklistContext) -> _Outcome:
+    from core.compliance.privacy import in_column_key
+
     if context.scan is None:
         return _no_data()
     columns = context.scan.sensitive_columns
     if not columns:
         return _Outcome("pass", (Message("compliance.evidence.no_sensitive"),))
     findings = [
-        Message(f"privacy.in_column.{finding.category}", {"column": column.name})
+        Message(in_column_key(finding.category), {"column": column.name})
         for column in context.scan.columns
         for finding in column.sensitive
+        if finding.special
     ]
     # Found by the scan: only a person can confirm the consent, so it is a warning until answered.
     return _Outcome("warn", tuple(findings))
@@ -632,6 +638,12 @@ def _check_pii_scan(context: ChecklistContext) -> _Outcome:
                 )
             )
     if not context.scan.direct_identifiers:
+        special = context.scan.sensitive_columns
+        if special:
+            # No name or number singles a person out, but special-category data is personal
+            # data all the same: the item stays open until a person has looked.
+            found = Message("special.evidence.special_data", {"columns": _names(special)})
+            return _Outcome("warn", (found, *evidence))
         return _Outcome("pass", (Message("compliance.evidence.no_identifiers"), *evidence))
     if context.deidentification_label:
         return _Outcome("pass", (Message("compliance.evidence.scan_then_deidentified"), *evidence))
@@ -891,14 +903,26 @@ def _membership_evidence(
 
 @evidence_check("explainability")
 def _check_explainability(context: ChecklistContext) -> _Outcome:
+    from core.evaluate.explain import method_message
+
     model = context.model
     if model is None:
         return _train_first()
-    if not model.importance:
-        return _Outcome(None, (Message("compliance.evidence.no_importance"),))
-    top = sorted(model.importance.items(), key=lambda item: -item[1])[:5]
-    features = ", ".join(f"{name} ({value:.3f})" for name, value in top)
-    return _Outcome("pass", (Message("compliance.evidence.importance", {"features": features}),))
+    evidence: list[Message] = []
+    explanation = model.explanation
+    if explanation and explanation.get("importance"):
+        top = list(explanation["importance"].items())[:5]
+        features = ", ".join(f"{name} ({value:.3g})" for name, value in top)
+        params = {"run": explanation.get("run", ""), "rows": explanation.get("rows", 0)}
+        evidence.append(Message("explain.evidence.computed", {**params, "features": features}))
+        evidence.append(method_message(explanation))
+    if model.importance:
+        top = sorted(model.importance.items(), key=lambda item: -item[1])[:5]
+        features = ", ".join(f"{name} ({value:.3f})" for name, value in top)
+        evidence.append(Message("compliance.evidence.importance", {"features": features}))
+    if not evidence:
+        return _Outcome(None, (Message("explain.evidence.not_computed"),))
+    return _Outcome("pass", tuple(evidence))
 
 
 @evidence_check("compute_cost")

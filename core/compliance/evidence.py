@@ -150,12 +150,16 @@ def weight_facts(run: Any) -> tuple[int | None, int | None]:
 
 
 def run_evidence(
-    run: Any, prepared: Prepared, importance: dict[str, float] | None = None
+    run: Any,
+    prepared: Prepared,
+    importance: dict[str, float] | None = None,
+    explanation: dict[str, Any] | None = None,
 ) -> RunEvidence:
     """Test metrics beside the baselines, compute cost and test-row predictions of one run.
 
-    `importance` is the permutation importance per input column, when the Evaluate page has
-    computed it.
+    `importance` is the permutation importance per input column and `explanation` the summary of
+    the run's Shapley attributions (`Explanation.summary`), when the Evaluate page has computed
+    them.
     """
     from core.evaluate.metrics import (
         LOWER_IS_BETTER,
@@ -189,6 +193,7 @@ def run_evidence(
         features=tuple(plan.name for plan in prepared.spec.kept),
         metrics=metrics,
         importance=importance,
+        explanation=explanation,
         privacy=document.get("privacy"),
     )
     if task == "regression":
@@ -199,7 +204,7 @@ def run_evidence(
 
 
 def fairness_for(
-    evidence: RunEvidence, prepared: Prepared, sensitive: str | None
+    evidence: RunEvidence, prepared: Prepared, sensitive: str | None, favourable: str | None = None
 ) -> tuple[FairnessReport | None, Message | None]:
     """Fairness by the groups of `sensitive` on the run's test rows, or why it can't be had."""
     from core.compliance.fairness import fairness_report
@@ -216,7 +221,9 @@ def fairness_for(
     groups = test_rows[sensitive].to_numpy()
     if len(groups) != len(evidence.y_pred):
         return None, Message("compage.model.fairness_not_in_test", {"column": sensitive})
-    report = fairness_report(evidence.y_true, evidence.y_pred, groups, sensitive=sensitive)
+    report = fairness_report(
+        evidence.y_true, evidence.y_pred, groups, sensitive=sensitive, favourable_label=favourable
+    )
     return report, None
 
 

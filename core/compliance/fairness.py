@@ -12,6 +12,7 @@ makes any rate look extreme.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -64,11 +65,19 @@ class FairnessReport:
     equalized_odds_difference: float | None
     compared_groups: tuple[str, ...]  # groups large enough to enter the gaps
     findings: tuple[Message, ...] = field(default_factory=tuple)
+    # The outcome a person wants (approve, not deny): the four-fifths rule compares its rates.
+    # None: the positive label, read as favourable.
+    favourable_label: str | None = None
+    favourable_ratio: float | None = None
 
     @property
     def four_fifths_ok(self) -> bool | None:
-        """Whether the demographic parity ratio is at least 0.8 (None if it can't be computed)."""
+        """Whether the lowest group's rate of the favourable outcome is at least 0.8 of the
+        highest's (the demographic parity ratio when the positive label is the favourable one;
+        None if it can't be computed)."""
         ratio = self.demographic_parity_ratio
+        if self.favourable_label is not None:
+            ratio = self.favourable_ratio
         return None if ratio is None else ratio >= FOUR_FIFTHS
 
     def to_dict(self) -> dict:
@@ -82,6 +91,8 @@ class FairnessReport:
             "demographic_parity_ratio": _round(self.demographic_parity_ratio),
             "equalized_odds_difference": _round(self.equalized_odds_difference),
             "four_fifths_ok": self.four_fifths_ok,
+            "favourable_label": self.favourable_label,
+            "favourable_ratio": _round(self.favourable_ratio),
             "compared_groups": list(self.compared_groups),
         }
 
@@ -107,11 +118,15 @@ def fairness_report(
     positive_label: object = None,
     sensitive: str = "",
     min_group_size: int = MIN_GROUP_SIZE,
+    favourable_label: object = None,
 ) -> FairnessReport:
     """Per-group accuracy, selection rate, TPR and FPR, and the parity gaps between groups.
 
     Labels are compared as text; `positive_label` defaults to 1 / True / "yes" when present, else
     the rarer class of y_true. A multi-class target is read one-vs-rest for `positive_label`.
+    With `favourable_label` (the outcome a person wants; see `guess_favourable`) the four-fifths
+    rule compares each group's rate of that outcome, so it reads right when the positive class
+    is the adverse one (deny = yes).
     """
     truth, predicted, groups = _as_text(y_true), _as_text(y_pred), _as_groups(group)
     if not (len(truth) == len(predicted) == len(groups)):
@@ -121,6 +136,8 @@ def fairness_report(
     if len(truth) == 0:
         raise UserError("fairness.error.empty")
     positive = _positive_label(truth, positive_label)
+    favourable = None if favourable_label is None else _text(favourable_label)
+    favourable_ratio: float | None = None
     actual, chosen = truth == positive, predicted == positive
     overall = _metrics("", truth, predicted, actual, chosen)
     names = sorted(set(groups.tolist()), key=lambda name: (name == MISSING_GROUP, name))
@@ -144,7 +161,28 @@ def fairness_report(
             if len(values) >= 2
         ]
         eo_difference = max(gaps) if gaps else None
-        if dp_ratio < FOUR_FIFTHS:
+        if favourable is not None:
+            shares = {
+                m.group: float(np.mean(predicted[groups == m.group] == favourable))
+                for m in compared
+            }
+            top = max(shares.values())
+            favourable_ratio = min(shares.values()) / top if top > 0 else 1.0
+            if favourable_ratio < FOUR_FIFTHS:
+                low_group = min(shares, key=shares.__getitem__)
+                high_group = max(shares, key=shares.__getitem__)
+                findings.append(
+                    Message(
+                        "special.fairness.four_fifths",
+                        {
+                            "ratio": favourable_ratio,
+                            "low": low_group,
+                            "high": high_group,
+                            "outcome": favourable,
+                        },
+                    )
+                )
+        elif dp_ratio < FOUR_FIFTHS:
             low = min(compared, key=_selection)
             high = max(compared, key=_selection)
             findings.append(
@@ -173,7 +211,64 @@ def fairness_report(
         equalized_odds_difference=eo_difference,
         compared_groups=tuple(metrics.group for metrics in compared),
         findings=tuple(findings),
+        favourable_label=favourable,
+        favourable_ratio=favourable_ratio,
     )
+
+
+# Class names and target names that mean the outcome a person does not want.
+_ADVERSE = frozenset(
+    {
+        "deny",
+        "denied",
+        "reject",
+        "rejected",
+        "decline",
+        "declined",
+        "default",
+        "defaulted",
+        "fraud",
+        "churn",
+        "churned",
+        "bad",
+        "fail",
+        "failed",
+        "arrest",
+        "arrested",
+        "recid",
+        "recidivism",
+        "sick",
+        "dead",
+        "died",
+    }
+)
+_ADVERSE_ZH = ("拒绝", "拒", "违约", "欺诈", "流失", "失败", "逾期", "不良")
+_YES = frozenset({"1", "true", "yes", "y", "是"})
+
+
+def guess_favourable(target: str, labels: Sequence[object]) -> tuple[str | None, bool]:
+    """The class a person wants, guessed from the class and target names, and whether it was
+    a real guess (False: nothing said which way, the positive label is assumed favourable).
+
+    A class named like an adverse outcome (deny, default, fraud, 拒绝, 违约 ...) is not the
+    favourable one; a yes/1 class of a target named like one (deny = yes) is adverse too.
+    """
+    texts = [_text(label) for label in labels]
+    if not texts:
+        return None, False
+
+    def adverse(text: str) -> bool:
+        words = set(re.findall(r"[a-z]+", text.lower()))
+        return bool(words & _ADVERSE) or any(word in text for word in _ADVERSE_ZH)
+
+    target_adverse = adverse(target)
+    bad = [label for label in texts if adverse(label)]
+    if not bad and target_adverse:
+        bad = [label for label in texts if label.lower() in _YES]
+    good = [label for label in texts if label not in bad]
+    if bad and len(good) == 1:
+        return good[0], True
+    return None, False
 
 
 def representation(values: pd.Series | Sequence) -> list[GroupShare]:

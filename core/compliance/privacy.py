@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -63,17 +63,78 @@ SENSITIVE_CATEGORIES: tuple[str, ...] = (
     "religion",
     "ethnicity",
     "political",
+    "trade_union",
     "biometric",
     "genetic",
     "sex_life",
     "criminal",
     "minors",
+    "financial",
+    "location",
+    "sex",
+    "nationality",
+    "age",
 )
+# What the law says of each category. Special categories (GDPR art. 9(1), criminal records art.
+# 10; PIPL art. 28's sensitive personal information) need a separate legal basis or consent.
+# Sex, nationality and age are not special categories, but they are protected grounds against
+# discrimination (EU Charter art. 21; PRC Employment Promotion Law art. 3 and 27): they matter
+# for fairness, not for consent. Ethnicity and a 户籍 (household registration) are "specific
+# identities" under PIPL art. 28 in the national standard's reading (GB/T 35273 annex B).
+LAW: dict[str, tuple[str, ...]] = {
+    "health": ("GDPR art. 9", "PIPL art. 28"),
+    "religion": ("GDPR art. 9", "PIPL art. 28"),
+    "ethnicity": ("GDPR art. 9", "PIPL art. 28"),
+    "political": ("GDPR art. 9",),
+    "trade_union": ("GDPR art. 9",),
+    "biometric": ("GDPR art. 9", "PIPL art. 28"),
+    "genetic": ("GDPR art. 9", "PIPL art. 28"),
+    "sex_life": ("GDPR art. 9", "PIPL art. 28"),
+    "criminal": ("GDPR art. 10", "PIPL art. 28"),
+    "minors": ("PIPL art. 28", "PIPL art. 31"),
+    "financial": ("PIPL art. 28",),
+    "location": ("PIPL art. 28",),
+    "sex": ("EU Charter art. 21",),
+    "nationality": ("EU Charter art. 21",),
+    "age": ("EU Charter art. 21",),
+}
+PROTECTED_ONLY: frozenset[str] = frozenset({"sex", "nationality", "age"})
+SPECIAL_CATEGORIES: tuple[str, ...] = tuple(
+    category for category in SENSITIVE_CATEGORIES if category not in PROTECTED_ONLY
+)
+# The categories the old catalog names; the others' texts live in the "special" namespace.
+_PRIVACY_CATALOG = frozenset(
+    {
+        "health",
+        "religion",
+        "ethnicity",
+        "political",
+        "biometric",
+        "genetic",
+        "sex_life",
+        "criminal",
+        "minors",
+    }
+)
+# For fairness, the attributes discrimination is most often measured on come first.
+FAIRNESS_ORDER: tuple[str, ...] = (
+    "ethnicity",
+    "sex",
+    "religion",
+    "nationality",
+    "age",
+    "health",
+    "sex_life",
+    "political",
+    "trade_union",
+)
+CONFIDENCES = ("high", "medium", "low")
 SAMPLE_SIZE = 5_000
 SAMPLE_SEED = 0
 MIN_MATCH_RATE = 0.3
 MIN_VALID_RATE = 0.9
 MIN_VALID_COUNT = 3  # 3 random values all pass Luhn 1 time in 1,000
+REGION_MAX_DISTINCT_SHARE = 0.2  # a region repeats: at most one distinct value in five
 MINOR_AGE = 14  # PIPL art. 28 and 31: personal information of children under 14 is sensitive
 
 # Numbers written without a country code are read as Chinese or US numbers. Each region added
@@ -101,24 +162,58 @@ class EntityFinding:
         }
 
 
+def category_key(category: str) -> str:
+    """The catalog key naming a category ("Ethnic origin")."""
+    namespace = "privacy" if category in _PRIVACY_CATALOG else "special"
+    return f"{namespace}.category.{category}"
+
+
+def in_column_key(category: str) -> str:
+    """The catalog key of "{column} appears to hold ..." for a category."""
+    namespace = "privacy" if category in _PRIVACY_CATALOG else "special"
+    return f"{namespace}.in_column.{category}"
+
+
 @dataclass(frozen=True)
 class SensitiveFinding:
-    """A sensitive category a column appears to hold, and why."""
+    """A sensitive category a column appears to hold, why, and how sure the call is.
+
+    `source` is "name" (the column's name says it), "coded" (a yes/no column named after a group,
+    such as `black` or `female`), "values" (the values name the groups, or ages under 14), or
+    "person" (a person's correction, which outranks the scan).
+    """
 
     category: str
-    source: str  # "name" or "values"
+    source: str  # "name", "coded", "values" or "person"
     share: float | None = None  # for minors found by value: the share of ages under 14
+    confidence: str = "high"  # one of CONFIDENCES
+
+    @property
+    def special(self) -> bool:
+        """Whether the law treats it as a special category (a separate consent or basis)."""
+        return self.category not in PROTECTED_ONLY
+
+    @property
+    def law(self) -> tuple[str, ...]:
+        """The articles that single the category out."""
+        return LAW.get(self.category, ())
 
     @property
     def message(self) -> Message:
         """What was found, in words."""
-        if self.source == "values":
+        if self.source == "values" and self.category == "minors":
             return Message("privacy.sensitive.minors_values", {"share": self.share or 0.0})
-        return Message(f"privacy.category.{self.category}")
+        return Message(category_key(self.category))
 
     def to_dict(self) -> dict:
         """JSON-safe plain data."""
-        data: dict = {"category": self.category, "source": self.source}
+        data: dict = {
+            "category": self.category,
+            "source": self.source,
+            "confidence": self.confidence,
+            "special": self.special,
+            "law": list(self.law),
+        }
         if self.share is not None:
             data["share"] = round(self.share, 4)
         return data
@@ -133,6 +228,12 @@ class ColumnScan:
     sensitive: tuple[SensitiveFinding, ...]
     checked: int  # values checked (non-missing, sampled)
     present: int  # non-missing values in the column
+    quasi: tuple[str, ...] = ()  # quasi-identifier kinds by evidence ("region")
+
+    @property
+    def special(self) -> bool:
+        """Whether the column holds a special category of personal data."""
+        return any(finding.special for finding in self.sensitive)
 
     @property
     def direct_identifier(self) -> bool:
@@ -150,6 +251,7 @@ class ColumnScan:
             "name": self.name,
             "entities": [entity.to_dict() for entity in self.entities],
             "sensitive": [finding.to_dict() for finding in self.sensitive],
+            "quasi_identifier": list(self.quasi),
             "checked": self.checked,
             "present": self.present,
         }
@@ -172,13 +274,50 @@ class ScanResult:
 
     @property
     def sensitive_columns(self) -> tuple[str, ...]:
-        """Columns that appear to hold a sensitive category of personal data."""
+        """Columns that appear to hold a special category of personal data (consent needed)."""
+        return tuple(column.name for column in self.columns if column.special)
+
+    @property
+    def protected_columns(self) -> tuple[str, ...]:
+        """Columns holding any sensitive or protected attribute (candidates for fairness)."""
         return tuple(column.name for column in self.columns if column.sensitive)
+
+    @property
+    def quasi_identifiers(self) -> tuple[str, ...]:
+        """Columns the scan judged quasi-identifiers by their values (a region, say)."""
+        return tuple(column.name for column in self.columns if column.quasi)
 
     @property
     def flagged(self) -> tuple[ColumnScan, ...]:
         """The columns with any finding."""
-        return tuple(column for column in self.columns if column.entities or column.sensitive)
+        return tuple(
+            column for column in self.columns if column.entities or column.sensitive or column.quasi
+        )
+
+    def fairness_column(self) -> str | None:
+        """The attribute fairness is best measured on first: ethnicity, then sex, and so on."""
+        best: tuple[int, int, str] | None = None
+        for position, column in enumerate(self.columns):
+            for finding in column.sensitive:
+                if finding.category in FAIRNESS_ORDER:
+                    rank = (FAIRNESS_ORDER.index(finding.category), position, column.name)
+                    best = rank if best is None or rank < best else best
+        return None if best is None else best[2]
+
+    def corrected(self, corrections: Mapping[str, Sequence[str]]) -> ScanResult:
+        """This scan with a person's calls: each named column's categories replaced by theirs.
+
+        An empty list clears the column's findings (a false alarm); the person's categories are
+        recorded with source "person" and outrank the scan's.
+        """
+        columns = []
+        for column in self.columns:
+            if column.name in corrections:
+                chosen = [c for c in corrections[column.name] if c in SENSITIVE_CATEGORIES]
+                findings = tuple(SensitiveFinding(c, "person") for c in dict.fromkeys(chosen))
+                column = replace(column, sensitive=findings)
+            columns.append(column)
+        return replace(self, columns=tuple(columns))
 
     def column(self, name: str) -> ColumnScan:
         """The scan of one column (KeyError if there is none)."""
@@ -195,8 +334,29 @@ class ScanResult:
             "sampled": self.sampled,
             "columns": [column.to_dict() for column in self.columns],
             "direct_identifiers": list(self.direct_identifiers),
-            "sensitive_columns": list(self.sensitive_columns),
+            "quasi_identifiers": list(self.quasi_identifiers),
+            "sensitive_columns": [
+                _column_categories(column) for column in self.columns if column.special
+            ],
+            "protected_columns": [
+                _column_categories(column)
+                for column in self.columns
+                if column.sensitive and not column.special
+            ],
         }
+
+
+def _column_categories(column: ColumnScan) -> dict:
+    findings = column.sensitive
+    return {
+        "name": column.name,
+        "category": findings[0].category,
+        "categories": [finding.category for finding in findings],
+        "law": sorted({law for finding in findings for law in finding.law}),
+        "confidence": min(
+            (finding.confidence for finding in findings), key=CONFIDENCES.index, default="high"
+        ),
+    }
 
 
 def scan_frame(
@@ -215,6 +375,12 @@ def scan_frame(
         entities += [
             finding for finding in _name_entities(name, values) if finding.type not in found
         ]
+        quasi: tuple[str, ...] = ()
+        named_address = any(e.type == "ADDRESS" and e.source == "name" for e in entities)
+        if (named_address or _region_named(name)) and _region_like(values):
+            # A region ("north_east", "rural") narrows a person down, but never alone.
+            entities = [e for e in entities if not (e.type == "ADDRESS" and e.source == "name")]
+            quasi = ("region",)
         entities.sort(key=lambda entity: ENTITY_TYPES.index(entity.type))
         columns.append(
             ColumnScan(
@@ -223,6 +389,7 @@ def scan_frame(
                 sensitive=tuple(_sensitive_findings(name, series)),
                 checked=len(values),
                 present=present,
+                quasi=quasi,
             )
         )
     notes: tuple[Message, ...] = ()
@@ -286,17 +453,70 @@ def name_entity_types(column_name: str) -> tuple[str, ...]:
 def sensitive_categories(column_name: str) -> tuple[str, ...]:
     """Sensitive categories suggested by a column's name, in English or Chinese."""
     tokens, text = _tokens(column_name), column_name.lower()
-    return tuple(
-        category
-        for category in SENSITIVE_CATEGORIES
-        if tokens & _SENSITIVE_WORDS[category][0]
-        or any(word in text for word in _SENSITIVE_WORDS[category][1])
-    )
+    words = _words(column_name)
+    found = []
+    for category in SENSITIVE_CATEGORIES:
+        english, chinese = _SENSITIVE_WORDS[category]
+        stems = _SENSITIVE_STEMS.get(category, ())
+        if (
+            tokens & english
+            or any(word in text for word in chinese)
+            or any(stem in word for word in words for stem in stems)
+            or (category == "age" and _is_person_age(words))
+        ):
+            found.append(category)
+    return tuple(found)
+
+
+def coded_categories(column_name: str, series: pd.Series) -> tuple[str, ...]:
+    """Categories of a yes/no column named after a group (`black`, `female`, 是否少数民族)."""
+    words, text = _words(column_name), column_name.strip().lower()
+    glued = _NON_WORD.sub("", text)
+    prefixes = ("is", "d", "dummy", "flag")
+    core_words = words - set(prefixes)
+    found = []
+    for category, names in _CODED_NAMES.items():
+        english = glued in names or (len(core_words) == 1 and core_words <= names)
+        chinese = any(text == word or text == f"是否{word}" for word in _CODED_ZH.get(category, ()))
+        if english or chinese:
+            found.append(category)
+    if not found or not _is_yes_no(series):
+        return ()
+    return tuple(found)
+
+
+def value_categories(series: pd.Series) -> tuple[str, ...]:
+    """Categories whose group names make up a column's values ("black", "white", "hisp" ...)."""
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return ()
+    values = {str(value).strip().lower() for value in series.dropna().unique()[:200]}
+    if len(values) < 2 or len(values) > 60:
+        return ()
+    found = []
+    for category, groups in _GROUP_VALUES.items():
+        named = values & groups
+        # At least two groups named, making up most of the distinct values ("other" besides).
+        if len(named) >= 2 and len(named) >= 0.5 * len(values):
+            found.append(category)
+    return tuple(found)
+
+
+def _is_yes_no(series: pd.Series) -> bool:
+    values = {str(value).strip().lower() for value in series.dropna().unique()[:3]}
+    values = {value[:-2] if value.endswith(".0") else value for value in values}
+    return len(values) == 2 and any(values == pair for pair in _YES_NO)
+
+
+def _is_person_age(words: set[str]) -> bool:
+    """An English name for a person's age: "age", "age_years", "driver_age", not "age_of_house"."""
+    if not words & {"age", "ages"}:
+        return False
+    return words <= _AGE_PERSON_WORDS | _NAME_QUALIFIERS
 
 
 def is_age_column(column_name: str) -> bool:
-    """Whether a column is named like a person's age."""
-    return bool(_tokens(column_name) & {"age", "ages"}) or "年龄" in column_name
+    """Whether a column is named like a person's age (not a house's)."""
+    return _is_person_age(_words(column_name)) or "年龄" in column_name
 
 
 def value_strings(series: pd.Series) -> pd.Series:
@@ -542,6 +762,10 @@ _NAME_ZH = ("姓名", "名字", "真实姓名", "联系人", "持卡人")
 _ADDRESS_WORDS = frozenset({"address", "addr", "street", "address1", "address2", "residence"})
 _ADDRESS_ZH = ("地址", "住址", "住所", "街道", "门牌", "居住地")
 _NOT_ADDRESS = frozenset({"email", "mail", "ip", "mac", "web", "url", "wallet", "server"})
+_REGION_WORDS = frozenset(
+    {"region", "residence", "province", "state", "county", "district", "city", "area", "urban"}
+)
+_REGION_ZH = ("地区", "省", "城市", "区县", "居住地", "所在地", "城乡")
 _BIRTH_WORDS = frozenset({"dob", "birthday", "birthdate", "born", "dateofbirth"})
 _BIRTH_ZH = ("出生", "生日")
 _SENSITIVE_WORDS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
@@ -555,6 +779,8 @@ _SENSITIVE_WORDS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
                 "illness",
                 "hiv",
                 "disability",
+                "disabled",
+                "handicap",
                 "symptom",
                 "symptoms",
                 "medication",
@@ -562,21 +788,39 @@ _SENSITIVE_WORDS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
                 "pregnancy",
                 "pregnant",
                 "treatment",
+                "hlth",
+                "poorhlth",
             }
         ),
         ("健康", "病", "医疗", "诊断", "残疾", "用药", "妊娠", "怀孕"),
     ),
     "religion": (
-        frozenset({"religion", "religious", "faith", "belief", "beliefs"}),
+        frozenset({"religion", "religious", "faith", "belief", "beliefs", "relig"}),
         ("宗教", "信仰"),
     ),
     "ethnicity": (
-        frozenset({"ethnicity", "ethnic", "race", "racial"}),
+        frozenset(
+            {
+                "ethnicity",
+                "ethnic",
+                "ethn",
+                "race",
+                "racial",
+                "afam",
+                "afram",
+                "nonwhite",
+                "minority",
+            }
+        ),
         ("民族", "种族"),
     ),
     "political": (
-        frozenset({"political", "politics", "union", "unionised", "unionized"}),
-        ("政治", "党派", "政党", "工会"),
+        frozenset({"political", "politics", "partisan"}),
+        ("政治", "党派", "政党"),
+    ),
+    "trade_union": (
+        frozenset({"union", "unionised", "unionized", "unionmember", "unionism"}),
+        ("工会",),
     ),
     "biometric": (
         frozenset({"biometric", "fingerprint", "face", "facial", "iris", "voiceprint", "retina"}),
@@ -584,18 +828,158 @@ _SENSITIVE_WORDS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
     ),
     "genetic": (frozenset({"genetic", "dna", "genome", "gene"}), ("基因", "遗传")),
     "sex_life": (
-        frozenset({"orientation", "sexuality", "sexual"}),
+        frozenset({"orientation", "sexuality", "sexual", "lgbt", "lgbtq"}),
         ("性取向", "性生活"),
     ),
     "criminal": (
-        frozenset({"criminal", "conviction", "convictions", "offence", "offense", "arrest"}),
+        frozenset(
+            {"criminal", "conviction", "convictions", "offence", "offense", "arrest", "arrests"}
+        ),
         ("犯罪", "违法记录", "前科"),
     ),
     "minors": (
         frozenset({"minor", "minors", "child", "children", "kid", "kids", "juvenile"}),
         ("未成年", "儿童", "少儿"),
     ),
+    "financial": (
+        frozenset({"iban", "bankaccount", "accountnumber", "creditcard", "cardnumber"}),
+        ("银行账户", "银行卡", "账号", "信用卡", "存款"),
+    ),
+    "location": (
+        frozenset({"gps", "latitude", "longitude", "geolocation", "trajectory", "whereabouts"}),
+        ("行踪", "轨迹", "定位", "经纬度"),
+    ),
+    "sex": (frozenset({"sex", "gender"}), ("性别",)),
+    "nationality": (
+        frozenset({"nationality", "citizenship", "citizen", "immigrant", "migrant"}),
+        ("国籍", "户籍", "户口"),
+    ),
+    "age": (frozenset(), ("年龄",)),  # English "age" needs care: see _is_person_age
 }
+# Word stems that name a category inside a longer glued word ("poorhlth", "ethnicgroup").
+_SENSITIVE_STEMS: dict[str, tuple[str, ...]] = {
+    "health": ("hlth", "disab", "diagnos", "pregnan"),
+    "religion": ("religi",),
+    "ethnicity": ("ethnic",),
+}
+# Common coded forms: a yes/no column named after a group ("black" = 1 when the person is).
+# Named like this but holding anything else (a chess player's name under "white") it is not one.
+_CODED_NAMES: dict[str, frozenset[str]] = {
+    "ethnicity": frozenset(
+        {
+            "black",
+            "white",
+            "hispanic",
+            "hisp",
+            "latino",
+            "latina",
+            "asian",
+            "afam",
+            "nonwhite",
+            "minority",
+            "indigenous",
+            "aboriginal",
+        }
+    ),
+    "sex": frozenset({"female", "male", "woman", "women", "man", "men", "fem"}),
+    "religion": frozenset(
+        {"muslim", "christian", "catholic", "protestant", "jewish", "hindu", "buddhist"}
+    ),
+    "health": frozenset({"disabled", "handicapped", "smoker", "diabetic"}),
+    "sex_life": frozenset({"gay", "lesbian", "homosexual", "bisexual"}),
+    "nationality": frozenset({"foreign", "foreigner", "immigrant", "migrant", "citizen"}),
+    "trade_union": frozenset({"union", "unionmember"}),
+}
+_CODED_ZH: dict[str, tuple[str, ...]] = {
+    "ethnicity": ("汉族", "少数民族", "是否汉族", "是否少数民族"),
+    "sex": ("是否女性", "是否男性", "女性", "男性"),
+    "religion": ("是否信教",),
+    "health": ("是否残疾", "是否患病"),
+    "trade_union": ("是否工会会员",),
+    "nationality": ("是否外籍", "是否本地户籍"),
+}
+# Values that name the groups themselves, in a column with any name ("group": black/white/...).
+_GROUP_VALUES: dict[str, frozenset[str]] = {
+    "ethnicity": frozenset(
+        {
+            "black",
+            "white",
+            "hispanic",
+            "hisp",
+            "latino",
+            "asian",
+            "caucasian",
+            "african american",
+            "african-american",
+            "native american",
+            "汉族",
+            "汉",
+            "回族",
+            "藏族",
+            "维吾尔族",
+            "壮族",
+            "蒙古族",
+            "满族",
+            "苗族",
+            "彝族",
+            "少数民族",
+        }
+    ),
+    "sex": frozenset({"male", "female", "man", "woman", "男", "女", "男性", "女性"}),
+    "religion": frozenset(
+        {
+            "christian",
+            "muslim",
+            "catholic",
+            "protestant",
+            "jewish",
+            "hindu",
+            "buddhist",
+            "atheist",
+            "佛教",
+            "基督教",
+            "伊斯兰教",
+            "天主教",
+            "道教",
+            "无宗教信仰",
+        }
+    ),
+}
+_YES_NO = (
+    {"0", "1"},
+    {"yes", "no"},
+    {"true", "false"},
+    {"y", "n"},
+    {"是", "否"},
+    {"有", "无"},
+)
+# Words that say "age" belongs to a thing, not a person ("age_of_house", "building_age").
+_AGE_PERSON_WORDS = frozenset(
+    {
+        "age",
+        "ages",
+        "years",
+        "yrs",
+        "year",
+        "group",
+        "band",
+        "bracket",
+        "range",
+        "cat",
+        "category",
+        "at",
+        "in",
+        "head",
+        "respondent",
+        "mother",
+        "father",
+        "driver",
+        "borrower",
+        "victim",
+        "worker",
+        "insured",
+    }
+)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
@@ -664,7 +1048,16 @@ _FITS: dict[str, Callable[[str], bool]] = {
 
 def _sensitive_findings(name: str, series: pd.Series) -> list[SensitiveFinding]:
     findings = [SensitiveFinding(category, "name") for category in sensitive_categories(name)]
-    if is_age_column(name) and "minors" not in {finding.category for finding in findings}:
+    seen = {finding.category for finding in findings}
+    for category in coded_categories(name, series):
+        if category not in seen:
+            findings.append(SensitiveFinding(category, "coded", confidence="medium"))
+            seen.add(category)
+    for category in value_categories(series):
+        if category not in seen:
+            findings.append(SensitiveFinding(category, "values", confidence="medium"))
+            seen.add(category)
+    if is_age_column(name) and "minors" not in seen:
         ages = pd.to_numeric(series, errors="coerce").dropna()
         ages = ages[(ages >= 0) & (ages < 130)]
         if len(ages):
@@ -672,6 +1065,20 @@ def _sensitive_findings(name: str, series: pd.Series) -> list[SensitiveFinding]:
             if share > 0:
                 findings.append(SensitiveFinding("minors", "values", share))
     return findings
+
+
+def _region_like(values: Sequence[str]) -> bool:
+    """Values that name areas, not places a person lives: few, repeated, mostly without digits."""
+    if not values:
+        return False
+    distinct = set(values)
+    with_digits = sum(any(ch.isdigit() for ch in value) for value in values) / len(values)
+    return len(distinct) <= max(REGION_MAX_DISTINCT_SHARE * len(values), 1) and with_digits < 0.5
+
+
+def _region_named(name: str) -> bool:
+    tokens, text = _tokens(name), name.lower()
+    return bool(tokens & _REGION_WORDS) or any(word in text for word in _REGION_ZH)
 
 
 def _column_values(series: pd.Series, sample_size: int, seed: int) -> tuple[list[str], int]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from core.evaluate.explain import summary_lines
 from core.evaluate.membership import privacy_lines
 from core.export_safety import terminal_text
 from core.i18n import DEFAULT_LANGUAGE, t
@@ -128,6 +129,9 @@ def report_markdown(inputs: ReportInputs, lang: str = DEFAULT_LANGUAGE) -> str:
         lines += _md_table(card["groups_header"], card["groups"])
     for line in card["fairness"]:
         lines.append(f"- {_md(line)}")
+    if card["explanation"]:
+        lines += ["", f"**{_md(t('explain.card.section', lang))}**", ""]
+        lines += [f"- {_md(line)}" for line in card["explanation"]]
     if card["privacy"]:
         lines += ["", f"**{_md(t('dp.card.section', lang))}**", ""]
         lines += [f"- {_md(line)}" for line in card["privacy"]]
@@ -190,6 +194,9 @@ def report_html(inputs: ReportInputs, lang: str = DEFAULT_LANGUAGE) -> str:
         parts.append(f"<h3>{e(card['groups_title'])}</h3>")
         parts.append(_html_table(card["groups_header"], card["groups"]))
     parts += [f"<p>{e(line)}</p>" for line in card["fairness"]]
+    if card["explanation"]:
+        parts.append(f"<h3>{e(t('explain.card.section', lang))}</h3>")
+        parts += [f"<p>{e(line)}</p>" for line in card["explanation"]]
     if card["privacy"]:
         parts.append(f"<h3>{e(t('dp.card.section', lang))}</h3>")
         parts += [f"<p>{e(line)}</p>" for line in card["privacy"]]
@@ -308,6 +315,10 @@ def _model_card(inputs: ReportInputs, lang: str) -> dict:
         ],
         "groups": groups,
         "fairness": fairness_lines,
+        # The run's Shapley attributions: method and mean |attribution| (core.evaluate.explain).
+        "explanation": []
+        if model is None or not model.explanation
+        else summary_lines(dict(model.explanation), lang),
         # DP-SGD's ε and δ and the membership-inference attack (core.evaluate.membership).
         "privacy": []
         if model is None or not model.privacy

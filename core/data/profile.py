@@ -13,6 +13,11 @@ Roles, decided per column in this order (`infer_role` applies the same rules):
   run (range at most twice the distinct count: row numbers, shuffled or not) or random-digit
   codes of one fixed width of 8+ digits. A wide-range integer measurement (income, price) and a
   float measurement are not identifiers (a whole-number float column only when named like one).
+- group: a grouping key: whole numbers or short codes named like an identifier of an entity
+  ("townid", "person_id", "nr", "household", "panel", "编号", "code", "no") whose values repeat
+  (at least GROUP_MIN_REPEAT rows per value on average, at least GROUP_MIN_GROUPS values): the
+  rows of one town, person or household. Neither a feature nor a target; the split can keep
+  each group whole.
 - numeric: a numeric dtype, or strings of which > 95% parse as numbers, that is none of the
   above and not a small integer code (below).
 - categorical: a category dtype; whole numbers with <= 10 distinct values that repeat (at most
@@ -58,11 +63,21 @@ from pandas.tseries.api import guess_datetime_format
 
 from core.i18n import Message
 
-ROLES = ("numeric", "categorical", "boolean", "datetime", "text", "identifier", "constant")
+ROLES = (
+    "numeric",
+    "categorical",
+    "boolean",
+    "datetime",
+    "text",
+    "identifier",
+    "group",
+    "constant",
+)
 ALERT_KINDS = (
     "constant",
     "many_missing",
     "identifier",
+    "group",
     "duplicate_rows",
     "near_duplicate_columns",
     "infinities",
@@ -71,6 +86,8 @@ ALERT_KINDS = (
 MANY_MISSING_SHARE = 0.30
 NEAR_DUPLICATE_R = 0.95
 IDENTIFIER_UNIQUE_SHARE = 0.95
+GROUP_MIN_REPEAT = 1.5  # rows per value, on average, for a named key to be a grouping key
+GROUP_MIN_GROUPS = 3
 CATEGORICAL_MAX_UNIQUE = 50
 CATEGORICAL_MAX_SHARE = 0.05
 INTEGER_CATEGORICAL_MAX_UNIQUE = 10
@@ -117,7 +134,64 @@ _ID_PREFIXES = frozenset(
         "device",
     ]
 )
+# Entities whose rows a table repeats: a town's houses, a person's years, a school's pupils.
+_GROUP_PREFIXES = frozenset(
+    [
+        "town",
+        "city",
+        "county",
+        "district",
+        "state",
+        "country",
+        "region",
+        "household",
+        "hh",
+        "family",
+        "firm",
+        "company",
+        "store",
+        "shop",
+        "school",
+        "class",
+        "student",
+        "subject",
+        "participant",
+        "respondent",
+        "panel",
+        "group",
+        "cluster",
+        "site",
+        "hospital",
+        "p",
+        "pers",
+        "ind",
+        "indiv",
+        "individual",
+    ]
+)
+_GROUP_WORDS = frozenset({"nr", "pid", "hhid", "idcode", "household", "panel", "cluster"})
+_GROUP_SUFFIXES = frozenset({"no", "nr", "num", "code", "number", "key"})
+_GROUP_ZH = ("编号", "代码", "户号", "学号", "工号")
 _DIGIT = re.compile(r"\d")
+TARGET_ROLES = ("numeric", "categorical", "boolean")
+_TARGET_WORDS = frozenset(
+    {
+        "target",
+        "label",
+        "y",
+        "outcome",
+        "price",
+        "class",
+        "response",
+        "result",
+        "medv",
+        "survived",
+        "churn",
+        "deny",
+        "default",
+    }
+)
+_TARGET_ZH = ("目标", "标签", "结果", "价格", "房价")
 
 
 @dataclass(frozen=True)
@@ -237,12 +311,56 @@ def infer_role(series: pd.Series) -> str:
     return _summarise(series).profile.role
 
 
-def suggest_target(profile: Profile) -> str | None:
-    """A sensible default target: the last numeric, categorical or boolean column, else None."""
-    for column in reversed(profile.columns):
-        if column.role in ("numeric", "categorical", "boolean"):
-            return column.name
+@dataclass(frozen=True)
+class TargetSuggestion:
+    """The column proposed as the target, why, and whether a person should confirm it."""
+
+    column: str
+    reason: Message
+    sure: bool
+
+    def to_dict(self) -> dict:
+        """JSON-safe plain data (reason as its catalog key and parameters)."""
+        return {
+            "column": self.column,
+            "sure": self.sure,
+            "reason": {"key": self.reason.key, "params": dict(self.reason.params)},
+        }
+
+
+def target_suggestion(profile: Profile) -> TargetSuggestion | None:
+    """The target a person most likely means, and why; never an identifier or a grouping key.
+
+    A column named like a target ("target", "label", "y", "outcome", "price", "是否…") wins, the
+    last such first; otherwise the last usable column, marked as a guess to confirm.
+    """
+    usable = [column for column in profile.columns if column.role in TARGET_ROLES]
+    for column in reversed(usable):
+        if _named_like_target(column.name):
+            return TargetSuggestion(
+                column.name, Message("special.target.named", {"column": column.name}), True
+            )
+    if usable:
+        column = usable[-1]
+        return TargetSuggestion(
+            column.name, Message("special.target.last", {"column": column.name}), False
+        )
     return None
+
+
+def suggest_target(profile: Profile) -> str | None:
+    """A sensible default target (see `target_suggestion`), else None."""
+    found = target_suggestion(profile)
+    return None if found is None else found.column
+
+
+def _named_like_target(name: str) -> bool:
+    text = name.strip()
+    if text.startswith("是否") or any(word in text for word in _TARGET_ZH):
+        return True
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text)
+    words = re.findall(r"[a-z0-9]+", spaced.lower())
+    return bool(words) and (words[-1] in _TARGET_WORDS or words[0] in _TARGET_WORDS)
 
 
 def correlation_matrix(
@@ -353,6 +471,8 @@ def _summarise_numeric(
         role = "boolean"
     elif id_candidate and _looks_like_identifier(name, unique, present, spaces=0.0):
         role = "identifier"
+    elif integral and _looks_like_group(name, unique, present):
+        role = "group"
     elif integral and unique <= INTEGER_CATEGORICAL_MAX_UNIQUE and unique * 2 <= present:
         role = "categorical"
     if role in ("constant", "boolean", "categorical"):
@@ -360,7 +480,7 @@ def _summarise_numeric(
         stats = _top_stats(_value_counts(source))
         if infinities:
             stats["infinities"] = infinities  # still worth an alert
-    elif role == "identifier":
+    elif role in ("identifier", "group"):
         stats = {}
     profile = ColumnProfile(
         name=name,
@@ -443,6 +563,9 @@ def _summarise_strings(
     spaces = float(sample.str.contains(r"\s", regex=True).mean()) if len(sample) else 0.0
     if not mixed and _looks_like_identifier(name, unique, present, spaces):
         role = "identifier"
+        stats = {}
+    elif not mixed and spaces < 0.1 and _looks_like_group(name, unique, present):
+        role = "group"
         stats = {}
     else:
         role = _string_role(unique, present, spaces, sample)
@@ -545,6 +668,29 @@ def _named_like_identifier(name: str) -> bool:
     # "userid" and "orderid" are common enough; "paid" and "valid" are not identifiers.
     glued = bool(words) and words[-1].endswith("id") and words[-1][:-2] in _ID_PREFIXES
     return bool(words) and (words[0] in _ID_WORDS or words[-1] in _ID_WORDS or glued)
+
+
+def _looks_like_group(name: str, unique: int, present: int) -> bool:
+    """A named entity key whose values repeat: the rows of one town, person or household."""
+    if unique < GROUP_MIN_GROUPS or unique * GROUP_MIN_REPEAT > present:
+        return False
+    return _named_like_identifier(name) or _named_like_group(name)
+
+
+def _named_like_group(name: str) -> bool:
+    """Names of grouping keys: "townid", "nr", "hhid", "household", "panel_no", "学校编号"."""
+    if any(word in name for word in _GROUP_ZH):
+        return True
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    words = re.findall(r"[a-z0-9]+", spaced.lower())
+    if not words:
+        return False
+    if set(words) & _GROUP_WORDS:
+        return True
+    last = words[-1]
+    glued = last.endswith("id") and last[:-2] in _GROUP_PREFIXES | _ID_PREFIXES
+    coded = len(words) > 1 and last in _GROUP_SUFFIXES and bool(set(words[:-1]) & _GROUP_PREFIXES)
+    return glued or coded
 
 
 def _is_boolean_pair(values: tuple) -> bool:
@@ -760,6 +906,9 @@ def _alerts(summaries: list[_Summary], duplicates: int, rows: int) -> list[Alert
             alerts.append(Alert("many_missing", name, params))
         if column.role == "identifier":
             alerts.append(Alert("identifier", name, {"unique": column.unique}))
+        if column.role == "group":
+            per = round((rows - column.missing) / column.unique, 1)
+            alerts.append(Alert("group", name, {"unique": column.unique, "per": per}))
         if column.stats.get("infinities"):
             alerts.append(Alert("infinities", name, {"count": column.stats["infinities"]}))
         if column.mixed_types:

@@ -141,6 +141,7 @@ def model_card(
         "",
         *_metrics_table(task, metrics, lang),
         "",
+        *_trivial_line(prepared, run, metrics, lang),
         *_privacy_section(metrics, lang),
         f"## {tr('limitations')}",
         "",
@@ -171,6 +172,17 @@ def _safe_cell(value):
     if re.fullmatch(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", value):
         return value
     return QUOTE + value
+
+
+def _trivial_line(prepared: Prepared, run: Run, metrics: Mapping[str, Any], lang: str) -> list[str]:
+    """The card says so when the model is no better than the majority class or the mean."""
+    from core.evaluate.metrics import run_trivial_verdict
+
+    baselines = metrics.get("baselines")
+    if getattr(run, "weights", None) is None or not baselines:
+        return []
+    verdict = run_trivial_verdict(prepared, run, baselines)
+    return [] if verdict is None else [f"> {verdict.text(lang)}", ""]
 
 
 def _metrics_table(task: str, metrics: Mapping[str, Any], lang: str) -> list[str]:

@@ -871,3 +871,57 @@ def _unique_name(label: str, taken: set[str]) -> str:
         name, number = f"{label} ({number})", number + 1
     taken.add(name)
     return name
+
+
+# --- no better than the trivial baseline ------------------------------------------------------
+
+
+def trivial_baseline_verdict(
+    task: str, estimate: Estimate, baselines: Mapping[str, Mapping[str, Any]]
+) -> Message | None:
+    """A warning when the headline metric is no better than always answering the majority class
+    (or the mean): the trivial baseline's score reaches into the run's interval. None when the
+    run is clearly better, or when either number is undefined.
+
+    Without an interval the point value is compared. Accuracy and R² are both higher-is-better.
+    """
+    metric = headline_metric(task)
+    trivial = BASELINES[task][0]
+    base = (baselines.get(trivial) or {}).get(metric)
+    if estimate.value is None or base is None:
+        return None
+    low = estimate.low if estimate.low is not None else estimate.value
+    if float(base) < low:
+        return None
+    return Message(
+        f"special.verdict.no_better_{trivial}",
+        {
+            "metric": metric,
+            "value": format_value(metric, estimate.value),
+            "baseline": format_value(metric, float(base)),
+            "low": format_value(metric, low),
+            "high": format_value(metric, estimate.high if estimate.high is not None else low),
+        },
+    )
+
+
+def run_trivial_verdict(
+    prepared: Prepared,
+    run: Run | Any,
+    baselines: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+) -> Message | None:
+    """`trivial_baseline_verdict` for a run on its own test rows (bootstrap interval); the
+    baselines from its metrics.json unless given."""
+    task = prepared.spec.task
+    if len(prepared.y_test) == 0:
+        return None
+    scores = predict_scores(run, prepared.X_test)
+    estimates = metrics_with_intervals(task, prepared.y_test, scores, n_resamples=n_resamples)
+    if baselines is None:
+        # The run's metrics.json when it has one; else the baselines alone (run_metrics would
+        # also run the membership-inference attack, seconds for nothing here).
+        known = (getattr(run, "metrics", None) or {}).get("baselines")
+        baselines = known if known else baseline_metrics(prepared)
+    return trivial_baseline_verdict(task, estimates[headline_metric(task)], baselines)

@@ -18,7 +18,14 @@ import pandas as pd
 import skops.io as skops_io
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import MissingIndicator, SimpleImputer
-from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score, train_test_split
+from sklearn.model_selection import (
+    GroupShuffleSplit,
+    KFold,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    cross_val_score,
+    train_test_split,
+)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
@@ -51,7 +58,7 @@ DEFAULT_MAX_CATEGORIES = 20
 MAX_CATEGORIES = 1_000  # an uploaded plan cannot ask for more one-hot columns per feature
 DEFAULT_MIN_FREQUENCY = 0.01
 SPEC_VERSION = 1
-SPLIT_FIELDS = ("val_share", "test_share", "seed", "stratify")
+SPLIT_FIELDS = ("val_share", "test_share", "seed", "stratify", "group")
 MAX_SEED = 2**32 - 1
 
 # The saved folder: a pure scikit-learn object, its metadata, and the pandas step as source, so
@@ -109,6 +116,7 @@ class PreprocessSpec:
     test_share: float = 0.15
     seed: int = 42
     stratify: bool = True
+    group: str | None = None  # split by this column's groups: no group in two splits
 
     def __post_init__(self) -> None:
         _check(isinstance(self.target, str) and self.target != "", "target", self.target, "text")
@@ -134,6 +142,8 @@ class PreprocessSpec:
         ok = isinstance(self.seed, int) and not isinstance(self.seed, bool)
         _check(ok and 0 <= self.seed <= MAX_SEED, "seed", self.seed, f"a whole number 0-{MAX_SEED}")
         _check(isinstance(self.stratify, bool), "stratify", self.stratify, "true, false")
+        ok = self.group is None or (isinstance(self.group, str) and self.group != self.target)
+        _check(ok, "group", self.group, "a column other than the target, or null")
         shares = (self.val_share, self.test_share)
         # Both held-out sets must exist: without validation rows nothing picks the best epoch,
         # without test rows the headline metric has nothing to measure.
@@ -166,6 +176,7 @@ class PreprocessSpec:
             "test_share": self.test_share,
             "seed": self.seed,
             "stratify": self.stratify,
+            **({"group": self.group} if self.group is not None else {}),
             "columns": [_plan_to_dict(plan) for plan in self.columns],
         }
         return json.dumps(data, indent=2, ensure_ascii=False)
@@ -300,7 +311,31 @@ def default_spec(
             else plan
             for plan in plans
         ]
-    return PreprocessSpec(target=target, task=task, columns=tuple(plans))
+    groups = [
+        column.name
+        for column in profile.columns
+        if column.role == "group" and column.name != target and column.name in frame.columns
+    ]
+    return PreprocessSpec(
+        target=target, task=task, columns=tuple(plans), group=groups[0] if groups else None
+    )
+
+
+def split_explanation(spec: PreprocessSpec) -> Message:
+    """One line on how the rows are split: by row (stratified or not) or by group."""
+    if spec.group is not None:
+        key = (
+            "special.split.by_group_stratified"
+            if spec.task != "regression" and spec.stratify
+            else "special.split.by_group"
+        )
+        return Message(key, {"column": spec.group})
+    key = (
+        "special.split.by_row_stratified"
+        if spec.task != "regression" and spec.stratify
+        else "special.split.by_row"
+    )
+    return Message(key)
 
 
 def plan_warnings(frame: pd.DataFrame, spec: PreprocessSpec) -> list[Message]:
@@ -385,14 +420,26 @@ def split_frame(frame: pd.DataFrame, spec: PreprocessSpec) -> Splits:
         [Message("preprocess.notice.missing_target_dropped", {"count": dropped})] if dropped else []
     )
     stratify = spec.stratify and spec.task != "regression"
-    X_rest, X_test, y_rest, y_test = _split_off(X, y, spec.test_share, spec.seed, stratify, notices)
     val_of_rest = spec.val_share / (1 - spec.test_share)
-    X_train, X_val, y_train, y_val = _split_off(
-        X_rest, y_rest, val_of_rest, spec.seed, stratify, notices
-    )
+    if spec.group is not None:
+        if spec.group not in frame.columns:
+            raise UserError("special.error.group_not_found", column=spec.group)
+        X_rest, X_test, y_rest, y_test = _split_off_groups(
+            X, y, spec.group, spec.test_share, spec.seed, stratify, notices
+        )
+        X_train, X_val, y_train, y_val = _split_off_groups(
+            X_rest, y_rest, spec.group, val_of_rest, spec.seed, stratify, notices
+        )
+    else:
+        X_rest, X_test, y_rest, y_test = _split_off(
+            X, y, spec.test_share, spec.seed, stratify, notices
+        )
+        X_train, X_val, y_train, y_val = _split_off(
+            X_rest, y_rest, val_of_rest, spec.seed, stratify, notices
+        )
     if spec.task != "regression":
         X_train, y_train, X_val, y_val, X_test, y_test = _classes_into_train(
-            X_train, y_train, X_val, y_val, X_test, y_test, notices
+            X_train, y_train, X_val, y_val, X_test, y_test, notices, spec.group
         )
     return Splits(X_train, X_val, X_test, y_train, y_val, y_test, dropped, _unique(notices))
 
@@ -868,6 +915,7 @@ def _default_plan(frame: pd.DataFrame, column: ColumnProfile) -> ColumnPlan:
     numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
     drop_reasons = {
         "identifier": Message("preprocess.reason.identifier"),
+        "group": Message("special.reason.group"),
         "constant": Message("preprocess.reason.constant"),
         "text": Message("preprocess.reason.text"),
     }
@@ -1023,6 +1071,53 @@ def _split_off(
     return X_rest, X_out, y_rest, y_out
 
 
+def _group_keys(column: pd.Series) -> np.ndarray:
+    """Group labels as text; all missing values form one group of their own."""
+    return np.array(["\x00missing" if pd.isna(v) else _text(v) for v in column.tolist()])
+
+
+def _split_off_groups(
+    X: pd.DataFrame,
+    y: pd.Series,
+    group: str,
+    share: float,
+    seed: int,
+    stratify: bool,
+    notices: list[Message],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
+    """(rest X, held-out X, rest y, held-out y): about `share` of the rows held out, whole groups.
+
+    Stratified where the groups allow: StratifiedGroupKFold with about 1/share folds, one fold
+    held out (it balances the class shares fold by fold); otherwise, or for regression,
+    GroupShuffleSplit.
+    """
+    if share <= 0:
+        return X, X.iloc[:0], y, y.iloc[:0]
+    keys = _group_keys(X[group])
+    count = len(np.unique(keys))
+    if count < 2:
+        raise UserError("special.error.too_few_groups", column=group, groups=count)
+    positions = np.arange(len(y))
+    held: np.ndarray | None = None
+    folds = max(2, round(1 / share))
+    if stratify and count >= folds:
+        labels = pd.factorize(pd.Series([_text(v) for v in y.tolist()]))[0]
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "least populated class" when a class is rare
+            _, held = next(splitter.split(positions, labels, keys))
+    elif stratify:
+        notices.append(
+            Message("special.notice.group_not_stratified", {"column": group, "groups": count})
+        )
+    if held is None:
+        splitter_shuffle = GroupShuffleSplit(n_splits=1, test_size=share, random_state=seed)
+        _, held = next(splitter_shuffle.split(positions, groups=keys))
+    mask = np.zeros(len(y), dtype=bool)
+    mask[held] = True
+    return X.iloc[~mask], X.iloc[mask], y.iloc[~mask], y.iloc[mask]
+
+
 def _classes_into_train(
     X_train: pd.DataFrame,
     y_train: pd.Series,
@@ -1031,14 +1126,20 @@ def _classes_into_train(
     X_test: pd.DataFrame,
     y_test: pd.Series,
     notices: list[Message],
+    group: str | None = None,
 ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame, pd.Series, pd.DataFrame, pd.Series]:
-    """Move rows of classes missing from training there: a model can't learn an unseen class."""
+    """Move rows of classes missing from training there: a model can't learn an unseen class.
+
+    With a group column the whole groups holding such rows move, so no group is split."""
     seen = {_plain(v) for v in y_train.tolist()}
     held = [(X_val, y_val), (X_test, y_test)]
     moved: Counter = Counter()
     kept_parts = []
     for X_part, y_part in held:
         mask = np.array([_plain(v) not in seen for v in y_part.tolist()], dtype=bool)
+        if group is not None and mask.any():
+            keys = _group_keys(X_part[group])
+            mask = np.isin(keys, np.unique(keys[mask]))
         if mask.any():
             X_train = pd.concat([X_train, X_part.iloc[mask]])
             y_train = pd.concat([y_train, y_part.iloc[mask]])

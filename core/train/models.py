@@ -173,9 +173,9 @@ def build_model(
 PREDICT_BATCH = 4096  # rows per forward pass when scoring a table
 
 
-def model_outputs(model: keras.Model, X: Any) -> Any:
+def model_outputs(model: keras.Model, X: Any, batch: int = PREDICT_BATCH) -> Any:
     """The model's outputs for rows X (float64 numpy, one row per row of X), in blocks of
-    PREDICT_BATCH rows, each a plain inference call `model(block, training=False)`.
+    `batch` rows, each a plain inference call `model(block, training=False)`.
 
     Not `model.predict`: every call of it builds a tf.data pipeline and may retrace its predict
     function, about 75 ms per call where the arithmetic of a small table takes well under one;
@@ -187,8 +187,8 @@ def model_outputs(model: keras.Model, X: Any) -> Any:
 
     X = np.asarray(X, dtype=np.float32)
     blocks = [
-        np.asarray(model(X[start : start + PREDICT_BATCH], training=False), dtype=np.float64)
-        for start in range(0, len(X), PREDICT_BATCH)
+        np.asarray(model(X[start : start + batch], training=False), dtype=np.float64)
+        for start in range(0, len(X), batch)
     ]
     return np.concatenate(blocks) if blocks else np.empty((0, *model.outputs[0].shape[1:]))
 

@@ -113,25 +113,32 @@ def test_a_reload_keeps_the_private_training_settings(browser: Browser, app_url:
     page = context.new_page()
     page.goto(app_url)
     wait_idle(page)
-    open_train(page)
+    open_page(page, "Train")  # no data yet: the preset loads it
     page.get_by_role("button", name="Classic first model: y = 2x + 1").click()
     wait_idle(page)
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_visible(timeout=60_000)
     page.get_by_text("Private training (DP-SGD)", exact=True).click()
     wait_idle(page)
-    epsilon = page.get_by_label("Target ε (privacy budget)")
+    epsilon = page.get_by_role("spinbutton", name="Target ε (privacy budget)", exact=True)
     epsilon.fill("1.5")
     epsilon.press("Enter")
+    page.wait_for_timeout(1500)  # the rerun the value starts, before waiting for it to end
     wait_idle(page)
-    clip = page.get_by_label("Clipping norm C")
+    clip = page.get_by_role("spinbutton", name="Clipping norm C", exact=True)
     clip.fill("2.5")
     clip.press("Enter")
+    page.wait_for_timeout(1500)
     wait_idle(page)
     page.wait_for_url(re.compile(r"resume="), timeout=30_000)
 
     page.reload()  # a new Streamlit session, given the same resume token
     wait_idle(page)
     open_train(page)
-    expect(page.get_by_label("Private training (DP-SGD)")).to_be_checked(timeout=60_000)
-    expect(page.get_by_label("Target ε (privacy budget)")).to_have_value("1.50")
-    expect(page.get_by_label("Clipping norm C")).to_have_value("2.50")
+    expect(
+        page.get_by_role("checkbox", name="Private training (DP-SGD)", exact=True)
+    ).to_be_checked(timeout=60_000)
+    expect(
+        page.get_by_role("spinbutton", name="Target ε (privacy budget)", exact=True)
+    ).to_have_value("1.50")
+    expect(page.get_by_role("spinbutton", name="Clipping norm C", exact=True)).to_have_value("2.50")
     context.close()

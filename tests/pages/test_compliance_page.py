@@ -344,3 +344,57 @@ def _results(at: AppTest) -> list[dict]:
                 status = next(s for text, s in statuses.items() if f"[{text}]" in label)
                 found.append({"id": item.id, "status": status})
     return found
+
+
+def mortgage_csv() -> bytes:
+    """A mortgage-denial table with a yes/no race column and no direct identifier."""
+    frame = pd.DataFrame(
+        {
+            "deny": [int(i % 5 == 0) for i in range(ROWS)],
+            "pirat": [0.2 + 0.005 * i for i in range(ROWS)],
+            "black": ["yes" if i % 4 == 0 else "no" for i in range(ROWS)],
+            "single": [i % 2 for i in range(ROWS)],
+        }
+    )
+    return frame.to_csv(index=False).encode()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_yes_no_race_column_is_special_category_data_everywhere(lang: str):
+    dataset = load_bytes(mortgage_csv(), "hmda.csv")
+    at = open_app(lang, PAGE, state={"dataset": dataset})
+    assert any(t("special.page.special_found", lang) in w.value for w in at.warning)
+    assert any("black" in w.value and "GDPR art. 9" in w.value for w in at.warning)
+    # Fairness opens with the race column selected.
+    assert at.selectbox(key=f"cp_{dataset.sha256[:12]}_sensitive").value == "black"
+    checklist = load_checklist()
+    for item_id in ("lawful.sensitive_consent", "identifiers.scan"):
+        title = checklist.item(item_id).text("title", lang)
+        (label,) = [e.label for e in at.expander if e.label.startswith(title)]
+        assert t("compliance.status.warn", lang) in label, label
+        assert t("compliance.status.not_applicable", lang) not in label
+
+
+def test_a_correction_outranks_the_scan_and_is_audited():
+    dataset = load_bytes(mortgage_csv(), "hmda.csv")
+    at = open_app("en", PAGE, state={"dataset": dataset})
+    key = next(k for k in at.session_state if str(k).startswith("cp_special_"))
+    none_label = t("special.page.no_category", "en")
+    # The editor's rows follow the table's columns: black is the third.
+    at.session_state[key] = {"edited_rows": {2: {"category": none_label}}, "added_rows": [],
+                             "deleted_rows": []}  # fmt: skip
+    at.run()
+    assert not at.exception, at.exception
+    assert any(t("special.page.no_special", "en") in i.value for i in at.info)
+    title = load_checklist().item("lawful.sensitive_consent").text("title", "en")
+    (label,) = [e.label for e in at.expander if e.label.startswith(title)]
+    assert t("compliance.status.warn", "en") not in label
+    events = [e for e in at.session_state["audit"].events if e.kind == "checklist"]
+    assert events[-1].details == {
+        "correction": "special_category",
+        "column": "black",
+        "scan": ["ethnicity"],
+        "person": [],
+    }
+    at.run()  # a rerun records nothing new
+    assert len([e for e in at.session_state["audit"].events if e.kind == "checklist"]) == 1

@@ -148,3 +148,30 @@ def test_the_batch_preview_shows_formula_cells_quoted(iris_run):
     cells = [v for t in shown for c in t.columns for v in t[c].tolist() if isinstance(v, str)]
     assert '\'=HYPERLINK("https://evil.example","x")' in cells
     assert not [v for v in cells if v.startswith(FORMULA_STARTS)]
+
+
+def significant_digits(text: str) -> int:
+    digits = text.replace(",", "").replace("-", "").replace(".", "").lstrip("0")
+    return len(digits)
+
+
+def test_a_regression_prediction_shows_at_least_three_significant_digits():
+    # A target between 8.5 and 10.8: "10" would hide everything the model knows.
+    rows = 200
+    x = [i / rows for i in range(rows)]
+    frame = pd.DataFrame({"x": x, "y": [8.5 + 2.3 * v for v in x]})
+    config = default_config(frame, "y")
+    config = replace(config, train=replace(config.train, epochs=3, early_stopping=False))
+    prepared = prepare(frame, config.preprocess)
+    job = start_training(prepared, config.model, config.train, name="precise")
+    assert job.join(timeout=120)
+    run = job.result()
+    run.metrics = metrics_document(evaluate_run(prepared, run))
+    at = deploy_page("en", (prepared, run))
+    at.number_input[0].set_value(0.7)
+    at.button(key="deploy_predict_one").click().run()
+    assert not at.exception, at.exception
+    (metric,) = [m for m in at.metric if m.label.startswith("Predicted")]
+    assert significant_digits(metric.value) >= 3, metric.value
+    predicted = at.session_state["_scratch"]["deploy_one"]["table"]["prediction"].iloc[0]
+    assert abs(float(metric.value.replace(",", "")) - predicted) < 0.01

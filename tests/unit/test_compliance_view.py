@@ -272,5 +272,5 @@ def test_importance_from_the_evaluate_page_answers_the_explainability_check():
         }
         for facts_name, facts in (("without", without), ("with", with_importance))
     }
-    assert "compliance.evidence.no_importance" in keys["without"]
+    assert "explain.evidence.not_computed" in keys["without"]
     assert "compliance.evidence.importance" in keys["with"]

@@ -34,7 +34,12 @@ BACKENDS = ("thread", "ray", "workers")
 TOLERANCE = {"thread": 0.0, "ray": 0.0, "workers": 1e-4}
 
 
-@pytest.fixture(params=BACKENDS)
+# The thread backend is plain core; the others carry their kind's marker (pyproject.toml), so
+# `-m "not ray and not multiprocess"` keeps this suite to the core.
+KIND_MARKERS = {"ray": pytest.mark.ray, "workers": pytest.mark.multiprocess}
+
+
+@pytest.fixture(params=[pytest.param(name, marks=KIND_MARKERS.get(name, ())) for name in BACKENDS])
 def backend(request):
     if request.param == "ray":
         request.getfixturevalue("embedded_ray")

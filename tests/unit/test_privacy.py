@@ -203,7 +203,8 @@ def test_scan_frame_follows_the_json_contract():
     assert result.column("id_no").types == ("CN_RESIDENT_ID",)
     assert result.column("amount").types == ()
     assert result.column("noise").types == ()
-    assert [f.category for f in result.column("age").sensitive] == ["minors"]
+    # An age is a protected attribute; ages under 14 make it children's data too.
+    assert [f.category for f in result.column("age").sensitive] == ["age", "minors"]
     assert set(result.direct_identifiers) == {"姓名", "phone", "id_no"}
     assert not result.sampled
 

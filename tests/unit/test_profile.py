@@ -318,7 +318,7 @@ def test_mostly_numbers_with_one_marker_is_numeric_not_mixed() -> None:
 
 @pytest.mark.parametrize("kind", ALERT_KINDS)
 def test_alert_messages_name_the_columns_in_both_languages(kind: str) -> None:
-    params = {"share": 0.42, "count": 17, "r": 0.98, "unique": 100, "value": 1}
+    params = {"share": 0.42, "count": 17, "r": 0.98, "unique": 100, "value": 1, "per": 5.5}
     alert = Alert(kind, ("<b>a</b>", "b"), params)
     for lang in ("en", "zh"):
         text = alert.message.text(lang)

@@ -20,9 +20,10 @@ from core.compliance.checklist import (
 from core.compliance.evidence import (
     matching_spec,
 )
-from core.compliance.privacy import scan_frame
+from core.compliance.privacy import category_key, scan_frame
 from core.i18n import UserError
 from ui import state
+from ui.sections.compliance.special import special_section
 from ui.widgets import (
     PERSIST,
     escape_md,
@@ -79,7 +80,10 @@ def data_section(dataset, facts: TableFacts | None) -> dict | None:
     st.caption(tr("compage.data.dataset", name=escape_md(dataset.name), rows=len(frame)))
 
     st.subheader(tr("compage.data.scan"))
-    _scan_table(scan)
+    table = st.container()  # drawn once the person's corrections are known
+    scan = special_section(dataset.sha256, scan)  # the person's corrections outrank the scan
+    with table:
+        _scan_table(scan)
 
     st.subheader(tr("compage.data.choices"))
     if suggestions:
@@ -130,7 +134,8 @@ def data_section(dataset, facts: TableFacts | None) -> dict | None:
     )
     spec = matching_spec(state.prepared(), frame, target)
     key = ("cp_evidence", dataset.sha256, target, sensitive, tuple(quasi), k, l_target,
-           None if spec is None else spec.to_json())  # fmt: skip
+           None if spec is None else spec.to_json(),
+           tuple(column.sensitive for column in scan.columns))  # fmt: skip
     try:
         evidence = session_cache(
             key,
@@ -174,10 +179,10 @@ def _scan_table(scan) -> None:
                 {
                     "column": column.name,
                     "found": "",
-                    "how": tr(f"compage.scan.source_{finding.source}"),
+                    "how": tr(f"special.page.source.{finding.source}"),
                     "match": "",
                     "valid": "",
-                    "sensitive": tr(f"privacy.category.{finding.category}"),
+                    "sensitive": tr(category_key(finding.category)),
                     "direct": tr("compage.yes" if column.direct_identifier else "compage.no"),
                 }
             )
@@ -263,8 +268,9 @@ def _quality(evidence: dict) -> None:
 
 
 def _default_sensitive(scan, suggestions) -> str | None:
-    if scan.sensitive_columns:
-        return scan.sensitive_columns[0]
+    found = scan.fairness_column()  # ethnicity first, then sex, religion ...
+    if found is not None:
+        return found
     for kind in ("gender", "ethnicity", "age"):
         for suggestion in suggestions:
             if suggestion.kind == kind:

@@ -12,6 +12,7 @@ from core.compliance.evidence import (
 from core.evaluate.membership import privacy_lines
 from core.i18n import UserError
 from ui import state
+from ui.run_labels import run_name
 from ui.widgets import (
     escape_md,
     labeler,
@@ -35,7 +36,7 @@ def model_section(evidence: dict | None):
         tr("compage.model.run"),
         ids,
         index=len(ids) - 1,
-        format_func=labeler(ids, lambda i: usable[i].run.name),
+        format_func=labeler(ids, lambda i: run_name(usable[i].run)),
         key="cp_run",
     )
     run, prepared = usable[chosen].run, usable[chosen].prepared
@@ -70,8 +71,9 @@ def model_section(evidence: dict | None):
             st.markdown(f"- {line}")
     sensitive = (evidence or {}).get("sensitive_column")
     st.markdown(f"**{tr('compage.model.fairness')}**")
+    favourable = _favourable(chosen, prepared)
     try:
-        report, why = fairness_for(found, prepared, sensitive)
+        report, why = fairness_for(found, prepared, sensitive, favourable)
     except UserError as error:
         show_error(error)
         return facts, None
@@ -83,12 +85,37 @@ def model_section(evidence: dict | None):
     return facts, report
 
 
+def _favourable(run_id: str, prepared) -> str | None:
+    """The outcome a person wants: guessed from the class names, editable."""
+    from core.compliance.fairness import guess_favourable
+
+    classes = [str(label) for label in prepared.preprocessor.classes_]
+    if prepared.spec.task == "regression" or len(classes) < 2:
+        return None
+    guess, guessed = guess_favourable(prepared.spec.target, classes)
+    default = guess if guess is not None else classes[-1]
+    chosen = st.selectbox(
+        tr("special.fairness.favourable"),
+        classes,
+        index=classes.index(default),
+        help=tr("special.fairness.favourable_help"),
+        key=f"cp_favourable_{run_id}",
+    )
+    if guessed and chosen == guess:
+        st.caption(tr("special.fairness.favourable_guessed", label=escape_md(guess)))
+    return chosen
+
+
 def _run_evidence(run_id: str, run, prepared):
     """Predictions and baselines cost seconds: kept per run for the session, not in the LRU."""
     kept = state.scratch_dict("_cp_run_evidence")
     importance = state.importance().get(run_id)
-    if run_id not in kept or kept[run_id][0] is not prepared or kept[run_id][1] != importance:
-        kept[run_id] = (prepared, importance, run_evidence(run, prepared, importance))
+    # The run's Shapley attributions from Evaluate's Explain tab, as the explainability evidence.
+    found = state.explanations().get(run_id)
+    explanation = None if found is None else found.summary(run.name, prepared.spec.target)
+    facts = (importance, explanation)
+    if run_id not in kept or kept[run_id][0] is not prepared or kept[run_id][1] != facts:
+        kept[run_id] = (prepared, facts, run_evidence(run, prepared, importance, explanation))
     return kept[run_id][2]
 
 
