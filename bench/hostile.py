@@ -2,7 +2,7 @@
 documents below) until it is refused or loaded, beside an ordinary file of the same format and
 byte size read by this code and by the code before the hardening, in the same run.
 
-Run: .venv/bin/python bench/hostile.py [--only CASE_ID ...] [--before REF]
+Run: .venv/bin/python bench/hostile.py --before REF [--only CASE_ID ...]
 
 Each measurement runs in a fresh Python process: after the imports and after the input's bytes
 are built, the process's resident memory is its idle baseline; the parse (`load_bytes`, then
@@ -11,9 +11,9 @@ thread samples resident memory every 2 ms. CPU = process CPU time (all threads) 
 peak = max(sampled peak, ru_maxrss) - baseline. A hostile input is parsed once (its first parse is
 what a server meets); a normal file's CPU time is the best of three parses, now and before alike.
 
-"before" is the tree of REF (default: where this branch left main, `git merge-base HEAD main`)
-unpacked with `git archive` into a temporary folder, so no checkout or stash is touched; its
-`core` reads the same normal file.
+"before" is the tree of REF (the code to compare with, e.g. the commit before this round of
+hardening, 65ee138) unpacked with `git archive` into a temporary folder, so no checkout or stash
+is touched; its `core` reads the same normal file.
 
 Done when: every hostile input is handled or refused within 2 s of CPU and 300 MB above the
 process's idle memory, and normal files are read no slower than before.
@@ -78,7 +78,9 @@ def documents() -> dict[str, tuple[str, Callable[[], bytes]]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="case ids (default: every case)")
-    parser.add_argument("--before", help="git revision of the code to compare normal files with")
+    parser.add_argument(
+        "--before", default="65ee138", help="git revision of the code to compare normal files with"
+    )
     parser.add_argument(
         "--child", nargs=3, metavar=("CASE", "KIND", "CORE"), help=argparse.SUPPRESS
     )
@@ -91,7 +93,7 @@ def main() -> None:
 
     ids = [c.id for c in (*CASES, *BENCH_CASES)] + list(documents())
     ids = [i for i in ids if not args.only or i in args.only]
-    revision = args.before or git("merge-base", "HEAD", "main")
+    revision = args.before
     print(f"load average: {Path('/proc/loadavg').read_text().split()[:3]}")
     print(f"{len(ids)} hostile inputs; normal files read by this tree and by {revision[:10]}")
     with tempfile.TemporaryDirectory(prefix="modeldesk-before-") as before:
@@ -133,11 +135,6 @@ def report(ids: list[str], before: str) -> None:
     print(f"targets: <= {CPU_TARGET_S:.0f} s CPU, <= {MEMORY_TARGET_MB:.0f} MB over idle")
     print("PASS" if not misses else f"MISS: {', '.join(misses)}")
     print("normal files: no slower" if not slower else f"normal slower: {', '.join(slower)}")
-
-
-def git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                          check=True).stdout.strip()  # fmt: skip
 
 
 def child(case_id: str, kind: str, core_root: str) -> dict:
