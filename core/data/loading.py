@@ -942,7 +942,7 @@ def _read_excel(data: bytes, name: str, extension: str, options: ParseOptions) -
 # Elements counted in a workbook's XML while it streams, namespace prefix or not: cells, shared
 # strings and cell formats. Each pattern is a literal plus bounded classes: linear in the text.
 _COUNTED_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,31}:)?(c|si|xf)[\s/>]")
-_XML_CHUNK = 1 << 20  # one regex call at a time holds the GIL for a few milliseconds at most
+_XML_CHUNK = 1 << 18  # one regex call at a time holds the GIL for a few milliseconds at most
 _XML_OVERLAP = 64  # longer than any counted tag, so a tag cut by a chunk boundary is seen once
 
 
