@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import json
 import zipfile
 
 import pandas as pd
@@ -32,6 +33,7 @@ from core.deploy.predict_script import predict_source
 from core.evaluate.metrics import run_metrics
 from core.export_safety import CSV_MIME, EXCEL_MIME, safe_excel
 from core.i18n import UserError
+from core.private_files import shared_deployment
 from core.train.runner import RunConfig
 from ui import state
 from ui.run_labels import run_name
@@ -78,7 +80,8 @@ def deploy_page() -> None:
     bundle = session_cache(
         ("deploy_bundle", run_id), lambda: bundle_from_run(prepared, run, config, run.metrics)
     )
-    one, batch, export, compress = st.tabs([tr(f"deploy.tab.{name}") for name in TABS])
+    labels = [tr(f"deploy.tab.{name}") for name in TABS] + [tr("deployserve.tab")]
+    one, batch, export, compress, serve = st.tabs(labels)
     with one:
         one_row(run_id, bundle)
     with batch:
@@ -87,6 +90,9 @@ def deploy_page() -> None:
         export_section(run_id, run, prepared, config)
     with compress:
         compress_section(run_id, run, prepared)
+        pruned_section(run_id, run, prepared)
+    with serve:
+        serve_section(run_id, run, prepared, bundle, config)
 
 
 def one_row(run_id: str, bundle: LoadedBundle) -> None:
@@ -264,16 +270,21 @@ def _show_batch(result: dict) -> None:
     )
 
 
-def export_section(run_id: str, run, prepared, config: RunConfig) -> None:
-    """bundle.zip with its model card and predict.py, and the standalone training script."""
+def _bundle_archive(run_id: str, run, prepared, config: RunConfig) -> bytes:
+    """bundle.zip's bytes, built once per session, run and language (Export and Serve use it)."""
     dataset = state.dataset()
     dataset_name = dataset.name if dataset is not None else run.name
-    archive = session_cache(
+    return session_cache(
         ("deploy_zip", run_id, lang()),
         lambda: export_bundle_bytes(
             prepared, run, config, run.metrics, dataset_name=dataset_name, lang=lang()
         ),
     )
+
+
+def export_section(run_id: str, run, prepared, config: RunConfig) -> None:
+    """bundle.zip with its model card and predict.py, and the standalone training script."""
+    archive = _bundle_archive(run_id, run, prepared, config)
     st.download_button(
         tr("deploy.export.bundle"),
         archive,
@@ -354,6 +365,164 @@ def compress_section(run_id: str, run, prepared) -> None:
             on_click=record_event,
             args=("export", {"what": export.format, "run": run_id, "bytes": export.size_bytes}),
         )
+
+
+def pruned_section(run_id: str, run, prepared) -> None:
+    """Magnitude-pruned fine-tunes of the run as TFLite: sparsity, test metric, gzipped size."""
+    from core.deploy.tflite import pruned_exports
+
+    st.markdown(tr("deployserve.prune.text"))
+    results = state.scratch_dict("deploy_pruned")
+    if st.button(tr("deployserve.prune.run"), icon=":material/content_cut:", key="deploy_prune"):
+        with st.spinner(tr("deployserve.prune.running")):
+            try:
+                results[run_id] = pruned_exports(prepared, run)
+            except UserError as error:
+                show_error(error.message)
+                return
+    exports = results.get(run_id)
+    if not exports:
+        return
+    metric = tr(f"evaluation.metric.{exports[0].metric}")
+    table = pd.DataFrame(
+        {
+            tr("deploy.compress.format"): [tr(f"deploy.format.{e.format}") for e in exports],
+            tr("deployserve.prune.sparsity"): [f"{e.sparsity:.0%}" for e in exports],
+            tr("deploy.compress.metric", metric=metric): [
+                "-" if e.value is None else f"{e.value:.4f}" for e in exports
+            ],
+            tr("deploy.compress.size"): [_size(e.size_bytes) for e in exports],
+            tr("deployserve.prune.gzip"): [_size(e.gzip_bytes) for e in exports],
+        }
+    )
+    st.dataframe(table, hide_index=True)
+    for column, export in zip(st.columns(len(exports)), exports, strict=True):
+        column.download_button(
+            tr("deploy.compress.download", file=export.file_name),
+            export.data,
+            file_name=export.file_name,
+            mime="application/octet-stream",
+            icon=":material/download:",
+            key=f"deploy_download_{export.format}_{round(export.sparsity * 100)}",
+            on_click=record_event,
+            args=("export", {"what": export.file_name, "run": run_id, "bytes": export.size_bytes}),
+        )
+
+
+def serve_section(run_id: str, run, prepared, bundle: LoadedBundle, config: RunConfig) -> None:
+    """The model behind TensorFlow Serving's REST API: the command, a curl call built from the
+    table's first row with the app's own answer for it, a local server (not on a shared
+    server), and the SavedModel and ONNX downloads."""
+    from core.deploy.serve import (
+        DEFAULT_HOST,
+        DEFAULT_NAME,
+        DEFAULT_PORT,
+        app_predictions,
+        curl_command,
+        example_instance,
+        serve_command,
+    )
+
+    st.markdown(tr("deployserve.text"))
+    st.code(serve_command(), language="bash")
+    dataset = state.dataset()
+    columns = [item["name"] for item in bundle.preprocessor.schema_]
+    if dataset is not None and set(columns) <= set(dataset.frame.columns):
+        table = dataset.frame
+    else:
+        table = prepared.splits.X_train
+    instance = example_instance(bundle, table)
+    st.markdown(tr("deployserve.curl"))
+    st.code(curl_command(instance, f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"), language="bash")
+    st.markdown(tr("deployserve.expected"))
+    expected = app_predictions(bundle, instance)
+    st.code(json.dumps(expected, ensure_ascii=False, indent=2), language="json")
+    if shared_deployment():
+        st.info(tr("deployserve.shared"), icon=":material/public:")
+    else:
+        _local_server(run_id, bundle, instance, DEFAULT_NAME)
+    _graph_downloads(run_id, _bundle_archive(run_id, run, prepared, config))
+
+
+def _local_server(run_id: str, bundle: LoadedBundle, instance: dict, name: str) -> None:
+    """Start (or stop) a server on a free loopback port for this session; show a live call."""
+    from core.deploy.serve import LocalServer, Predictor, curl_command, post_json
+
+    servers = state.scratch_dict("deploy_servers")
+    server = servers.get(run_id)
+    if server is not None and not server.running:
+        servers.pop(run_id)
+        server = None
+    if server is None:
+        start = st.button(
+            tr("deployserve.start"), icon=":material/play_arrow:", key="deploy_serve_start"
+        )
+        if not start:
+            return
+        with st.spinner(tr("deployserve.starting")):
+            server = LocalServer(Predictor(bundle), name=name, lang=lang()).start()
+        servers[run_id] = server
+    if st.button(tr("deployserve.stop"), icon=":material/stop:", key="deploy_serve_stop"):
+        server.stop()
+        servers.pop(run_id)
+        return
+    st.success(tr("deployserve.running", url=server.url), icon=":material/dns:")
+    st.code(curl_command(instance, server.url, name), language="bash")
+    try:
+        status, answer = post_json(
+            server.url, f"/v1/models/{name}:predict", {"instances": [instance]}
+        )
+    except OSError:
+        st.error(tr("deployserve.unreachable"), icon=":material/error:")
+        return
+    st.caption(tr("deployserve.live", status=status))
+    st.code(json.dumps(answer, ensure_ascii=False, indent=2), language="json")
+
+
+def _graph_downloads(run_id: str, archive: bytes) -> None:
+    """The raw-row graph as a SavedModel zip and, with the optional converter, as ONNX: taken
+    from bundle.zip, which already holds both (built once, not again here)."""
+    from core.deploy.graph_exports import SAVED_MODEL_DIR
+    from core.deploy.onnx_export import ONNX_FILE
+
+    st.subheader(tr("deployserve.downloads"))
+    st.caption(tr("deployserve.downloads_text"))
+    buffer = io.BytesIO()
+    onnx = None
+    with (
+        zipfile.ZipFile(io.BytesIO(archive)) as bundle_zip,
+        zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as saved_zip,
+    ):
+        for name in bundle_zip.namelist():
+            if name.startswith(f"{SAVED_MODEL_DIR}/"):
+                saved_zip.writestr(name, bundle_zip.read(name))
+        if ONNX_FILE in bundle_zip.namelist():
+            onnx = bundle_zip.read(ONNX_FILE)
+    saved = buffer.getvalue()
+    left, right = st.columns(2)
+    left.download_button(
+        tr("deployserve.saved_model"),
+        saved,
+        file_name="saved_model.zip",
+        mime="application/zip",
+        icon=":material/download:",
+        key="deploy_saved_model",
+        on_click=record_event,
+        args=("export", {"what": "saved_model", "run": run_id, "bytes": len(saved)}),
+    )
+    if onnx is None:
+        right.caption(tr("deployserve.onnx_missing"))
+        return
+    right.download_button(
+        tr("deployserve.onnx"),
+        onnx,
+        file_name=ONNX_FILE,
+        mime="application/octet-stream",
+        icon=":material/download:",
+        key="deploy_onnx",
+        on_click=record_event,
+        args=("export", {"what": "onnx", "run": run_id, "bytes": len(onnx)}),
+    )
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ from core.train.runner import (
 from core.train.status import RunStatus
 from ui import state
 from ui.run_labels import run_name
+from ui.sections.search import search_section, tabm_controls
+from ui.sections.tracking import tracking_section
 from ui.widgets import (
     PERSIST,
     collect_finished_job,
@@ -127,6 +129,7 @@ def train_page() -> None:
     )
     setup_link_button(config, "train")
     _job_controls(prepared, model_spec, train_spec)
+    tracking_section(prepared, config)  # MLflow: opt in, logging status, take runs away
     # Two slots drawn on every run, so the live panel's fragment keeps one place (and so one
     # fragment id) from the click to the collected run, and a redraw of it can only land inside
     # its own slot. Drawn side by side at the top level, the history's heading (the element right
@@ -136,13 +139,14 @@ def train_page() -> None:
         live_panel()
     with history_slot:
         run_history()
+    search_section(prepared, config)
 
 
 def _model_controls(task: str) -> ModelSpec | None:
     kind = _control("kind", MODEL_DEFAULTS.kind, horizontal=True)
     hidden: tuple[int, ...] = ()
     activation, dropout, batch_norm = "relu", 0.0, False
-    if kind == "mlp":
+    if kind != "linear":
         layers = _control("hidden_layers", len(MODEL_DEFAULTS.hidden_layers))
         unit_columns = st.columns(max(layers, 1))
         hidden = tuple(
@@ -158,6 +162,7 @@ def _model_controls(task: str) -> ModelSpec | None:
         activation = _control("activation", MODEL_DEFAULTS.activation)
         dropout = _control("dropout", MODEL_DEFAULTS.dropout)
         batch_norm = _control("batch_norm", MODEL_DEFAULTS.batch_norm)
+    ensemble_size, adapters = tabm_controls(kind)
     l2 = _control("l2", MODEL_DEFAULTS.l2)
     loss = _control(
         "loss",
@@ -168,7 +173,9 @@ def _model_controls(task: str) -> ModelSpec | None:
     try:
         return ModelSpec(
             kind=kind,
-            hidden_layers=hidden if kind == "mlp" else (),
+            hidden_layers=hidden if kind != "linear" else (),
+            ensemble_size=ensemble_size,
+            adapters=adapters,
             activation=activation,
             dropout=dropout,
             l2=l2,
@@ -560,7 +567,7 @@ def _trivial_warnings(runs: dict) -> None:
 
     for run_id, run in runs.items():
         prepared = state.run_data(run_id)
-        if prepared is None or run.status not in ("finished", "stopped") or not run.weights:
+        if prepared is None or not run.status.usable or not run.weights:
             continue
         verdict = session_cache(
             ("trivial_verdict", run_id), partial(run_trivial_verdict, prepared, run)

@@ -121,6 +121,7 @@ FOLDER_MARKERS = {
     "lint": "lint",
     "ray": "ray",
     "multiprocess": "multiprocess",
+    "tracking": "tracking",
 }
 
 

@@ -2,10 +2,15 @@
 
     python -m core profile FILE [--json]
     python -m core train FILE --target COL --out DIR [--config CONFIG.json] [--seed N]
-                                   [--workers N] [--group COL]
+                                   [--workers N] [--group COL] [--prune SPARSITY]
+                                   [--mlflow URI [--mlflow-register NAME]]
     python -m core predict BUNDLE FILE --out PREDICTIONS.csv
     python -m core scan FILE [--json] [--sensitive COL] [--quasi COL,COL,...] [--k K]
+    python -m core tune FILE --target COL --out DIR [--trials N] [--budget-seconds S] [--seed N]
+                                  [--config CONFIG.json] [--space SPACE.json] [--max-epochs N]
     python -m core explain BUNDLE FILE [--rows N] [--json] [--global]
+    python -m core export BUNDLE --format saved_model|onnx --out PATH
+    python -m core serve BUNDLE [--port 8601] [--host 127.0.0.1] [--name NAME]
 
 Exit 0 on success; exit 2 on bad input with one line on stderr saying what is wrong and what to
 do. Messages follow the LANG environment variable (zh_* gives Chinese).
@@ -18,12 +23,17 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from core.cli.explain import add_explain_command, run_explain
+from core.cli.export import add_export_command, run_export
 from core.cli.scan import add_scan_command, run_scan
+from core.cli.serve import add_serve_command, run_serve
+from core.cli.tracking import add_mlflow_options
+from core.cli.tune import add_tune_command, run_tune
 from core.data.loading import formats_text
 from core.export_safety import terminal_text
 from core.i18n import UserError, language_from_locale, t
@@ -67,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument(
         "--workers", type=int, default=1, metavar="N", help=t("cluster.cli.workers_help", lang)
     )
+    train.add_argument("--prune", type=float, metavar="SPARSITY", help=t("pruning.cli.help", lang))
+    add_mlflow_options(train, lang)
     predict = commands.add_parser("predict", help=t("cli.predict.help", lang))
     predict.add_argument("bundle", metavar="BUNDLE", help=t("cli.bundle.help", lang))
     predict.add_argument("file", metavar="FILE", help=file_help)
@@ -74,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         "--out", required=True, metavar="PREDICTIONS.csv", help=t("cli.predict.out.help", lang)
     )
     add_scan_command(commands, lang)
+    add_tune_command(commands, lang)
     add_explain_command(commands, lang)
+    add_export_command(commands, lang)
+    add_serve_command(commands, lang)
     args = parser.parse_args(argv)
     try:
         if args.command == "profile":
@@ -85,8 +100,14 @@ def main(argv: list[str] | None = None) -> int:
             return _predict(Path(args.bundle), Path(args.file), Path(args.out), lang=lang)
         if args.command == "scan":
             return run_scan(args, lang)
+        if args.command == "tune":
+            return run_tune(args, lang)
         if args.command == "explain":
             return run_explain(args, lang)
+        if args.command == "export":
+            return run_export(args, lang)
+        if args.command == "serve":
+            return run_serve(args, lang)
     except UserError as error:
         _say(f"error: {error.text(lang)}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -172,11 +193,17 @@ def _profile_document(profile: Profile, lang: str) -> dict:
 
 
 def _train(args: argparse.Namespace, *, lang: str) -> int:
+    from core.cli.tracking import cli_tracker, finish_cli_tracking, track_cli_job
     from core.data.loading import load_path
     from core.prep.pipeline import prepare
     from core.train.runner import RunConfig, default_config
 
     data_path, out = Path(args.file), Path(args.out)
+    if args.prune is not None:  # a bad sparsity fails before any training
+        from core.train.pruning import PruneSpec
+
+        PruneSpec(args.prune)
+    tracker = cli_tracker(args)  # a bad --mlflow URI is bad input, before any training
     _check_readable(data_path)
     if out.exists() and not out.is_dir():
         raise UserError("cli.error.out_not_directory", path=str(out))
@@ -191,7 +218,8 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
                 config_target=config.preprocess.target,
                 target=args.target,
             )
-    frame = load_path(data_path).frame
+    dataset = load_path(data_path)
+    frame = dataset.frame
     if config is None:
         config = default_config(frame, args.target)
     if args.seed is not None:
@@ -199,7 +227,18 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
     if args.group is not None:
         config = replace(config, preprocess=replace(config.preprocess, group=args.group))
     prepared = prepare(frame, config.preprocess)
-    run = _train_quietly(prepared, config, name=data_path.stem, workers=args.workers)
+    followed = None
+
+    def follow(job: object) -> None:
+        nonlocal followed
+        if tracker is not None:  # --mlflow: log the job while it trains
+            followed = track_cli_job(tracker, job, prepared, config, args, dataset, lang)
+
+    run = _train_quietly(
+        prepared, config, name=data_path.stem, workers=args.workers, on_start=follow
+    )
+    if followed is not None:
+        followed.join()
     if run is None:
         _say(f"error: {t('cli.train.interrupted', lang)}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -209,8 +248,14 @@ def _train(args: argparse.Namespace, *, lang: str) -> int:
         _say(f"error: {' '.join(text.split())}", file=sys.stderr)
         unexpected = run.message is not None and run.message.key == "train.message.error"
         return EXIT_BUG if unexpected else EXIT_BAD_INPUT
+    if args.prune is not None:  # fine-tune with magnitude pruning (core.train.pruning)
+        from core.train.pruning import PruneSpec, prune_run
+
+        run = prune_run(prepared, run, PruneSpec(args.prune))
     code = _write_run(out, prepared, run, config, data_name=data_path.name, lang=lang)
     _say(t("cluster.cli.trained_on", lang, device=_device_text(args.workers, lang)))
+    if tracker is not None:
+        finish_cli_tracking(tracker, followed.handle if followed else None, lang)
     return code
 
 
@@ -225,14 +270,22 @@ def _device_text(workers: int, lang: str) -> str:
 
 
 def _train_quietly(
-    prepared: Prepared, config: RunConfig, *, name: str, workers: int = 1
+    prepared: Prepared,
+    config: RunConfig,
+    *,
+    name: str,
+    workers: int = 1,
+    on_start: Callable | None = None,
 ) -> Run | None:
     """Train through the page's own path (start_training; `workers` > 1: one model over that
-    many local processes), keeping TensorFlow's logs off stderr; None if interrupted."""
+    many local processes), keeping TensorFlow's logs off stderr; None if interrupted.
+    `on_start(job)` is called once the job has started."""
     from core.train.runner import start_training
 
     _quiet_tensorflow()
     job = start_training(prepared, config.model, config.train, name=name, workers=workers)
+    if on_start is not None:
+        on_start(job)
     try:
         job.join()
     except KeyboardInterrupt:

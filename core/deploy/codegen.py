@@ -16,7 +16,7 @@ import json
 import textwrap
 from typing import TYPE_CHECKING
 
-from core.prep.preprocessing import ColumnPlan, PreprocessSpec, prepare_frame
+from core.prep.preprocessing import PLE_BINS, ColumnPlan, PreprocessSpec, prepare_frame
 from core.train.engine import MIN_LEARNING_RATE, PLATEAU_FACTOR, TrainSpec
 from core.train.models import ModelSpec, resolved_loss
 from core.train.optimizers import optimizer
@@ -88,7 +88,7 @@ from sklearn import metrics
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
     MinMaxScaler,
@@ -218,6 +218,33 @@ def clip_to_quantiles(values: pd.Series, low: float, high: float):
     a_min, a_max = np.quantile(present, [low, high])
     return FunctionTransformer(
         np.clip, kw_args={"a_min": float(a_min), "a_max": float(a_max)}
+    )
+
+
+def piecewise_linear(values: pd.Series, bins: int, clip: tuple | None = None):
+    """Piecewise-linear encoding: one feature per quantile bin of the training rows, the value
+    clipped to the bin and mapped onto 0..1 (1, ..., 1, its place in its bin, 0, ..., 0)."""
+    present = values.dropna().to_numpy(dtype=np.float64)
+    if clip is not None and present.size:
+        present = np.clip(present, *np.quantile(present, clip))
+    edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1))) if present.size else []
+    if len(edges) < 3:
+        return StandardScaler()
+    return FeatureUnion(
+        [
+            (
+                f"bin{t}",
+                Pipeline(
+                    [
+                        ("clip", FunctionTransformer(
+                            np.clip, kw_args={"a_min": float(low), "a_max": float(high)}
+                        )),
+                        ("unit", MinMaxScaler()),
+                    ]
+                ),
+            )
+            for t, (low, high) in enumerate(zip(edges[:-1], edges[1:]), start=1)
+        ]
     )'''
 
 
@@ -278,12 +305,17 @@ def _value_steps(plan: ColumnPlan) -> list[str]:
     elif plan.kind == "numeric" and plan.clip is not None:
         low, high = plan.clip
         steps.append(f'("clip", clip_to_quantiles(train[{plan.name!r}], {low!r}, {high!r}))')
-    if plan.scale != "none":
+    if plan.scale == "ple":
+        clip = f", {tuple(plan.clip)!r}" if plan.clip is not None else ""
+        steps.append(f'("scale", piecewise_linear(train[{plan.name!r}], {PLE_BINS}{clip}))')
+    elif plan.scale != "none":
         steps.append(f'("scale", {SCALERS[plan.scale]})')
     return steps
 
 
 def _build_model(model: ModelSpec, task: str, n_classes: int) -> str:
+    if model.kind == "tabm":
+        return _build_tabm(model, task, n_classes)
     units, activation = (
         (1, "linear")
         if task == "regression"
@@ -306,7 +338,7 @@ def _build_model(model: ModelSpec, task: str, n_classes: int) -> str:
             lines.append(f"        keras.layers.Dropout({model.dropout!r}),")
     lines.append(
         f"        keras.layers.Dense({units}, activation={activation!r}, "
-        "kernel_regularizer=regularizer),"
+        'kernel_regularizer=regularizer, name="output"),'
     )
     body = "\n".join(lines)
     return f'''\
@@ -330,6 +362,71 @@ def _dp_note(train: TrainSpec) -> str:
         "the same network WITHOUT differential\n# privacy (plain model.fit): its model has no "
         "privacy guarantee."
     )
+
+
+def _build_tabm(model: ModelSpec, task: str, n_classes: int) -> str:
+    """The TabM model from Keras' own layers, as ModelDesk builds it (core.train.models)."""
+    units, activation = (
+        (1, "linear")
+        if task == "regression"
+        else (1, "sigmoid")
+        if task == "binary"
+        else (n_classes, "softmax")
+    )
+    k = model.ensemble_size
+    regularizer = f"keras.regularizers.L2({model.l2!r})" if model.l2 > 0 else "None"
+    lines = [
+        "        keras.Input(shape=(n_features,)),",
+        f"        keras.layers.RepeatVector({k}),  # {k} copies of each row, one per head",
+    ]
+    width = "n_features"
+    for index, hidden in enumerate(model.hidden_layers, start=1):
+        init = INITIALIZERS[model.activation]
+        if model.adapters:
+            lines += [
+                f'        keras.layers.EinsumDense("bki,ki->bki", output_shape=({k}, {width}), '
+                f"kernel_initializer={'random_signs' if index == 1 else repr('ones')}"
+                f"),  # each head's r",
+                f"        keras.layers.Dense({hidden}, use_bias=False, kernel_initializer="
+                f"{init!r}, kernel_regularizer=regularizer),  # shared by the heads",
+                f'        keras.layers.EinsumDense("bko,ko->bko", output_shape=({k}, {hidden}), '
+                f'bias_axes="ko", activation={model.activation!r}, kernel_initializer="ones"),'
+                "  # each head's s and bias",
+            ]
+        else:
+            lines.append(
+                f"        keras.layers.Dense({hidden}, activation={model.activation!r}, "
+                f"kernel_initializer={init!r}, kernel_regularizer=regularizer),"
+            )
+        if model.batch_norm:
+            lines.append("        keras.layers.BatchNormalization(),")
+        if model.dropout > 0:
+            lines.append(f"        keras.layers.Dropout({model.dropout!r}),")
+        width = str(hidden)
+    lines += [
+        f'        keras.layers.EinsumDense("bki,kio->bko", output_shape=({k}, {units}), '
+        f'bias_axes="ko", activation={activation!r}, kernel_regularizer=regularizer, '
+        f'kernel_initializer=keras.initializers.VarianceScaling({float(k)!r}, "fan_avg", '
+        f'"uniform"), name="output"),  # one output layer per head',
+        '        keras.layers.GlobalAveragePooling1D(name="ensemble_mean"),  # their mean',
+    ]
+    body = "\n".join(lines)
+    return f'''\
+def build_model(n_features: int) -> keras.Model:
+    """TabM: {k} heads share {len(model.hidden_layers)} hidden layer(s); the model predicts the
+    mean of the heads' {activation} outputs."""
+    regularizer = {regularizer}
+    return keras.Sequential(
+        [
+{body}
+        ]
+    )
+
+
+def random_signs(shape, dtype=None):
+    """The first layer's r: random signs, so the heads differ from the first step."""
+    draws = keras.random.randint(shape, 0, 2, seed=SEED)
+    return keras.ops.cast(draws, dtype or "float32") * 2.0 - 1.0'''
 
 
 def _compile_and_fit(model: ModelSpec, train: TrainSpec, task: str) -> str:
@@ -362,7 +459,15 @@ def _compile_and_fit(model: ModelSpec, train: TrainSpec, task: str) -> str:
     return f'''\
 def fit(model, train, y_train, val, y_val, classes) -> None:
     batch = BATCH_SIZE or len(train)
-{steps_line}    model.compile(
+    output = model.get_layer("output")
+    heads = output.output.shape[1] if len(output.output.shape) == 3 else 0
+    trainer, per_head = model, (lambda t: t)
+    if heads:
+        # TabM: each head trains on its own loss: fit the heads (before their mean) on the
+        # targets repeated for every head; the mean of the heads' losses is the loss.
+        trainer = keras.Model(model.inputs[0], output.output)
+        per_head = lambda t: np.repeat(t[:, None, :], heads, axis=1)  # noqa: E731
+{steps_line}    trainer.compile(
         optimizer={optimizer_call},
         loss={resolved_loss(model, task)!r},
         metrics=[{MAIN_METRICS[task]!r}],
@@ -370,14 +475,14 @@ def fit(model, train, y_train, val, y_val, classes) -> None:
     # A regression target trains standardised on the training rows (any scale learns at the
     # same pace); the output bias starts at the training prior (the mean, or the class shares).
     mean, std = target_scale(y_train)
-    model.layers[-1].bias.assign(initial_bias(y_train, classes))
-    validation = (val, targets(y_val, classes, mean, std)) if len(val) else None
+    output.bias.assign(np.broadcast_to(initial_bias(y_train, classes), output.bias.shape))
+    validation = (val, per_head(targets(y_val, classes, mean, std))) if len(val) else None
     monitor = "val_loss" if validation else "loss"
     callbacks = [
 {callback_lines}    ]
-    model.fit(
+    trainer.fit(
         train,
-        targets(y_train, classes, mean, std),
+        per_head(targets(y_train, classes, mean, std)),
         validation_data=validation,
         epochs=EPOCHS,
         batch_size=batch,
@@ -387,7 +492,6 @@ def fit(model, train, y_train, val, y_val, classes) -> None:
     )
     if TASK == "regression":
         # Fold the scale into the output layer: the model now predicts in the target's units.
-        output = model.layers[-1]
         kernel, bias = output.get_weights()
         output.set_weights([kernel * std, bias * std + mean])
 

@@ -46,13 +46,17 @@ def deployment_files(
     *,
     dataset_name: str = "",
     lang: str = DEFAULT_LANGUAGE,
-) -> dict[str, str]:
+) -> dict[str, str | bytes]:
     """predict.py, README.md (the model card) and requirements.txt, for `write_bundle`'s
-    extra_files."""
+    extra_files; plus the raw-row graph for serving without Python: saved_model/ (TensorFlow
+    Serving) and model.onnx when the optional converter is installed (core.deploy.graph)."""
+    from core.deploy.graph_exports import graph_files
+
     return {
         PREDICT_FILE: predict_source(),
         CARD_FILE: model_card(prepared, run, config, metrics, dataset_name=dataset_name, lang=lang),
         REQUIREMENTS_FILE: requirements_text(),
+        **graph_files(prepared.preprocessor, run.build_model()),
     }
 
 
@@ -103,7 +107,7 @@ def model_card(
     model, train = config.model, config.train
     splits = prepared.splits
     task_name = t(f"preprocess.task.name.{task}", lang)
-    layers = ", ".join(str(units) for units in model.hidden_layers) if model.kind == "mlp" else "-"
+    layers = ", ".join(str(units) for units in model.hidden_layers) if model.hidden_layers else "-"
     # Every user-derived string (names, labels, columns) is escaped: a name must not inject
     # Markdown, HTML, links or images into the card.
     classes = ", ".join(_md(label) for label in prepared.preprocessor.classes_) or "-"

@@ -12,6 +12,7 @@ TensorFlow is imported inside the functions only.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import warnings
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ from core.private_files import private_dir
 
 if TYPE_CHECKING:
     import keras
+
+    from core.prep.pipeline import Prepared
+    from core.train.engine import Run
 
 FORMATS: tuple[str, ...] = ("keras", "tflite_float", "tflite_dynamic")
 FILE_NAMES: dict[str, str] = {
@@ -42,6 +46,7 @@ class ModelExport:
     data: bytes
     metric: str
     value: float | None
+    sparsity: float = 0.0  # share of Dense kernel weights pruned to zero (core.train.pruning)
 
     @property
     def size_bytes(self) -> int:
@@ -51,7 +56,16 @@ class ModelExport:
     @property
     def file_name(self) -> str:
         """The download's file name."""
-        return FILE_NAMES[self.format]
+        name = FILE_NAMES[self.format]
+        if self.sparsity:
+            stem, suffix = name.rsplit(".", 1)
+            name = f"{stem}_pruned{round(self.sparsity * 100)}.{suffix}"
+        return name
+
+    @property
+    def gzip_bytes(self) -> int:
+        """Size gzipped: what pruning saves shows here (zeros compress; the file keeps them)."""
+        return len(gzip.compress(self.data, compresslevel=9, mtime=0))
 
 
 def compare_exports(
@@ -71,6 +85,52 @@ def compare_exports(
         ModelExport(name, data, metric, test_metrics(task, y_test, scores)[metric])
         for name, data, scores in scored
     ]
+
+
+PRUNED_SPARSITIES: tuple[float, ...] = (0.5, 0.8)
+
+
+def pruned_exports(
+    prepared: Prepared, run: Run, sparsities: tuple[float, ...] = PRUNED_SPARSITIES
+) -> list[ModelExport]:
+    """For each sparsity, the run fine-tuned with magnitude pruning (core.train.pruning), as
+    float and dynamic-range TFLite, each scored on the test rows."""
+    from core.train.pruning import PruneSpec, prune_run
+
+    task = prepared.spec.task
+    metric = headline_metric(task)
+    rows: list[ModelExport] = []
+    for sparsity in sparsities:
+        model = prune_run(prepared, run, PruneSpec(sparsity)).build_model()
+        for name, data in (
+            ("tflite_float", tflite_float(model)),
+            ("tflite_dynamic", tflite_dynamic(model)),
+        ):
+            scores = tflite_scores(data, prepared.X_test)
+            value = test_metrics(task, prepared.y_test, scores)[metric]
+            rows.append(ModelExport(name, data, metric, value, sparsity))
+    return rows
+
+
+def tflite_kernel_sparsity(flatbuffer: bytes) -> list[float]:
+    """Each fully connected layer's share of exact zeros in its weights, in a TFLite model
+    (float32, or int8 with zero point 0 after dynamic-range quantisation, where zero stays 0).
+
+    The weights are the second input of each FULLY_CONNECTED op; the interpreter lists ops only
+    through `_get_ops_details` (TF 2.21), the one place that tells constants from activations.
+    """
+    import tensorflow as tf
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        interpreter = tf.lite.Interpreter(model_content=flatbuffer)
+    interpreter.allocate_tensors()
+    shares = []
+    for op in interpreter._get_ops_details():
+        if op["op_name"] == "FULLY_CONNECTED":
+            weights = interpreter.get_tensor(int(op["inputs"][1]))
+            shares.append(float(np.mean(weights == 0)))
+    return shares
 
 
 def keras_bytes(model: keras.Model) -> bytes:

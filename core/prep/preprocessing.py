@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import textwrap
 import warnings
@@ -26,7 +27,7 @@ from sklearn.model_selection import (
     cross_val_score,
     train_test_split,
 )
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
     MinMaxScaler,
@@ -45,7 +46,7 @@ TASKS = ("regression", "binary", "multiclass")
 ACTIONS = ("keep", "drop")
 KINDS = ("numeric", "categorical", "datetime")
 IMPUTES = ("mean", "median", "most_frequent", "constant", "none")
-SCALES = ("standard", "minmax", "robust", "none")
+SCALES = ("standard", "minmax", "robust", "none", "ple")
 ENCODINGS = ("onehot", "ordinal")
 DATETIME_PARTS = ("year", "month", "dayofweek", "hour")
 
@@ -57,6 +58,9 @@ LEAKAGE_MIN_ROWS = 20  # below this, a perfect score is luck, not leakage
 DEFAULT_MAX_CATEGORIES = 20
 MAX_CATEGORIES = 1_000  # an uploaded plan cannot ask for more one-hot columns per feature
 DEFAULT_MIN_FREQUENCY = 0.01
+# Piecewise-linear encoding ("ple"): quantile bins of the training rows (Gorishniy et al., "On
+# Embeddings for Numerical Features in Tabular Deep Learning", 2022).
+PLE_BINS = 16
 SPEC_VERSION = 1
 SPLIT_FIELDS = ("val_share", "test_share", "seed", "stratify", "group")
 MAX_SEED = 2**32 - 1
@@ -476,7 +480,11 @@ class Preprocessor:
             columns = _prepared_columns(plan)
             if plan.kind == "numeric" and plan.clip is not None:
                 bounds.update(_clip_bounds(plan, prepared[plan.name]))
-            transformers.append((f"v{index}", _value_steps(plan, bounds.get(plan.name)), columns))
+            knots = None
+            if plan.scale == "ple":
+                knots = ple_knots(prepared[plan.name], bounds.get(plan.name))
+            steps = _value_steps(plan, bounds.get(plan.name), knots)
+            transformers.append((f"v{index}", steps, columns))
             if plan.add_indicator:
                 transformers.append((f"m{index}", MissingIndicator(features="all"), columns[:1]))
         transformer = ColumnTransformer(transformers, sparse_threshold=0.0)
@@ -759,6 +767,10 @@ def _validate_plan(plan: ColumnPlan) -> None:
         choices["impute"] = ("most_frequent", "constant", "none")  # no mean of categories
     for attr, allowed in choices.items():
         _check(getattr(plan, attr) in allowed, f"{name}.{attr}", getattr(plan, attr), allowed)
+    if plan.scale == "ple":  # bins of one number; a missing value has no bin
+        allowed_here = "standard, minmax, robust, none (ple: numbers, imputed)"
+        ok = plan.kind == "numeric" and plan.impute != "none"
+        _check(ok, f"{name}.scale", plan.scale, allowed_here)
     _check(
         isinstance(plan.add_indicator, bool),
         f"{name}.add_indicator",
@@ -1194,7 +1206,59 @@ def _clip_bounds(plan: ColumnPlan, values: pd.Series) -> dict[str, list[float]]:
     return {plan.name: [float(low), float(high)]}
 
 
-def _value_steps(plan: ColumnPlan, bounds: list[float] | None) -> Any:
+def ple_knots(values: pd.Series, bounds: list[float] | None = None) -> np.ndarray | None:
+    """The bin edges of a piecewise-linear encoding: PLE_BINS quantile bins of the (training)
+    values, repeated edges merged, as a column; None when fewer than three edges remain (a
+    two-valued column gains nothing from bins and keeps one standardised feature)."""
+    present = values.dropna().to_numpy(dtype=np.float64)
+    if bounds is not None:
+        present = np.clip(present, bounds[0], bounds[1])
+    if present.size == 0:
+        return None
+    edges = np.unique(np.quantile(present, np.linspace(0.0, 1.0, PLE_BINS + 1)))
+    return edges.reshape(-1, 1) if len(edges) >= 3 else None
+
+
+def _encoding_step(plan: ColumnPlan, knots: np.ndarray | None) -> Any:
+    """The scaler, or the piecewise-linear encoding: one feature per bin [b(t-1), b(t)],
+    clip(x, b(t-1), b(t)) mapped onto 0..1, so a value inside bin t reads 1, ..., 1, its place
+    in bin t, 0, ..., 0 (Gorishniy et al.'s PLE; outside the training range the edge values
+    hold). Built from scikit-learn's own parts (np.clip as the clip step already is, and a
+    MinMaxScaler per bin, fitted on the clipped training rows, whose range is exactly the bin:
+    the edges are quantiles of those rows), so the saved preprocessing stays pure scikit-learn
+    and loads with nothing new trusted."""
+    if plan.scale == "ple":
+        if knots is None:
+            return StandardScaler()
+        edges = knots.ravel()
+        bins = [
+            (
+                f"bin{t}",
+                Pipeline(
+                    [
+                        (
+                            "clip",
+                            FunctionTransformer(
+                                np.clip,
+                                kw_args={"a_min": float(low), "a_max": float(high)},
+                                feature_names_out="one-to-one",
+                            ),
+                        ),
+                        ("unit", MinMaxScaler()),
+                    ]
+                ),
+            )
+            for t, (low, high) in enumerate(itertools.pairwise(edges), start=1)
+        ]
+        return FeatureUnion(bins)
+    return {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}[
+        plan.scale
+    ]()
+
+
+def _value_steps(
+    plan: ColumnPlan, bounds: list[float] | None, knots: np.ndarray | None = None
+) -> Any:
     """The scikit-learn steps for one column's values, by its plan."""
     steps: list[tuple[str, Any]] = []
     if plan.impute != "none":
@@ -1225,14 +1289,7 @@ def _value_steps(plan: ColumnPlan, bounds: list[float] | None) -> Any:
         )
         steps.append(("clip", clip))
     if plan.scale != "none":
-        steps.append(
-            (
-                "scale",
-                {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}[
-                    plan.scale
-                ](),
-            )
-        )
+        steps.append(("scale", _encoding_step(plan, knots)))
     return Pipeline(steps) if steps else "passthrough"
 
 
@@ -1247,6 +1304,9 @@ def _feature_names(transformer: ColumnTransformer, kept: Sequence[ColumnPlan]) -
             names.append(f"{plan.name}_missing")
         elif plan.kind == "datetime":
             names.extend(f"{plan.name}_{part}" for part in plan.datetime_parts)
+        elif isinstance(fitted, Pipeline) and isinstance(fitted[-1], FeatureUnion):
+            count = len(fitted[-1].transformer_list)
+            names.extend(f"{plan.name}_ple{j}" for j in range(1, count + 1))
         elif plan.kind == "categorical" and plan.encoding == "onehot":
             encoder = fitted[-1]
             out = [str(name) for name in encoder.get_feature_names_out([plan.name])]

@@ -1,4 +1,4 @@
-"""Training jobs on a Ray cluster, behind the same interface the pages use for a `TrainingJob`.
+"""Training jobs on a Ray cluster: a backend of the job contract (`core.train.engine.Job`).
 
 With `MODELDESK_RAY_ADDRESS` set (`local` starts an embedded Ray on this machine; `auto` or
 `ray://host:10001` joins a running cluster), `core.train.runner.start_training` returns a
@@ -30,6 +30,10 @@ How a job runs:
 - **Disks.** Nothing is written by ModelDesk on the cluster. The embedded cluster turns object
   spilling off when `MODELDESK_SHARED=1`, so arrays stay in memory; on a cluster you run, set
   that in the cluster's own configuration (README, "Scaling out").
+- **A busy machine.** The embedded cluster's processes get longer start and GCS deadlines than
+  Ray's defaults (`EMBEDDED_PATIENCE`, only where unset), a failed start is tried again
+  (`START_TRIES`) before a clear error, and the CLI leaves Ray before it exits with the
+  training's own code (`exit_after_ray`), so Ray's shutdown never decides it.
 """
 
 from __future__ import annotations

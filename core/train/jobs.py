@@ -8,7 +8,8 @@ wait first come, first served), and for jobs admitted with an owner (a browser s
   which frees its slot or its place in the queue;
 - a job may train for at most `max_job_seconds` (optional, for shared servers).
 A reaper thread applies the last two every few seconds; `reap()` does it once (tests call it
-with their own clock). Jobs are duck-typed (core.train.engine.TrainingJob): `stop()`, `done`,
+with their own clock). Jobs are any backend of the job contract
+(core.train.engine.Job; engine imports this module, so no annotation here): `stop()`, `done`,
 `batches_seen`, `batches_per_epoch`, `train_spec.epochs`, `snapshot().eta_seconds`.
 """
 
@@ -224,6 +225,12 @@ class JobLimiter:
                 return None
             heapq.heappush(slots, heapq.heappop(slots) + _planned_batches(waiting_job) * rate)
         return slots[0]
+
+    def holds(self, job: object) -> bool:
+        """Whether the job still holds a slot (a job reads done a moment before its thread
+        gives the slot back)."""
+        with self._condition:
+            return id(job) in self._running
 
     @property
     def running(self) -> int:

@@ -77,6 +77,42 @@ def compute_gradients(model: Any, loss_fn: Any, x: Any, y: Any, sample_weight: A
     return loss, predictions, tape.gradient(loss, model.trainable_variables)
 
 
+def ensemble_gradients(heads: Any) -> GradientFn:
+    """The gradient hook of a TabM model: each head trains on its own loss.
+
+    `heads` is the model's heads as a model sharing its layers (`core.train.models.heads_model`),
+    returning (rows, k, outputs). The targets (and row weights) are repeated for every head, so
+    the Keras loss's mean over rows and heads is the mean of the k heads' losses; the predictions
+    the loop's metric sees are the heads' mean, what the model itself predicts.
+    """
+    import tensorflow as tf
+
+    def hook(model: Any, loss_fn: Any, x: Any, y: Any, sample_weight: Any) -> tuple:
+        with tf.GradientTape() as tape:
+            outputs = heads(x, training=True)
+            k = tf.shape(outputs)[1]
+            targets = tf.repeat(tf.expand_dims(y, 1), k, axis=1)
+            weight = (
+                None
+                if sample_weight is None
+                else tf.repeat(tf.expand_dims(sample_weight, 1), k, axis=1)
+            )
+            loss = loss_fn(targets, outputs, sample_weight=weight)
+            if model.losses:
+                loss = loss + tf.add_n(model.losses)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        return loss, tf.reduce_mean(outputs, axis=1), gradients
+
+    return hook
+
+
+def default_gradients(model: Any) -> GradientFn:
+    """The gradient hook a model trains with unless a job brings its own (DP-SGD)."""
+    from core.train.models import heads_model, is_ensemble
+
+    return ensemble_gradients(heads_model(model)) if is_ensemble(model) else compute_gradients
+
+
 @dataclass(frozen=True)
 class TargetScale:
     """A regression target's mean and standard deviation on the training rows."""
@@ -132,8 +168,10 @@ def initial_output_bias(
 
 
 def set_output_bias(model: Any, bias: np.ndarray) -> None:
-    """Overwrite the output layer's bias (the model's config keeps its zeros initializer)."""
-    model.get_layer("output").bias.assign(np.asarray(bias, dtype=np.float32))
+    """Overwrite the output layer's bias (the model's config keeps its zeros initializer); a
+    TabM model's heads each get it."""
+    variable = model.get_layer("output").bias
+    variable.assign(np.broadcast_to(np.asarray(bias, dtype=np.float32), tuple(variable.shape)))
 
 
 def fold_target_scale(model: Any, scale: TargetScale) -> None:
@@ -196,6 +234,7 @@ class CompiledLoop:
         val_targets: np.ndarray | None = None,
         gradients: GradientFn | None = None,
         poisson: tuple[float, int] | None = None,
+        after_step: Callable[[], Any] | None = None,
     ) -> None:
         import tensorflow as tf
 
@@ -212,7 +251,9 @@ class CompiledLoop:
         self.has_validation = X_val is not None and val_targets is not None and len(X_val) > 0
         self.val_rows = len(X_val) if self.has_validation and X_val is not None else 0
         self._loss_fn = loss_object(loss)
-        self._gradients: GradientFn = gradients or compute_gradients
+        self._gradients: GradientFn = gradients or default_gradients(model)
+        # Traced after every optimizer step (magnitude pruning re-applies its masks there).
+        self._after_step = after_step
         self._X = tf.constant(X, tf.float32)
         self._y = tf.constant(targets, tf.float32)
         self._w = None if sample_weight is None else tf.constant(sample_weight, tf.float32)
@@ -239,12 +280,7 @@ class CompiledLoop:
 
     def order(self, epoch: int) -> Any:
         """The epoch's permutation of the training rows (stateless: seed and epoch only)."""
-        import tensorflow as tf
-
-        return tf.random.experimental.stateless_shuffle(
-            tf.range(self.rows, dtype=tf.int32),
-            seed=tf.constant([self.shuffle_seed, epoch], tf.int64),
-        )
+        return epoch_order(self.rows, self.shuffle_seed, epoch)
 
     def run(
         self, order: Any, first: int, count: int, epoch: int = 0
@@ -299,6 +335,8 @@ class CompiledLoop:
             weight = None if self._w is None else tf.gather(self._w, rows)
             loss, predictions, gradients = self._gradients(self.model, self._loss_fn, x, y, weight)
             self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
+            if self._after_step is not None:
+                self._after_step()
             losses = losses.write(i, loss)
             metric_sums = metric_sums.write(i, self._metric_sum(y, predictions))
         return losses.stack(), metric_sums.stack()
@@ -329,6 +367,8 @@ class CompiledLoop:
             weight = mask if self._w is None else mask * tf.gather(self._w, rows)
             loss, predictions, gradients = hook(self.model, self._loss_fn, x, y, weight)
             self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
+            if self._after_step is not None:
+                self._after_step()
             losses = losses.write(i, loss)
             metric_sums = metric_sums.write(i, self._metric_sum(y, predictions, mask))
         return losses.stack(), metric_sums.stack()
@@ -361,6 +401,16 @@ def metric_sum(task: str, y: Any, predictions: Any, mask: Any = None) -> Any:
     if mask is not None:
         values = tf.reshape(values, [tf.shape(mask)[0], -1]) * mask[:, None]
     return tf.reduce_sum(values)
+
+
+def epoch_order(rows: int, seed: int, epoch: int) -> Any:
+    """Epoch `epoch`'s permutation of `rows` rows (0-based epoch), from the shuffle seed alone:
+    the same in any thread or worker process, whatever `tf.random.set_seed` says elsewhere."""
+    import tensorflow as tf
+
+    return tf.random.experimental.stateless_shuffle(
+        tf.range(rows, dtype=tf.int32), seed=tf.constant([seed, epoch], tf.int64)
+    )
 
 
 def next_block(count: int, seconds: float, remaining: int) -> int:

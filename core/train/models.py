@@ -12,18 +12,24 @@ import threading
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from core.i18n import Message, UserError
 
 if TYPE_CHECKING:
     import keras
 
 TASKS: tuple[str, ...] = ("regression", "binary", "multiclass")
-KINDS: tuple[str, ...] = ("linear", "mlp")
+KINDS: tuple[str, ...] = ("linear", "mlp", "tabm")
 ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "sigmoid", "gelu", "selu")
 MAX_HIDDEN_LAYERS = 6
 MAX_UNITS = 1024
 MAX_DROPOUT = 0.9
 MAX_L2 = 1.0
+DEFAULT_ENSEMBLE_SIZE = 32  # TabM's k (Gorishniy et al., ICLR 2025)
+MAX_ENSEMBLE_SIZE = 64
+# The layer that averages a TabM model's heads; its input is the heads' own predictions.
+ENSEMBLE_MEAN_LAYER = "ensemble_mean"
 
 # The losses that fit each task; the first one is the task's default.
 LOSSES: dict[str, tuple[str, ...]] = {
@@ -39,7 +45,14 @@ LAYER_TABLE_COLUMNS: tuple[str, ...] = ("layer", "type", "output_shape", "params
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What to build: linear / logistic (no hidden layer) or an MLP, and the loss to train on."""
+    """What to build: linear / logistic (no hidden layer), an MLP, or a TabM ensemble of MLPs,
+    and the loss to train on.
+
+    `ensemble_size` (k) and `adapters` shape a "tabm" model only: k heads share one MLP; with
+    adapters each head has its own BatchEnsemble multipliers (r before, s after every shared
+    hidden layer, and its own biases), and its own output layer; each head trains on its own
+    loss and the model predicts the heads' mean.
+    """
 
     kind: str = "mlp"
     hidden_layers: tuple[int, ...] = (32, 16)
@@ -48,6 +61,8 @@ class ModelSpec:
     l2: float = 0.0
     batch_norm: bool = False
     loss: str | None = None
+    ensemble_size: int = DEFAULT_ENSEMBLE_SIZE
+    adapters: bool = True
 
     def __post_init__(self) -> None:
         # JSON gives lists; a spec is hashable and comparable only with a tuple.
@@ -132,6 +147,8 @@ def build_model(
 
     # Seeds go to each initializer and Dropout: process-wide seeding is not safe with
     # concurrent jobs (docs/ARCHITECTURE.md, "Background jobs").
+    if spec.kind == "tabm":
+        return _build_tabm(spec, n_features, task, n_classes, seed)
     regularizer = keras.regularizers.L2(spec.l2) if spec.l2 > 0 else None
     layers: list[Any] = [keras.Input(shape=(n_features,), name="features")]
     hidden = spec.hidden_layers if spec.kind == "mlp" else ()
@@ -147,16 +164,7 @@ def build_model(
                 name=f"hidden_{index}",
             )
         )
-        if spec.batch_norm:
-            layers.append(keras.layers.BatchNormalization(name=f"batch_norm_{index}"))
-        if spec.dropout > 0:
-            layers.append(
-                keras.layers.Dropout(
-                    spec.dropout,
-                    seed=derive_seed(seed, f"dropout_{index}"),
-                    name=f"dropout_{index}",
-                )
-            )
+        layers.extend(_between_layers(spec, index, seed))
     units, activation = _output_layer(task, n_classes)
     layers.append(
         keras.layers.Dense(
@@ -168,6 +176,128 @@ def build_model(
         )
     )
     return keras.Sequential(layers, name=spec.kind)
+
+
+def _between_layers(spec: ModelSpec, index: int, seed: int) -> list[Any]:
+    """Batch normalisation and dropout after hidden layer `index`, as the spec asks."""
+    import keras
+
+    layers: list[Any] = []
+    if spec.batch_norm:
+        layers.append(keras.layers.BatchNormalization(name=f"batch_norm_{index}"))
+    if spec.dropout > 0:
+        layers.append(
+            keras.layers.Dropout(
+                spec.dropout, seed=derive_seed(seed, f"dropout_{index}"), name=f"dropout_{index}"
+            )
+        )
+    return layers
+
+
+def _build_tabm(
+    spec: ModelSpec, n_features: int, task: str, n_classes: int, seed: int
+) -> keras.Model:
+    """A TabM model from Keras' own layers, so it saves, loads with safe_mode and converts to
+    TFLite like any other model: RepeatVector makes k copies of each row; per hidden layer,
+    with adapters, an elementwise EinsumDense multiplies each head's copy by its r, a shared
+    Dense (no bias) transforms all heads, and an elementwise EinsumDense multiplies by each
+    head's s and adds its bias (BatchEnsemble: ((x * r) W) * s + b); the output EinsumDense
+    holds one output layer per head; GlobalAveragePooling1D averages the heads' predictions.
+
+    Without adapters and with k = 1 the layers compute exactly the plain MLP's function with
+    the same initial weights (the output kernel's scale is Glorot's for one head's shape).
+    """
+    import keras
+
+    k = spec.ensemble_size
+    regularizer = keras.regularizers.L2(spec.l2) if spec.l2 > 0 else None
+    layers: list[Any] = [
+        keras.Input(shape=(n_features,), name="features"),
+        keras.layers.RepeatVector(k, name="ensemble_copies"),
+    ]
+    width = n_features
+    for index, units in enumerate(spec.hidden_layers, start=1):
+        initializer = _initializer(spec.activation, derive_seed(seed, f"dense_{index}"))
+        if spec.adapters:
+            layers += [
+                keras.layers.EinsumDense(
+                    "bki,ki->bki",
+                    output_shape=(k, width),
+                    kernel_initializer="ones",
+                    name=f"adapter_r_{index}",
+                ),
+                keras.layers.Dense(
+                    units,
+                    use_bias=False,
+                    kernel_initializer=initializer,
+                    kernel_regularizer=regularizer,
+                    name=f"hidden_{index}",
+                ),
+                keras.layers.EinsumDense(
+                    "bko,ko->bko",
+                    output_shape=(k, units),
+                    bias_axes="ko",
+                    activation=spec.activation,
+                    kernel_initializer="ones",
+                    name=f"adapter_s_{index}",
+                ),
+            ]
+        else:
+            layers.append(
+                keras.layers.Dense(
+                    units,
+                    activation=spec.activation,
+                    kernel_initializer=initializer,
+                    kernel_regularizer=regularizer,
+                    name=f"hidden_{index}",
+                )
+            )
+        layers.extend(_between_layers(spec, index, seed))
+        width = units
+    units, activation = _output_layer(task, n_classes)
+    layers += [
+        keras.layers.EinsumDense(
+            "bki,kio->bko",
+            output_shape=(k, units),
+            bias_axes="ko",
+            activation=activation,
+            # Glorot's limit for one head's (width, units) kernel: Keras counts the k heads into
+            # both fans of a 3-d kernel, which scale = k undoes.
+            kernel_initializer=keras.initializers.VarianceScaling(
+                float(k), "fan_avg", "uniform", seed=derive_seed(seed, "output")
+            ),
+            kernel_regularizer=regularizer,
+            name="output",
+        ),
+        keras.layers.GlobalAveragePooling1D(name=ENSEMBLE_MEAN_LAYER),
+    ]
+    model = keras.Sequential(layers, name="tabm")
+    if spec.adapters and spec.hidden_layers:
+        # The copies entering the first layer are identical; TabM starts each head's first r at
+        # random signs so the heads differ from the first step (the later ones start at 1).
+        first = model.get_layer("adapter_r_1")
+        signs = np.random.default_rng(derive_seed(seed, "adapter_signs")).choice(
+            np.array([-1.0, 1.0], dtype=np.float32), size=(k, n_features)
+        )
+        first.kernel.assign(signs)
+    return model
+
+
+def is_ensemble(model: keras.Model) -> bool:
+    """Whether the model averages several heads (a TabM model)."""
+    return any(layer.name == ENSEMBLE_MEAN_LAYER for layer in model.layers)
+
+
+def heads_model(model: keras.Model) -> keras.Model:
+    """A TabM model's heads as a model sharing its layers: (rows, k, outputs), before the mean."""
+    import keras
+
+    return keras.Model(model.inputs[0], model.get_layer("output").output, name="tabm_heads")
+
+
+def head_outputs(model: keras.Model, X: Any) -> Any:
+    """Each head's predictions for rows X: float64 numpy of shape (rows, k, outputs)."""
+    return model_outputs(heads_model(model), X)
 
 
 PREDICT_BATCH = 4096  # rows per forward pass when scoring a table
@@ -183,8 +313,6 @@ def model_outputs(model: keras.Model, X: Any, batch: int = PREDICT_BATCH) -> Any
     GIL-held work (bench/workshop_load.py's room of 20 collected twenty at once). The forward
     pass is the same layers in inference mode (dropout off, batch norm's moving statistics).
     """
-    import numpy as np
-
     X = np.asarray(X, dtype=np.float32)
     blocks = [
         np.asarray(model(X[start : start + batch], training=False), dtype=np.float64)
@@ -232,11 +360,14 @@ def work_per_epoch(
     """Approximate multiply-adds per epoch (forward + backward) and batches per epoch."""
     import keras
 
-    forward = sum(
-        math.prod(layer.kernel.shape)
-        for layer in model.layers
-        if isinstance(layer, keras.layers.Dense)
-    )
+    forward = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            # A Dense layer applied to each of a TabM model's k copies works k times.
+            copies = math.prod(layer.input.shape[1:-1]) if len(layer.input.shape) > 2 else 1
+            forward += math.prod(layer.kernel.shape) * int(copies)
+        elif isinstance(layer, keras.layers.EinsumDense):
+            forward += math.prod(layer.kernel.shape)
     return _work(forward, n_rows, batch_size)
 
 
@@ -320,6 +451,11 @@ def _validate_model_spec(spec: ModelSpec) -> None:
         raise UserError("train.error.l2", value=spec.l2, max=MAX_L2)
     if not isinstance(spec.batch_norm, bool):
         raise UserError("train.error.not_boolean", field="batch_norm", value=spec.batch_norm)
+    size = spec.ensemble_size
+    if not _is_int(size) or not 1 <= size <= MAX_ENSEMBLE_SIZE:
+        raise UserError("tabular.error.ensemble_size", value=size, max=MAX_ENSEMBLE_SIZE)
+    if not isinstance(spec.adapters, bool):
+        raise UserError("train.error.not_boolean", field="adapters", value=spec.adapters)
     if spec.loss is not None and spec.loss not in ALL_LOSSES:
         raise UserError("train.error.loss", value=spec.loss, allowed=", ".join(ALL_LOSSES))
 

@@ -46,6 +46,7 @@ from core.train.engine import (
     make_optimizer,
 )
 from core.train.loop import (
+    epoch_order,
     fit_targets,
     fold_target_scale,
     initial_output_bias,
@@ -171,7 +172,7 @@ class MultiWorkerJob(Job):
         end = data.rfind(b"\n") + 1
         for line in data[:end].splitlines():
             entry = json.loads(line)
-            if entry.get("running"):
+            if entry.get("started"):
                 self._set_running()
             if "logs" in entry:
                 self._record_epoch(entry["logs"], entry["parameters"])
@@ -311,14 +312,12 @@ def _worker_main(work: Path, index: int) -> None:
     best_weights = None
     shuffle_seed = derive_seed(spec.seed, "shuffle")
     started = time.monotonic()
-    report({"running": True})
+    report({"started": True})
     stopped = stop_asked()
     for epoch in range(1, spec.epochs + 1):
         if stopped:
             break
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(rows, dtype=tf.int32), seed=tf.constant([shuffle_seed, epoch - 1], tf.int64)
-        )
+        order = epoch_order(rows, shuffle_seed, epoch - 1)
         loss_sum = right_sum = 0.0
         for step in range(steps):
             rows_here = order[step * batch : (step + 1) * batch]

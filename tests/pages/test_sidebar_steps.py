@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.compliance.audit import AuditTrail
 from core.data.loading import load_sample
+from core.train.status import RunStatus
 
 
 def test_the_sidebar_steps_follow_what_the_session_did():
@@ -20,7 +21,7 @@ def test_the_sidebar_steps_follow_what_the_session_did():
     at.session_state["lang"] = "en"
     at.session_state["dataset"] = load_sample("iris")
     at.session_state["prepared"] = object()
-    at.session_state["runs"] = {"r1": SimpleNamespace(status="finished")}
+    at.session_state["runs"] = {"r1": SimpleNamespace(status=RunStatus.FINISHED)}
     at.session_state["evaluated_runs"] = {"r1"}
     at.session_state["audit"] = trail
     at.run()

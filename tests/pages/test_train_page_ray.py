@@ -37,7 +37,7 @@ def test_two_sessions_train_on_the_cluster_and_see_only_their_own_run(ray_cluste
     sessions = {5: start_first_model(5), 8: start_first_model(8)}
     jobs = {epochs: at.session_state["job"] for epochs, at in sessions.items()}
     assert all(isinstance(job, ClusterTrainingJob) for job in jobs.values())
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 480  # a deadline, not a speed check: a loaded machine is slow
     while not all(job.done for job in jobs.values()) and time.monotonic() < deadline:
         time.sleep(0.3)
         for at in sessions.values():
