@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         _say(f"error: {error.text(lang)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except Exception as error:
+    except Exception as error:  # whatever a check missed: one line and exit 2, never a traceback
         return _unexpected(error, lang)
     raise AssertionError(f"unhandled command {args.command}")  # argparse only allows known ones
 

@@ -942,7 +942,7 @@ def _read_excel(data: bytes, name: str, extension: str, options: ParseOptions) -
 # Elements counted in a workbook's XML while it streams, namespace prefix or not: cells, shared
 # strings and cell formats. Each pattern is a literal plus bounded classes: linear in the text.
 _COUNTED_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,31}:)?(c|si|xf)[\s/>]")
-_XML_CHUNK = 1 << 20  # one regex call at a time holds the GIL for a few milliseconds at most
+_XML_CHUNK = 1 << 18  # one regex call at a time holds the GIL for a few milliseconds at most
 _XML_OVERLAP = 64  # longer than any counted tag, so a tag cut by a chunk boundary is seen once
 
 
@@ -964,11 +964,16 @@ def _scan_workbook(data: bytes, name: str, deadline: limits.Deadline) -> None:
                 )
             cells = strings = styles = 0
             cell_bytes = string_bytes = 0
-            for info in members:
-                part = info.filename.lower()
-                if not part.endswith(".xml"):
-                    continue
-                counts = _count_tags(archive, info, deadline, name)
+            # Worksheets first: once their cells are counted, a strings part stops being read
+            # as soon as it lists more strings than those cells could use.
+            parts = [info for info in members if info.filename.lower().endswith(".xml")]
+            parts.sort(key=lambda info: "worksheets/" not in info.filename.lower())
+            sheets_done = False
+            for info in parts:
+                if not sheets_done and "worksheets/" not in info.filename.lower():
+                    sheets_done = True
+                most_strings = cells + _SPARE_STRINGS if sheets_done else None
+                counts = _count_tags(archive, info, deadline, name, most_strings, cells)
                 cells += counts[0]
                 strings += counts[1]
                 styles += counts[2]
@@ -988,7 +993,7 @@ def _scan_workbook(data: bytes, name: str, deadline: limits.Deadline) -> None:
         raise UserError("data.error.not_excel", name=name) from None
     # A string no cell can use is work with no table behind it; a table has one string per cell
     # at most (a small allowance covers headers and strings of other sheets' formulas).
-    if strings > cells + 1024:
+    if strings > cells + _SPARE_STRINGS:
         raise UserError("hostile.error.unused_strings", name=name, strings=strings, cells=cells)
     # More text than every cell at the per-cell cap would hold means at least one cell beyond it.
     per_cell = limits.max_cell_bytes() + 256
@@ -996,8 +1001,16 @@ def _scan_workbook(data: bytes, name: str, deadline: limits.Deadline) -> None:
         limits.check_cell_bytes(name, max(string_bytes // (strings + 1), cell_bytes // (cells + 1)))
 
 
+_SPARE_STRINGS = 1024  # shared strings beyond the cells allowed for (headers, other sheets' text)
+
+
 def _count_tags(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, deadline: limits.Deadline, name: str
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    deadline: limits.Deadline,
+    name: str,
+    most_strings: int | None,
+    cells_seen: int,
 ) -> tuple[int, int, int]:
     """(cells, shared strings, styles) in one XML part, read in chunks as it decompresses;
     stopped as soon as the styles or the cells pass their caps."""
@@ -1019,6 +1032,10 @@ def _count_tags(
             tail = text[cut:]
             if styles > style_cap:
                 raise UserError("hostile.error.too_many_styles", name=name, limit=style_cap)
+            if most_strings is not None and strings > most_strings:
+                raise UserError(
+                    "hostile.error.unused_strings", name=name, strings=strings, cells=cells_seen
+                )
             if cells > limits.max_cells():
                 limits.check_table_size(name, cells, 1)
     found = _COUNTED_TAG.findall(tail)
