@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import zipfile
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -354,16 +355,22 @@ def compress_section(run_id: str, run, prepared) -> None:
         }
     )
     st.dataframe(table, hide_index=True)
-    for column, export in zip(st.columns(len(exports)), exports, strict=True):
+    _export_downloads(run_id, [(e, f"deploy_download_{e.format}", e.format) for e in exports])
+
+
+def _export_downloads(run_id: str, exports: list[tuple[Any, str, str]]) -> None:
+    """One download button per exported file (export, widget key, audit "what"), side by side;
+    each download is an audit "export" event."""
+    for column, (export, key, what) in zip(st.columns(len(exports)), exports, strict=True):
         column.download_button(
             tr("deploy.compress.download", file=export.file_name),
             export.data,
             file_name=export.file_name,
             mime="application/octet-stream",
             icon=":material/download:",
-            key=f"deploy_download_{export.format}",
+            key=key,
             on_click=record_event,
-            args=("export", {"what": export.format, "run": run_id, "bytes": export.size_bytes}),
+            args=("export", {"what": what, "run": run_id, "bytes": export.size_bytes}),
         )
 
 
@@ -396,17 +403,13 @@ def pruned_section(run_id: str, run, prepared) -> None:
         }
     )
     st.dataframe(table, hide_index=True)
-    for column, export in zip(st.columns(len(exports)), exports, strict=True):
-        column.download_button(
-            tr("deploy.compress.download", file=export.file_name),
-            export.data,
-            file_name=export.file_name,
-            mime="application/octet-stream",
-            icon=":material/download:",
-            key=f"deploy_download_{export.format}_{round(export.sparsity * 100)}",
-            on_click=record_event,
-            args=("export", {"what": export.file_name, "run": run_id, "bytes": export.size_bytes}),
-        )
+    _export_downloads(
+        run_id,
+        [
+            (e, f"deploy_download_{e.format}_{round(e.sparsity * 100)}", e.file_name)
+            for e in exports
+        ],
+    )
 
 
 def serve_section(run_id: str, run, prepared, bundle: LoadedBundle, config: RunConfig) -> None:

@@ -175,3 +175,13 @@ def test_a_regression_prediction_shows_at_least_three_significant_digits():
     assert significant_digits(metric.value) >= 3, metric.value
     predicted = at.session_state["_scratch"]["deploy_one"]["table"]["prediction"].iloc[0]
     assert abs(float(metric.value.replace(",", "")) - predicted) < 0.01
+
+
+def test_compress_adds_pruned_rows_with_their_sparsity_and_downloads(iris_run):
+    at = deploy_page("en", iris_run)
+    at.button(key="deploy_prune").click().run(timeout=300)
+    assert not at.exception, at.exception
+    table = next(df.value for df in at.dataframe if "Weights set to zero" in df.value.columns)
+    assert len(table) >= 2 and table["Weights set to zero"].str.endswith("%").all()
+    keys = {button.key for button in at.get("download_button")}
+    assert sum(key.startswith("deploy_download_") for key in keys) >= len(table)
