@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from core.prep.preprocessing import PLE_BINS, ColumnPlan, PreprocessSpec, prepare_frame
 from core.train.engine import MIN_LEARNING_RATE, PLATEAU_FACTOR, TrainSpec
-from core.train.models import ModelSpec, resolved_loss
+from core.train.models import ModelSpec, output_layer, resolved_loss
 from core.train.optimizers import optimizer
 
 if TYPE_CHECKING:
@@ -316,13 +316,7 @@ def _value_steps(plan: ColumnPlan) -> list[str]:
 def _build_model(model: ModelSpec, task: str, n_classes: int) -> str:
     if model.kind == "tabm":
         return _build_tabm(model, task, n_classes)
-    units, activation = (
-        (1, "linear")
-        if task == "regression"
-        else (1, "sigmoid")
-        if task == "binary"
-        else (n_classes, "softmax")
-    )
+    units, activation = output_layer(task, n_classes)
     regularizer = f"keras.regularizers.L2({model.l2!r})" if model.l2 > 0 else "None"
     lines = ["        keras.Input(shape=(n_features,)),"]
     hidden = model.hidden_layers if model.kind == "mlp" else ()
@@ -366,13 +360,7 @@ def _dp_note(train: TrainSpec) -> str:
 
 def _build_tabm(model: ModelSpec, task: str, n_classes: int) -> str:
     """The TabM model from Keras' own layers, as ModelDesk builds it (core.train.models)."""
-    units, activation = (
-        (1, "linear")
-        if task == "regression"
-        else (1, "sigmoid")
-        if task == "binary"
-        else (n_classes, "softmax")
-    )
+    units, activation = output_layer(task, n_classes)
     k = model.ensemble_size
     regularizer = f"keras.regularizers.L2({model.l2!r})" if model.l2 > 0 else "None"
     lines = [

@@ -165,7 +165,7 @@ def build_model(
             )
         )
         layers.extend(_between_layers(spec, index, seed))
-    units, activation = _output_layer(task, n_classes)
+    units, activation = output_layer(task, n_classes)
     layers.append(
         keras.layers.Dense(
             units,
@@ -254,7 +254,7 @@ def _build_tabm(
             )
         layers.extend(_between_layers(spec, index, seed))
         width = units
-    units, activation = _output_layer(task, n_classes)
+    units, activation = output_layer(task, n_classes)
     layers += [
         keras.layers.EinsumDense(
             "bki,kio->bko",
@@ -472,7 +472,8 @@ def _check_classes(task: str, n_classes: int) -> None:
         raise UserError("train.error.multiclass_classes", count=n_classes)
 
 
-def _output_layer(task: str, n_classes: int) -> tuple[int, str]:
+def output_layer(task: str, n_classes: int) -> tuple[int, str]:
+    """The output layer's units and activation for a task (the training script writes the same)."""
     # The output follows the task even under a regression loss, so MSE on a classifier still
     # compares probabilities with the 0/1 targets instead of unbounded scores.
     if task == "regression":
