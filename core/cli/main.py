@@ -298,19 +298,10 @@ def _train_quietly(
 def _write_run(
     out: Path, prepared: Prepared, run: Run, config: RunConfig, *, data_name: str, lang: str
 ) -> int:
-    from core.deploy.bundle import history_csv, write_bundle
-    from core.deploy.predict_script import deployment_files
-    from core.evaluate.metrics import headline_metric, run_metrics
+    from core.cli.outputs import write_run_files
+    from core.evaluate.metrics import headline_metric
 
-    metrics = run_metrics(prepared, run)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(config.to_json() + "\n", encoding="utf-8")
-    (out / "history.csv").write_text(history_csv(run.history), encoding="utf-8")
-    (out / "metrics.json").write_text(
-        json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    extras = deployment_files(prepared, run, config, metrics, dataset_name=data_name, lang=lang)
-    write_bundle(out / "bundle.zip", prepared, run, config, metrics, extras)
+    metrics = write_run_files(out, prepared, run, config, data_name=data_name, lang=lang)
 
     splits = prepared.splits
     _say(

@@ -53,10 +53,8 @@ def run_tune(args: argparse.Namespace, lang: str) -> int:
 
 
 def _tune(args: argparse.Namespace, lang: str) -> int:
+    from core.cli.outputs import write_run_files
     from core.data.loading import load_path
-    from core.deploy.bundle import history_csv, write_bundle
-    from core.deploy.predict_script import deployment_files
-    from core.evaluate.metrics import run_metrics
     from core.export_safety import safe_csv
     from core.train.runner import RunConfig, default_config
     from core.train.search import (
@@ -118,18 +116,8 @@ def _tune(args: argparse.Namespace, lang: str) -> int:
         raise UserError("search.cli.no_trial")
     board = leaderboard(snapshot.trials, space, snapshot.metric).sort_values("number")
     run, prepared, best_config = search.trial_run(snapshot.best)
-    metrics = run_metrics(prepared, run)
-    out.mkdir(parents=True, exist_ok=True)
+    write_run_files(out, prepared, run, best_config, data_name=data_path.name, lang=lang)
     (out / "leaderboard.csv").write_bytes(safe_csv(board))
-    (out / "config.json").write_text(best_config.to_json() + "\n", encoding="utf-8")
-    (out / "history.csv").write_text(history_csv(run.history), encoding="utf-8")
-    (out / "metrics.json").write_text(
-        json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    extras = deployment_files(
-        prepared, run, best_config, metrics, dataset_name=data_path.name, lang=lang
-    )
-    write_bundle(out / "bundle.zip", prepared, run, best_config, metrics, extras)
     counts = {state: sum(r.state == state for r in snapshot.trials) for state in ("pruned",)}
     print(
         t(
