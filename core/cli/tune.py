@@ -53,6 +53,7 @@ def run_tune(args: argparse.Namespace, lang: str) -> int:
 
 
 def _tune(args: argparse.Namespace, lang: str) -> int:
+    from core import limits
     from core.cli.outputs import write_run_files
     from core.data.loading import load_path
     from core.export_safety import safe_csv
@@ -94,7 +95,8 @@ def _tune(args: argparse.Namespace, lang: str) -> int:
     if args.space is not None:
         _readable(Path(args.space))
         try:
-            space = SearchSpace.from_dict(json.loads(Path(args.space).read_bytes()))
+            document = limits.loads(Path(args.space).read_bytes(), what="search space")
+            space = SearchSpace.from_dict(document)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise UserError("search.error.space_not_object") from None
     else:

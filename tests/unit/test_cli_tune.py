@@ -87,3 +87,12 @@ def test_bad_input_is_one_line_and_exit_2(table, tmp_path, args):
     code, _, stderr = tune(*args, "--out", tmp_path / "out")
     assert code == 2
     assert stderr.startswith("error: ") and stderr.count("\n") == 1
+
+
+def test_a_search_space_nested_too_deep_is_refused_as_bad_input(table, tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 10_000 + "]" * 10_000)
+    code, _, stderr = tune(table, "--target", "species", "--space", deep, "--out", tmp_path / "o")
+    assert code == 2
+    assert stderr.startswith("error: ") and stderr.count("\n") == 1
+    assert "nest" in stderr.lower() or "deep" in stderr.lower()
